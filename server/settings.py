@@ -1,0 +1,45 @@
+"""Configuration from the environment and a `.env` file (RUNNING.md)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "asyncpg_url", "sqlalchemy_url"]
+
+
+def sqlalchemy_url(url: str) -> str:
+    """SQLAlchemy wants postgresql+asyncpg://; accept either spelling."""
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix):]
+    raise ValueError(f"DATABASE_URL must be a postgresql:// URL, got {url.split(':', 1)[0]}://")
+
+
+def asyncpg_url(url: str) -> str:
+    """asyncpg and broadcaster want postgresql://."""
+    return "postgresql://" + sqlalchemy_url(url)[len("postgresql+asyncpg://"):]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    broadcast_url: str | None = Field(default=None, alias="BROADCAST_URL")
+    oauth_issuer: str = Field(default="casegraph", alias="OAUTH_ISSUER")
+    oauth_audience: str = Field(default="casegraph-api", alias="OAUTH_AUDIENCE")
+    oauth_jwks_url: str | None = Field(default=None, alias="OAUTH_JWKS_URL")
+    env: Literal["development", "production", "test"] = Field(default="development", alias="CASEGRAPH_ENV")
+    data_dir: str = Field(default=".casegraph", alias="CASEGRAPH_DATA_DIR")
+    # Lifetime of tokens issued by /oauth/token (client credentials); short by design.
+    client_token_ttl: int = Field(default=900, alias="CASEGRAPH_CLIENT_TOKEN_TTL")
+    db_pool_size: int = Field(default=20, alias="CASEGRAPH_DB_POOL_SIZE")
+    # Run the SLA engine and the auto-close worker in this process.
+    workers_enabled: bool = Field(default=True, alias="CASEGRAPH_WORKERS")
+
+    @cached_property
+    def is_production(self) -> bool:
+        return self.env == "production"
