@@ -76,6 +76,8 @@ class PrivatePostgres:
     port: int
     user: str | None
     bindir: Path
+    # False when we found the server already running (another casegraph process owns it).
+    owned: bool = True
 
     @property
     def url(self) -> str:
@@ -122,10 +124,12 @@ def start(datadir: Path, *, fast: bool = False) -> PrivatePostgres:
             check=True,
             capture_output=True,
         )
-    pid_file = datadir / "postmaster.pid"
-    if pid_file.exists():
-        # A server left running by a killed process: stop it so we can own the port choice.
-        server.stop()
+    running = _running_port(datadir)
+    if running is not None:
+        # Another casegraph process (e.g. `serve` while we run `token`) started it: share it.
+        server.port = running
+        server.owned = False
+        return server
     _ensure_owned(datadir, user)
     options = f"-p {server.port} -c listen_addresses=127.0.0.1 -k {datadir} -c max_connections=300"
     if fast:
@@ -148,6 +152,25 @@ def start(datadir: Path, *, fast: bool = False) -> PrivatePostgres:
     raise RuntimeError("private PostgreSQL did not accept connections within 30 s")
 
 
+def _running_port(datadir: Path) -> int | None:
+    """The port of a live server on this data directory, if one is running."""
+    pid_file = datadir / "postmaster.pid"
+    try:
+        lines = pid_file.read_text().splitlines()
+        pid, port = int(lines[0]), int(lines[3])
+    except (OSError, ValueError, IndexError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+        return port
+    return None
+
+
 @contextlib.contextmanager
 def private_postgres(datadir: Path, *, fast: bool = False) -> Iterator[PrivatePostgres]:
     """Start a private server for the duration of the block."""
@@ -155,4 +178,5 @@ def private_postgres(datadir: Path, *, fast: bool = False) -> Iterator[PrivatePo
     try:
         yield server
     finally:
-        server.stop()
+        if server.owned:
+            server.stop()

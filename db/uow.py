@@ -1,0 +1,134 @@
+"""The unit of work every change runs in: one transaction holding the change,
+its outbox events and its audit entries.
+
+Usage (a mutation): open, lock the request row first (so per-request commit
+order equals event order), ask the domain, write, record events and audit
+records, then `commit()`. Events are inserted and announced with NOTIFY in
+the same transaction, so only committed changes are ever published.
+Hooks registered with `after_commit` run once the commit succeeded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.audit import AuditRecord, append_audit
+from db.models import RequestEvent
+
+__all__ = ["ChangeActor", "UnitOfWork"]
+
+log = logging.getLogger("casegraph.uow")
+
+EVENTS_CHANNEL = "casegraph_events"
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeActor:
+    """Who causes a change: a token subject, or 'system' for the SLA engine and routing."""
+
+    subject: str
+    name: str
+    staff_id: int | None = None
+
+    @classmethod
+    def system(cls) -> ChangeActor:
+        return cls(subject="system", name="system")
+
+
+@dataclass
+class UnitOfWork:
+    sessionmaker: async_sessionmaker[AsyncSession]
+    actor: ChangeActor
+    now: datetime
+    session: AsyncSession = field(init=False)
+    _events: list[dict[str, Any]] = field(default_factory=list, init=False)
+    _audit: list[AuditRecord] = field(default_factory=list, init=False)
+    _after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list, init=False)
+    _committed: bool = field(default=False, init=False)
+    inserted_event_ids: list[int] = field(default_factory=list, init=False)
+
+    async def __aenter__(self) -> UnitOfWork:
+        self.session = self.sessionmaker()
+        await self.session.begin()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if not self._committed:
+                await self.session.rollback()
+        finally:
+            await self.session.close()
+        if self._committed:
+            for hook in self._after_commit:
+                try:
+                    await hook()
+                except Exception:  # a failed notification must not turn a committed change into an error
+                    log.exception("after-commit hook failed")
+
+    def event(
+        self,
+        *,
+        request_id: int,
+        customer_id: int,
+        team_id: int | None,
+        kind: str,
+        from_status: str | None = None,
+        to_status: str | None = None,
+        comment_id: int | None = None,
+        approval_id: int | None = None,
+        sla_target: str | None = None,
+        due_at: datetime | None = None,
+        details: dict[str, Any] | None = None,
+        actor: ChangeActor | None = None,
+    ) -> None:
+        """Record a timeline/outbox event; written with the change, in call order."""
+        who = actor or self.actor
+        self._events.append(
+            {
+                "request_id": request_id, "customer_id": customer_id, "team_id": team_id, "kind": str(kind),
+                "from_status": None if from_status is None else str(from_status),
+                "to_status": None if to_status is None else str(to_status),
+                "comment_id": comment_id, "approval_id": approval_id,
+                "sla_target": None if sla_target is None else str(sla_target), "due_at": due_at,
+                "details": details or {}, "occurred_at": self.now,
+                "actor_subject": who.subject, "actor_name": who.name,
+            }
+        )
+
+    def audit(
+        self, action: str, entity_type: str, entity_id: int | str,
+        before: dict[str, Any] | None, after: dict[str, Any] | None,
+    ) -> None:
+        """Record an audit entry (appended to the hash chain at commit)."""
+        self._audit.append(
+            AuditRecord(self.actor.subject, action, entity_type, str(entity_id), before, after)
+        )
+
+    def after_commit(self, hook: Callable[[], Awaitable[None]]) -> None:
+        self._after_commit.append(hook)
+
+    async def commit(self) -> None:
+        """Write events, announce them, append the audit chain, and commit."""
+        if self._events:
+            result = await self.session.execute(insert(RequestEvent).returning(RequestEvent.id, sort_by_parameter_order=True), self._events)
+            self.inserted_event_ids = [int(i) for i in result.scalars().all()]
+            from db.events import notify_events
+
+            await notify_events(
+                self.session,
+                request_ids=sorted({e["request_id"] for e in self._events}),
+                kinds=sorted({e["kind"] for e in self._events}),
+            )
+        await append_audit(self.session, self._audit, now=self.now)
+        await self.session.commit()
+        self._committed = True

@@ -1,0 +1,94 @@
+"""The ASGI application: routes, lifespan-owned resources, no module globals."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+
+from starlette.applications import Starlette
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
+
+from db.engine import make_engine, make_sessionmaker
+from schema.context import AppServices
+from server import health
+from server.authn import build_authentication
+from server.graphql_view import CasegraphGraphQL
+from server.schema import build_schema
+from server.settings import Settings, sqlalchemy_url
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("casegraph")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime] = _utcnow) -> Starlette:
+    """Build the app; DATABASE_URL must point at a migrated database (the CLI sees to that)."""
+    settings = settings or Settings()
+    if not settings.database_url:
+        raise RuntimeError("DATABASE_URL is not set (run through `casegraph serve`, which provides one)")
+    schema = build_schema()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        assert settings.database_url is not None
+        engine = make_engine(sqlalchemy_url(settings.database_url), pool_size=settings.db_pool_size)
+        services = AppServices(engine=engine, sessionmaker=make_sessionmaker(engine), clock=clock)
+        app.state.services = services
+        try:
+            async with build_authentication(settings, services) as auth:
+                view = CasegraphGraphQL(
+                    schema,
+                    services=services,
+                    authenticate=auth.authenticate,
+                    graphiql=not settings.is_production,
+                )
+                app.state.graphql.app = view
+                app.state.oauth_token.app = auth.token_endpoint
+                app.state.jwks.app = auth.jwks_endpoint
+                async with contextlib.AsyncExitStack() as workers:
+                    from server.workers import start_workers
+
+                    await start_workers(workers, settings, services)
+                    yield
+        finally:
+            await engine.dispose()
+
+    graphql = _Late()
+    oauth_token = _Late()
+    jwks = _Late()
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/oauth/token", oauth_token, methods=["POST"]),
+            Route("/.well-known/jwks.json", jwks, methods=["GET"]),
+            Route("/healthz", health.healthz),
+            Route("/readyz", health.readyz),
+            Route("/metrics", health.metrics),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.graphql = graphql
+    app.state.oauth_token = oauth_token
+    app.state.jwks = jwks
+    app.state.settings = settings
+    return app
+
+
+class _Late:
+    """An ASGI endpoint whose implementation is provided by the lifespan (it needs its resources)."""
+
+    def __init__(self) -> None:
+        self.app: Callable[..., Awaitable[None]] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.app is None:
+            raise RuntimeError("application not started (lifespan not run)")
+        await self.app(scope, receive, send)

@@ -1,0 +1,250 @@
+"""The `casegraph` command line (RUNNING.md)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.engine import make_engine, make_sessionmaker
+from db.migrate import upgrade
+from server.database import database_url
+from server.settings import Settings, sqlalchemy_url
+
+__all__ = ["main"]
+
+T = TypeVar("T")
+
+
+class CommandError(Exception):
+    """A failure to report in one line, without a traceback."""
+
+
+def _in_session(url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in one transaction (committed when it returns, rolled back when it raises)."""
+
+    async def run() -> T:
+        engine = make_engine(sqlalchemy_url(url), pool_size=2)
+        try:
+            async with make_sessionmaker(engine)() as session, session.begin():
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
+    import uvicorn
+
+    with database_url(settings) as url:
+        if not args.no_migrate:
+            upgrade(sqlalchemy_url(url))
+        os.environ["DATABASE_URL"] = url
+        settings = Settings()
+        _in_session(url, lambda s: _prepare_keys(s, settings))
+        if args.seed_demo:
+            _seed_if_empty(url, args.requests)
+        logging.getLogger("casegraph").info("serving on http://%s:%s/graphql", args.host, args.port)
+        uvicorn.run(
+            "server.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            proxy_headers=True,
+            ws_ping_interval=20.0,
+            ws_ping_timeout=20.0,
+            log_level="info",
+        )
+
+
+async def _prepare_keys(session: AsyncSession, settings: Settings) -> None:
+    from auth.keys import assert_production_keys, ensure_signing_key
+
+    if settings.is_production:
+        await assert_production_keys(session)
+    else:
+        await ensure_signing_key(session, allow_generate=True)
+
+
+def _seed_if_empty(url: str, requests: int) -> None:
+    from sqlalchemy import func, select
+
+    from db.models import Customer
+
+    async def count(session: AsyncSession) -> int:
+        return int((await session.execute(select(func.count()).select_from(Customer))).scalar_one())
+
+    if _in_session(url, count) == 0:
+        _seed(url, requests)
+
+
+def _seed(url: str, requests: int) -> None:
+    from db.seed import seed_demo
+
+    async def run() -> Any:
+        engine = make_engine(sqlalchemy_url(url), pool_size=4)
+        try:
+            return await seed_demo(engine, requests=requests, now=datetime.now(UTC))
+        finally:
+            await engine.dispose()
+
+    summary = asyncio.run(run())
+    print(f"demo data: {summary}", file=sys.stderr)
+
+
+def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
+    with database_url(settings) as url:
+        upgrade(sqlalchemy_url(url))
+    print("database migrated to head", file=sys.stderr)
+
+
+def _cmd_import(args: argparse.Namespace, settings: Settings) -> None:
+    from db.importer import ImportRejected, import_master_data
+
+    raw = sys.stdin.read() if args.file == "-" else _read(args.file)
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"{args.file}: not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise CommandError(f"{args.file}: the file must hold one JSON object")
+    with database_url(settings) as url:
+        upgrade(sqlalchemy_url(url))
+        try:
+            summary = _in_session(url, lambda s: import_master_data(s, data))
+        except ImportRejected as exc:
+            raise CommandError(f"import rejected, nothing written: {exc}") from exc
+    print(f"imported: {summary}", file=sys.stderr)
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> None:
+    with database_url(settings) as url:
+        upgrade(sqlalchemy_url(url))
+        _seed(url, args.requests)
+
+
+def _cmd_token(args: argparse.Namespace, settings: Settings) -> None:
+    if settings.is_production:
+        raise CommandError("the development token command is disabled when CASEGRAPH_ENV=production")
+    from auth.keys import ensure_signing_key
+    from auth.tokens import mint_dev_token
+
+    async def mint(session: AsyncSession) -> str:
+        await ensure_signing_key(session, allow_generate=True)
+        return await mint_dev_token(
+            session,
+            issuer=settings.oauth_issuer,
+            audience=settings.oauth_audience,
+            subject=args.subject,
+            roles=args.role or [],
+            customer_ref=args.customer_id,
+            scope=args.scope,
+            ttl=args.ttl,
+        )
+
+    with database_url(settings) as url:
+        upgrade(sqlalchemy_url(url))
+        token = _in_session(url, mint)
+    print(token)
+
+
+def _cmd_partner_secret(args: argparse.Namespace, settings: Settings) -> None:
+    from auth.secrets import issue_partner_secret
+
+    with database_url(settings) as url:
+        upgrade(sqlalchemy_url(url))
+        try:
+            secret = _in_session(url, lambda s: issue_partner_secret(s, args.client_id))
+        except LookupError as exc:
+            raise CommandError(str(exc)) from exc
+    print(secret)
+
+
+def _cmd_rotate_key(args: argparse.Namespace, settings: Settings) -> None:
+    from auth.keys import rotate_signing_key
+
+    with database_url(settings) as url:
+        upgrade(sqlalchemy_url(url))
+        kid = _in_session(url, rotate_signing_key)
+    print(kid)
+
+
+def _cmd_export_schema(args: argparse.Namespace, settings: Settings) -> None:
+    from server.schema import build_schema
+
+    sys.stdout.write(build_schema().as_str() + "\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="casegraph", description="casegraph GraphQL API server")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the server (migrates first unless --no-migrate)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--no-migrate", action="store_true")
+    serve.add_argument("--seed-demo", action="store_true", help="load the demo organisation when the database is empty")
+    serve.add_argument("--requests", type=int, default=300, help="demo requests with --seed-demo")
+    serve.set_defaults(func=_cmd_serve)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_cmd_migrate)
+
+    imp = sub.add_parser("import", help="master-data import (IMPORT.md)")
+    imp.add_argument("file", help="JSON file, or - for standard input")
+    imp.set_defaults(func=_cmd_import)
+
+    seed = sub.add_parser("seed-demo", help="demo organisation and N demo requests")
+    seed.add_argument("--requests", type=int, default=300)
+    seed.set_defaults(func=_cmd_seed_demo)
+
+    tok = sub.add_parser("token", help="print a development access token")
+    tok.add_argument("--subject", required=True)
+    tok.add_argument("--role", action="append", help="repeatable")
+    tok.add_argument("--customer-id", help="the customer's externalRef (CUSTOMER tokens)")
+    tok.add_argument("--scope", help='space-separated, e.g. "requests:read requests:write"')
+    tok.add_argument("--ttl", type=int, default=3600)
+    tok.set_defaults(func=_cmd_token)
+
+    ps = sub.add_parser("partner-secret", help="issue or rotate a partner's client secret")
+    ps.add_argument("client_id")
+    ps.set_defaults(func=_cmd_partner_secret)
+
+    sub.add_parser("rotate-key", help="create a new signing key for the built-in issuer").set_defaults(
+        func=_cmd_rotate_key
+    )
+    sub.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(func=_cmd_export_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = _parser().parse_args(argv)
+    try:
+        args.func(args, Settings())
+    except CommandError as exc:
+        print(f"casegraph {args.command}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""GraphQL over HTTP and WebSocket, per the GraphQL-over-HTTP spec and ACCESS.md.
+
+strawberry's stock view answers everything with 200 application/json; this
+subclass adds what clients and the graphql-http audit expect:
+`application/graphql-response+json` when accepted (4xx without `data` for
+parse and validation failures), 405 for mutations over GET, 401 with
+`WWW-Authenticate` for a missing or bad token, and socket authentication in
+`connection_init` with a close (4403) when the token expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.http.exceptions import HTTPException
+from strawberry.schema import BaseSchema
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
+
+from auth.principal import Principal
+from schema.context import AppServices, Context
+
+__all__ = ["Authenticator", "CasegraphGraphQL", "InvalidCredentials"]
+
+log = logging.getLogger("casegraph.http")
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+
+
+class InvalidCredentials(Exception):
+    """Raised by an Authenticator for a bad, expired or unknown token."""
+
+
+Authenticator = Callable[[str], Awaitable[Principal]]
+
+
+def _bearer(value: str | None) -> str | None:
+    if not value:
+        return None
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _unauthorized(presented: bool, detail: str) -> Response:
+    challenge = 'Bearer realm="casegraph"'
+    if presented:
+        challenge += f', error="invalid_token", error_description="{detail}"'
+    body = {"errors": [{"message": detail, "extensions": {"code": "UNAUTHENTICATED"}}]}
+    return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": challenge})
+
+
+class CasegraphGraphQL(GraphQL[Context, None]):
+    """The /graphql endpoint."""
+
+    def __init__(
+        self,
+        schema: BaseSchema,
+        *,
+        services: AppServices,
+        authenticate: Authenticator,
+        graphiql: bool,
+    ) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if graphiql else None,
+            allow_queries_via_get=True,
+            # The legacy `graphql-ws` protocol skipped connection_init checks (CVE-2026-35526): off.
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=10),
+            max_subscriptions_per_connection=50,
+        )
+        self.services = services
+        self.authenticate = authenticate
+
+    # ------------------------------------------------------------------ HTTP
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        if request.method not in ("GET", "POST"):
+            await Response(status_code=405, headers={"Allow": "GET, POST"})(scope, receive, send)
+            return
+        wants_ide = request.method == "GET" and "text/html" in request.headers.get("accept", "") \
+            and "query" not in request.query_params
+        if not wants_ide:
+            token = _bearer(request.headers.get("authorization"))
+            if token is None:
+                presented = "authorization" in request.headers
+                await _unauthorized(presented, "a bearer access token is required")(scope, receive, send)
+                return
+            try:
+                principal = await self.authenticate(token)
+            except InvalidCredentials as exc:
+                await _unauthorized(True, str(exc) or "invalid token")(scope, receive, send)
+                return
+            scope.setdefault("state", {})["principal"] = principal
+        await super().__call__(scope, receive, send)
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        principal = request.scope.get("state", {}).get("principal")
+        return Context(services=self.services, request=request, response=response, principal_or_none=principal)
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        try:
+            return await super().execute_single(*args, **kwargs)
+        except HTTPException as exc:
+            if exc.status_code == 400 and "GET" in exc.reason and "mutation" in exc.reason.lower():
+                raise HTTPException(405, exc.reason) from exc
+            raise
+
+    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
+        return orjson.dumps(data)
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        request_accept = getattr(sub_response, "_casegraph_accept", "")
+        if GRAPHQL_RESPONSE_JSON in request_accept:
+            response.headers["content-type"] = GRAPHQL_RESPONSE_JSON + "; charset=utf-8"
+            if isinstance(response_data, dict) and _is_request_error(response_data):
+                response.status_code = 400
+                response.body = orjson.dumps({"errors": response_data.get("errors")})
+                response.headers["content-length"] = str(len(response.body))
+        return response
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub = await super().get_sub_response(request)
+        sub._casegraph_accept = request.headers.get("accept", "")  # type: ignore[attr-defined]
+        return sub
+
+    async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
+        try:
+            return await super().run(
+                request,
+                context=UNSET if context is None else context,
+                root_value=UNSET if root_value is None else root_value,
+            )
+        except HTTPException as exc:
+            if exc.status_code == 405:
+                return JSONResponse(
+                    {"errors": [{"message": exc.reason}]}, status_code=405, headers={"Allow": "POST"}
+                )
+            return JSONResponse({"errors": [{"message": exc.reason}]}, status_code=exc.status_code)
+
+    # ------------------------------------------------------------- WebSocket
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        params = context.connection_params
+        payload: Mapping[str, object] = params if isinstance(params, Mapping) else {}
+        raw = payload.get("authorization") or payload.get("Authorization")
+        token = _bearer(raw) if isinstance(raw, str) else None
+        if token is None:
+            raise ConnectionRejectionError({"message": "a bearer access token is required"})
+        try:
+            principal = await self.authenticate(token)
+        except InvalidCredentials as exc:
+            raise ConnectionRejectionError({"message": str(exc) or "invalid token"}) from exc
+        context.principal_or_none = principal
+        self._close_at_expiry(context, principal)
+        return UNSET
+
+    def _close_at_expiry(self, context: Context, principal: Principal) -> None:
+        websocket: WebSocket = context.request
+        delay = (principal.expires_at - self.services.clock()).total_seconds()
+
+        async def close_when_expired() -> None:
+            await asyncio.sleep(max(delay, 0))
+            with contextlib.suppress(Exception):
+                await websocket.close(code=4403, reason="token expired")
+
+        task = asyncio.get_running_loop().create_task(close_when_expired())
+        # The task dies with the socket: cancel it when the connection's context is dropped.
+        websocket.scope.setdefault("state", {})["expiry_task"] = task
+
+
+def _is_request_error(data: Mapping[str, Any]) -> bool:
+    """Parse and validation failures: no data, and no error points into a result path."""
+    errors = data.get("errors") or []
+    return data.get("data") is None and bool(errors) and all(not e.get("path") for e in errors)

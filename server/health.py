@@ -1,0 +1,41 @@
+"""Liveness, readiness and Prometheus metrics endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sqlalchemy import text
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from db.migrate import is_current
+
+__all__ = ["GRAPHQL_DURATION", "GRAPHQL_ERRORS", "healthz", "metrics", "readyz"]
+
+GRAPHQL_DURATION = Histogram(
+    "casegraph_graphql_operation_seconds", "GraphQL operation duration", ["operation_type"]
+)
+GRAPHQL_ERRORS = Counter("casegraph_graphql_errors_total", "GraphQL errors by code", ["code"])
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    services = request.app.state.services
+    try:
+        async with asyncio.timeout(2):
+            async with services.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+                current = await is_current(conn, str(services.engine.url.render_as_string(hide_password=False)))
+    except Exception as exc:  # any failure means "not ready"; the reason is reported
+        return JSONResponse({"status": "unavailable", "database": f"unreachable: {type(exc).__name__}"}, 503)
+    if not current:
+        return JSONResponse({"status": "unavailable", "database": "ok", "migrations": "pending"}, 503)
+    return JSONResponse({"status": "ready", "database": "ok", "migrations": "current"})
+
+
+async def metrics(request: Request) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,66 @@
+"""Assembles the strawberry Schema with its limits, caches and error masking."""
+
+from __future__ import annotations
+
+import logging
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+
+from resolvers.query import Query
+from schema.errors import CodedError
+from schema.scalars import SCALAR_OVERRIDES
+
+__all__ = ["build_schema"]
+
+log = logging.getLogger("casegraph.graphql")
+
+MAX_DEPTH = 12
+MAX_ALIASES = 30
+MAX_TOKENS = 4000
+
+
+def _should_mask(error: GraphQLError) -> bool:
+    """Hide unexpected exceptions (log them); keep our coded errors and GraphQL's own."""
+    original = error.original_error
+    if original is None or isinstance(original, CodedError):
+        return False
+    log.error("unexpected error in %s", error.path, exc_info=original)
+    return True
+
+
+def _optional(module: str, name: str) -> type | None:
+    """Operation roots that exist so far (the mutation and subscription sides land separately)."""
+    import importlib
+
+    try:
+        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+    except ModuleNotFoundError:
+        return None
+
+
+def build_schema() -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=_optional("resolvers.mutation", "Mutation"),
+        subscription=_optional("resolvers.subscription", "Subscription"),
+        scalar_overrides=SCALAR_OVERRIDES,
+        config=StrawberryConfig(auto_camel_case=True),
+        extensions=[
+            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            lambda: ParserCache(maxsize=512),
+            lambda: ValidationCache(maxsize=512),
+            lambda: MaskErrors(should_mask_error=_should_mask, error_message="Internal server error."),
+        ],
+    )
