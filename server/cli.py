@@ -145,7 +145,7 @@ def _cmd_token(args: argparse.Namespace, settings: Settings) -> None:
     if settings.is_production:
         raise CommandError("the development token command is disabled when CASEGRAPH_ENV=production")
     from auth.keys import ensure_signing_key
-    from auth.tokens import mint_dev_token
+    from auth.devtoken import mint_dev_token
 
     async def mint(session: AsyncSession) -> str:
         await ensure_signing_key(session, allow_generate=True)

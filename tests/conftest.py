@@ -13,15 +13,20 @@ import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
+import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from db.engine import make_engine, make_sessionmaker
 from db.migrate import upgrade
 from server import pgserver
-from server.settings import asyncpg_url, sqlalchemy_url
+from server.settings import Settings, asyncpg_url, sqlalchemy_url
+
+if TYPE_CHECKING:
+    from auth.keys import IssuerKeys
 
 _counter = itertools.count()
 
@@ -93,3 +98,101 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
 async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     async with make_sessionmaker(engine)() as s:
         yield s
+
+
+# ---------------------------------------------------------------- the app ----
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    """Settings of an app bound to this test's database."""
+    return Settings(DATABASE_URL=db_url, CASEGRAPH_ENV="test", CASEGRAPH_WORKERS=False)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    """The real ASGI app with its lifespan running."""
+    from server.app import create_app
+
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """HTTP client speaking to the app in-process (real HTTP semantics, no socket)."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+        yield c
+
+
+@pytest.fixture
+async def tokens(engine: AsyncEngine, settings: Settings) -> Tokens:
+    """Mints real RS256 tokens from the built-in issuer's keys in this test's database."""
+    from auth.keys import ensure_signing_key, load_keys
+
+    async with make_sessionmaker(engine)() as s, s.begin():
+        await ensure_signing_key(s, allow_generate=True)
+    async with make_sessionmaker(engine)() as s:
+        keys = await load_keys(s)
+    return Tokens(keys=keys, issuer=settings.oauth_issuer, audience=settings.oauth_audience)
+
+
+class Tokens:
+    """Token factory for tests: `tokens.staff("ana@example.com")`, `tokens.customer("C-1001")`."""
+
+    def __init__(self, *, keys: IssuerKeys, issuer: str, audience: str) -> None:
+        self.keys, self.issuer, self.audience = keys, issuer, audience
+
+    def mint(self, subject: str, *, roles: list[str], scopes: list[str] | None = None, ttl: int = 3600,
+             customer_ref: str | None = None, client_id: str | None = None) -> str:
+        from auth.permissions import allowed_scopes
+        from auth.tokens import mint_token
+        from domain.enums import Role
+
+        return mint_token(
+            self.keys, issuer=self.issuer, audience=self.audience, subject=subject, roles=roles,
+            scopes=scopes if scopes is not None else sorted(allowed_scopes(Role(r) for r in roles)),
+            ttl_seconds=ttl, customer_ref=customer_ref, client_id=client_id,
+        )
+
+    def staff(self, email: str, role: str = "ADMIN", scopes: list[str] | None = None, ttl: int = 3600) -> str:
+        return self.mint(email, roles=[role], scopes=scopes, ttl=ttl)
+
+    def customer(self, external_ref: str, scopes: list[str] | None = None) -> str:
+        return self.mint(f"portal@{external_ref.lower()}", roles=["CUSTOMER"], scopes=scopes,
+                         customer_ref=external_ref)
+
+    def partner(self, client_id: str, scopes: list[str] | None = None) -> str:
+        return self.mint(client_id, roles=["PARTNER"], scopes=scopes, client_id=client_id)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+async def live_server(settings: Settings) -> AsyncIterator[str]:
+    """The app served by a real uvicorn on a free loopback port; yields its base URL."""
+    import asyncio
+    import socket
+
+    import uvicorn
+
+    from server.app import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
+                            lifespan="on", ws_ping_interval=None)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await task

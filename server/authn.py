@@ -1,0 +1,66 @@
+"""Authentication for the app: token verification, the caller's principal, OAuth endpoints."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+from cachetools import TTLCache
+from starlette.routing import request_response
+from starlette.types import ASGIApp
+
+from auth.config import make_token_verifier
+from auth.issuer import make_jwks_endpoint, make_token_endpoint
+from auth.principal import Principal
+from auth.resolve import principal_from_claims
+from auth.tokens import InvalidToken
+from schema.context import AppServices
+from server.graphql_view import Authenticator, InvalidCredentials
+from server.settings import Settings
+
+__all__ = ["Authentication", "build_authentication"]
+
+# A verified token's principal is reused for a few seconds: it spares a database round trip
+# per request under load, while a deactivated staff member is refused within this delay.
+PRINCIPAL_TTL_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class Authentication:
+    authenticate: Authenticator
+    token_endpoint: ASGIApp
+    jwks_endpoint: ASGIApp
+
+
+@contextlib.asynccontextmanager
+async def build_authentication(settings: Settings, services: AppServices) -> AsyncIterator[Authentication]:
+    """Verifier and endpoints for the app's lifetime (owns the JWKS HTTP client)."""
+    async with contextlib.AsyncExitStack() as stack:
+        http_client = None
+        if settings.oauth_jwks_url:
+            http_client = await stack.enter_async_context(httpx.AsyncClient(timeout=5.0))
+        verifier = make_token_verifier(services.sessionmaker, settings, http_client=http_client)
+        cache: TTLCache[str, Principal] = TTLCache(maxsize=10_000, ttl=PRINCIPAL_TTL_SECONDS)
+
+        async def authenticate(token: str) -> Principal:
+            key = hashlib.sha256(token.encode()).hexdigest()
+            cached = cache.get(key)
+            if cached is not None and cached.expires_at > services.clock():
+                return cached
+            try:
+                claims = await verifier.verify(token)
+                async with services.sessionmaker() as session:
+                    principal = await principal_from_claims(session, claims)
+            except InvalidToken as exc:
+                raise InvalidCredentials(str(exc)) from exc
+            cache[key] = principal
+            return principal
+
+        yield Authentication(
+            authenticate=authenticate,
+            token_endpoint=request_response(make_token_endpoint(services.sessionmaker, settings)),
+            jwks_endpoint=request_response(make_jwks_endpoint(services.sessionmaker, settings)),
+        )

@@ -1,0 +1,344 @@
+"""Per-process fan-out of the event stream to local subscribers.
+
+One EventHub per server process holds ONE broadcast subscription. Every
+message on it (a NOTIFY at commit, a Redis publish after commit, or a gap
+after a reconnect) is only a wake-up: a single pump task then reads the
+events table after the hub's own position (`db.events.fetch_after`, which
+never passes a transaction that could still commit) and hands the rows to
+every local subscriber. The table is the truth; messages carry no data.
+
+Subscribers replay from the table after their cursor, then continue live.
+The switch has no gap and no duplicate because a subscriber registers with
+the hub *before* its first replay read, buffers what the pump hands it
+meanwhile, and drops anything at or before its last delivered cursor.
+
+Slow consumers: each subscriber buffers at most `max_queue` rows. On
+overflow the buffer is dropped and the subscriber catches up from the table
+after its last delivered cursor, then goes live again: it never loses or
+reorders an event and never blocks the pump or other subscribers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import dataclass
+from typing import Any
+
+from broadcaster import Broadcast
+from broadcaster._base import Subscriber as BroadcastSubscriber
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+
+from db.events import EVENTS_CHANNEL, Cursor, EventFilter, EventRow, current_head, fetch_filtered
+from server.broadcast_pg import PostgresNotifyBackend, is_gap
+
+__all__ = ["Accept", "EventHub", "HubStats"]
+
+log = logging.getLogger(__name__)
+
+Accept = Callable[[EventRow], bool | Awaitable[bool]]
+"""Per-event decision of a subscriber (e.g. re-authorization); may be async."""
+
+EventsCallback = Callable[[Sequence[EventRow]], None]
+
+
+@dataclass(slots=True)
+class HubStats:
+    """Counters for metrics and tests."""
+
+    wakeups: int = 0
+    gaps: int = 0
+    reads: int = 0
+    delivered_batches: int = 0
+    overflows: int = 0
+
+
+class _Subscriber:
+    """A local subscriber's buffer; filled by the pump, drained by its own task."""
+
+    __slots__ = ("buffer", "closed", "filter", "last", "max_queue", "overflowed", "stats", "waiter")
+
+    def __init__(self, flt: EventFilter, max_queue: int, stats: HubStats) -> None:
+        self.filter = flt
+        self.max_queue = max_queue
+        self.stats = stats
+        self.buffer: deque[EventRow] = deque()
+        self.last = Cursor(0, 0)
+        self.overflowed = False
+        self.closed = False
+        self.waiter: asyncio.Future[None] | None = None
+
+    def offer(self, rows: Sequence[EventRow]) -> None:
+        # Synchronous: the pump never waits on a subscriber.
+        if self.closed or self.overflowed:
+            return  # an overflowed subscriber re-reads the table; buffering resumes on its next pass
+        matching = [row for row in rows if self.filter.matches(row)]
+        if not matching:
+            return
+        if len(self.buffer) + len(matching) > self.max_queue:
+            self.buffer.clear()
+            self.overflowed = True
+            self.stats.overflows += 1
+        else:
+            self.buffer.extend(matching)
+        self.wake()
+
+    def wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    async def wait(self) -> None:
+        self.waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self.waiter
+        finally:
+            self.waiter = None
+
+
+class EventHub:
+    """The process's single reader of the event stream; fans events out to local subscribers.
+
+    `db` is an AsyncEngine or an async_sessionmaker; `broadcast` a connected
+    broadcaster.Broadcast (its lifetime belongs to the caller). Use as
+    `async with EventHub(...) as hub:` or call `start()` / `stop()`.
+    """
+
+    def __init__(
+        self,
+        db: AsyncEngine | async_sessionmaker[AsyncSession],
+        broadcast: Broadcast,
+        *,
+        channel: str = EVENTS_CHANNEL,
+        page_size: int = 500,
+        max_queue: int = 1000,
+        poll_interval: float | None = None,
+        held_back_delays: Sequence[float] = (0.05, 0.2, 1.0),
+    ) -> None:
+        self._db = db
+        self._broadcast = broadcast
+        self._channel = channel
+        self._page_size = page_size
+        self._max_queue = max_queue
+        self._poll_interval = poll_interval
+        self._held_back_delays = tuple(held_back_delays) or (1.0,)
+        self._subscribers: set[_Subscriber] = set()
+        self._callbacks: list[EventsCallback] = []
+        self._wake = asyncio.Event()
+        self._position = Cursor(0, 0)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stack: AsyncExitStack | None = None
+        self.stats = HubStats()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Subscribe to the broadcast, take the current head as position, start the pump."""
+        if self._stack is not None:
+            raise RuntimeError("EventHub already started")
+        stack = AsyncExitStack()
+        try:
+            # Listen before reading the head, so no commit after the head goes unannounced.
+            sub = await stack.enter_async_context(self._broadcast.subscribe(self._channel))
+            async with self._reader() as conn:
+                self._position = await current_head(conn)
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._stack = stack
+        # One read at once: a commit announced before we listened may be held back.
+        self._wake.set()
+        self._tasks = [
+            asyncio.create_task(self._listen(sub), name="event-hub-listen"),
+            asyncio.create_task(self._pump(), name="event-hub-pump"),
+        ]
+
+    async def stop(self) -> None:
+        """Stop the pump, end every local subscription, leave the broadcast channel."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        for sub in list(self._subscribers):
+            sub.closed = True
+            sub.wake()
+        if self._stack is not None:
+            stack, self._stack = self._stack, None
+            await stack.aclose()
+
+    async def __aenter__(self) -> EventHub:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- public API -----------------------------------------------------------------------------
+
+    @property
+    def position(self) -> Cursor:
+        """The last stream position the pump has read and fanned out."""
+        return self._position
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    @property
+    def transactional_notify(self) -> bool:
+        """True when writers' in-transaction pg_notify is the announcement (no publish after commit)."""
+        # broadcaster exposes no accessor for its backend.
+        backend = getattr(self._broadcast, "_backend", None)
+        return isinstance(backend, PostgresNotifyBackend)
+
+    async def publish(self, channel: str, message: Any) -> None:
+        """Publish through the hub's broadcast (used by db.events.publish_after_commit)."""
+        await self._broadcast.publish(channel, message)
+
+    def wake(self) -> None:
+        """Ask the pump to look at the table now (e.g. after a local commit)."""
+        self._wake.set()
+
+    def on_events(self, callback: EventsCallback) -> Callable[[], None]:
+        """Call `callback(rows)` with every batch the pump reads; returns an unregister function.
+
+        Runs inside the pump: it must be quick and must not raise or block
+        (hand work to your own task, e.g. set an asyncio.Event).
+        """
+        self._callbacks.append(callback)
+        return lambda: self._callbacks.remove(callback) if callback in self._callbacks else None
+
+    async def subscribe(
+        self,
+        *,
+        after: Cursor | None = None,
+        accept: Accept | None = None,
+        filter: EventFilter | None = None,
+    ) -> AsyncIterator[EventRow]:
+        """Every event after `after` (None: from the hub's position, "now") in stream order, then live.
+
+        `filter` is applied in SQL on replay and in memory live; `accept`
+        decides per event after that (it may be async). The iterator ends
+        when the hub stops. Close it (`aclose()`) to unsubscribe.
+        """
+        if not self._tasks:
+            raise RuntimeError("EventHub is not running")
+        sub = _Subscriber(filter or EventFilter(), self._max_queue, self.stats)
+        # Register before the first read: from here on the pump buffers what it reads.
+        self._subscribers.add(sub)
+        try:
+            # Without a cursor, "now" is the hub's position: every row after it is fanned
+            # out from here on and lands in the buffer, so no replay (and no query) is needed.
+            sub.last = self._position if after is None else after
+            replay = after is not None
+            while not sub.closed:
+                if replay or sub.overflowed:
+                    replay = False
+                    # Buffering (re)starts before the pass's first read; if it overflows
+                    # during the pass the loop runs another pass.
+                    sub.overflowed = False
+                    async with contextlib.aclosing(self._replay(sub)) as rows:
+                        async for row in rows:
+                            if await _accepts(accept, row):
+                                yield row
+                    continue
+                if not sub.buffer:
+                    await sub.wait()
+                    continue
+                row = sub.buffer.popleft()
+                if row.cursor <= sub.last:
+                    continue  # already delivered by the replay
+                sub.last = row.cursor
+                if await _accepts(accept, row):
+                    yield row
+        finally:
+            sub.closed = True
+            self._subscribers.discard(sub)
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _reader(self) -> AbstractAsyncContextManager[AsyncConnection | AsyncSession]:
+        if isinstance(self._db, AsyncEngine):
+            return self._db.connect()
+        return self._db()
+
+    async def _replay(self, sub: _Subscriber) -> AsyncGenerator[EventRow, None]:
+        """Rows after `sub.last` from the table, page by page, until a short page."""
+        while not sub.closed:
+            async with self._reader() as conn:
+                page = await fetch_filtered(conn, after=sub.last, limit=self._page_size, flt=sub.filter)
+            for row in page:
+                sub.last = row.cursor
+                yield row
+                if sub.closed:
+                    return
+            if len(page) < self._page_size:
+                return
+
+    async def _listen(self, sub: BroadcastSubscriber) -> None:
+        async for event in sub:  # type: ignore[union-attr]
+            self.stats.wakeups += 1
+            if event is not None and is_gap(event.message):
+                self.stats.gaps += 1
+            self._wake.set()
+
+    async def _pump(self) -> None:
+        held_back, attempt, failing = False, 0, False
+        while True:
+            if held_back:
+                timeout: float | None = self._held_back_delays[min(attempt, len(self._held_back_delays) - 1)]
+            else:
+                timeout = self._poll_interval
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            self._wake.clear()
+            try:
+                held_back = await self._drain()
+                failing = False
+            except Exception:
+                # The database may be restarting: retry on the backoff, log once per outage.
+                if not failing:
+                    log.exception("reading request_events failed; retrying")
+                failing = held_back = True
+            attempt = attempt + 1 if held_back else 0
+
+    async def _drain(self) -> bool:
+        """Read and fan out everything deliverable; True if later events are held back."""
+        async with self._reader() as conn:
+            while True:
+                batch = await fetch_filtered(
+                    conn, after=self._position, limit=self._page_size, flt=EventFilter()
+                )
+                self.stats.reads += 1
+                if batch:
+                    # Position and fan-out change together, with no await in between:
+                    # a subscriber registering meanwhile sees a consistent position.
+                    self._position = batch[-1].cursor
+                    self._dispatch(batch)
+                if len(batch) < self._page_size:
+                    return batch.held_back
+
+    def _dispatch(self, batch: Sequence[EventRow]) -> None:
+        self.stats.delivered_batches += 1
+        for sub in list(self._subscribers):
+            sub.offer(batch)
+        for callback in list(self._callbacks):
+            try:
+                callback(batch)
+            except Exception:
+                log.exception("on_events callback failed")
+
+
+async def _accepts(accept: Accept | None, row: EventRow) -> bool:
+    if accept is None:
+        return True
+    verdict = accept(row)
+    if inspect.isawaitable(verdict):
+        verdict = await verdict
+    return bool(verdict)
