@@ -30,8 +30,7 @@ CENT = Decimal("0.01")
 # metals, bond units and the XTS/XXX placeholders are left out: they are not
 # amounts a customer is invoiced in. Withdrawn codes (HRK, ANG, ZWL, SLL,
 # CUC) are refused.
-ISO_4217_CODES: frozenset[str] = frozenset(
-    """
+_CODES_TEXT = """
     AED AFN ALL AMD AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV
     BRL BSD BTN BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUP CVE
     CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD
@@ -41,8 +40,8 @@ ISO_4217_CODES: frozenset[str] = frozenset(
     QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP
     SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED
     VES VND VUV WST XAF XCD XCG XDR XOF XPF XSU XUA YER ZAR ZMW ZWG
-    """.split()
-)
+"""
+ISO_4217_CODES: frozenset[str] = frozenset(_CODES_TEXT.split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +77,9 @@ def parse_money(
     `currency` member. Raises DomainError(VALIDATION_FAILED).
     """
     if isinstance(amount, float | bool):
-        raise DomainError(UserErrorCode.VALIDATION_FAILED, "amount must be an exact decimal", (*field, "amount"))
+        raise DomainError(
+            UserErrorCode.VALIDATION_FAILED, "amount must be an exact decimal", (*field, "amount")
+        )
     try:
         value = Decimal(amount)
     except (InvalidOperation, ValueError):
