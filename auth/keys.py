@@ -80,39 +80,44 @@ def _active() -> Any:
 
 
 async def ensure_signing_key(session: AsyncSession, *, allow_generate: bool) -> None:
-    """Make sure an active signing key exists; create a `dev-` key when allowed. Commits.
+    """Make sure an active signing key exists; create a `dev-` key when allowed.
 
     Raises NoSigningKeyError when there is none and `allow_generate` is false.
+    Does not commit: the caller owns the transaction (which also holds the lock
+    that keeps workers starting together from creating a key each).
     """
     await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _KEY_LOCK_ID})
     existing = await session.scalar(select(SigningKey.kid).where(SigningKey.retired_at.is_(None)).limit(1))
-    if existing is None:
-        if not allow_generate:
-            await session.rollback()
-            raise NoSigningKeyError(
-                "no signing key: create one with `casegraph rotate-key` or configure OAUTH_JWKS_URL"
-            )
-        await _insert_key(session, development=True)
-    await session.commit()
+    if existing is not None:
+        return
+    if not allow_generate:
+        raise NoSigningKeyError(
+            "no signing key: create one with `casegraph rotate-key` or configure OAUTH_JWKS_URL"
+        )
+    await _insert_key(session, development=True)
 
 
 async def rotate_signing_key(session: AsyncSession) -> str:
-    """Create an explicit (non-dev) key that signs from now on; older keys stay published. Commits."""
+    """Create an explicit (non-dev) key that signs from now on; older keys stay published.
+
+    Does not commit: the caller owns the transaction.
+    """
     await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _KEY_LOCK_ID})
-    kid = await _insert_key(session, development=False)
-    await session.commit()
-    return kid
+    return await _insert_key(session, development=False)
 
 
 async def retire_signing_key(session: AsyncSession, kid: str) -> None:
-    """Stop publishing (and signing with) a key: tokens it signed stop verifying. Commits."""
+    """Stop publishing (and signing with) a key: tokens it signed stop verifying.
+
+    Raises LookupError for an unknown or already retired kid. Does not commit.
+    """
     result = await session.execute(
-        update(SigningKey).where(SigningKey.kid == kid, SigningKey.retired_at.is_(None)).values(retired_at=func.now())
+        update(SigningKey)
+        .where(SigningKey.kid == kid, SigningKey.retired_at.is_(None))
+        .values(retired_at=func.now())
     )
     if result.rowcount == 0:  # type: ignore[attr-defined]
-        await session.rollback()
         raise LookupError(f"no active signing key with kid {kid!r}")
-    await session.commit()
 
 
 def _published(*columns: Any, include_dev_keys: bool) -> Any:
@@ -153,7 +158,9 @@ async def load_jwks(session: AsyncSession, *, include_dev_keys: bool = True) -> 
 async def assert_production_keys(session: AsyncSession) -> None:
     """Refuse production when the only signing keys are automatically generated dev keys."""
     explicit = await session.scalar(
-        select(SigningKey.kid).where(SigningKey.retired_at.is_(None), SigningKey.kid.not_like(DEV_KID_PREFIX + "%")).limit(1)
+        select(SigningKey.kid)
+        .where(SigningKey.retired_at.is_(None), SigningKey.kid.not_like(DEV_KID_PREFIX + "%"))
+        .limit(1)
     )
     if explicit is None:
         raise ProductionKeyError(

@@ -99,7 +99,7 @@ CAPABILITY_SCOPES: dict[Capability, frozenset[str]] = {
     # Credit data is customer master data: only the customers scope opens it.
     C.READ_CREDIT_DATA: frozenset({S.CUSTOMERS_READ}),
     C.READ_OWN_CREDIT_LIMIT: frozenset({S.CUSTOMERS_READ}),
-    C.READ_APPROVALS: frozenset({S.REQUESTS_READ, S.APPROVALS_DECIDE}),
+    C.READ_APPROVALS: frozenset({S.REQUESTS_READ}),
     C.READ_TEAMS: frozenset({S.REQUESTS_READ}),
     C.CREATE_REQUEST: frozenset({S.REQUESTS_WRITE}),
     C.ADD_COMMENT: frozenset({S.REQUESTS_WRITE}),

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import ClaimError, JoseError
 from joserfc.jwk import Key, KeySet
 from joserfc.jwt import JWTClaimsRegistry
 
@@ -73,8 +73,10 @@ def mint_token(
         "exp": issued + ttl_seconds,
         "jti": uuid.uuid4().hex,
         "scope": " ".join(sorted(set(scopes))),
-        "roles": sorted({str(role) for role in roles}),
     }
+    # Staff tokens may omit roles: the server takes the role from the staff row.
+    if role_names := sorted({str(role) for role in roles}):
+        claims["roles"] = role_names
     if customer_ref is not None:
         claims["customer_id"] = customer_ref
     if client_id is not None:
@@ -266,7 +268,7 @@ class TokenVerifier:
         registry = JWTClaimsRegistry(now=int(self._clock()), leeway=self._leeway, **options)
         try:
             registry.validate(claims)
-        except JoseError as error:
-            raise InvalidToken(f"{error.error}: {error.description}") from error
+        except ClaimError as error:
+            raise InvalidToken(f"{error.error} {error.claim}: {error.description}") from error
         if "nbf" not in claims and "iat" not in claims:
             raise InvalidToken("missing_claim: nbf or iat")

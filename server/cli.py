@@ -71,7 +71,9 @@ async def _prepare_keys(session: AsyncSession, settings: Settings) -> None:
     from auth.keys import assert_production_keys, ensure_signing_key
 
     if settings.is_production:
-        await assert_production_keys(session)
+        if not settings.oauth_jwks_url:
+            # Only an explicitly created key (`casegraph rotate-key`) may sign in production.
+            await assert_production_keys(session)
     else:
         await ensure_signing_key(session, allow_generate=True)
 
