@@ -23,7 +23,7 @@ test: $(STAMP)
 	@if [ -f $(SDK)/package.json ]; then $(MAKE) --no-print-directory sdk-test; fi
 
 ## Static checks: lint, format, types, layering, exported schema drift, contract.
-check: lint typecheck schema-check contract-check
+check: lint typecheck schema-check contract-check sdk-check
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -52,6 +52,9 @@ sdk: $(SDK)/node_modules/.installed
 
 sdk-test: $(STAMP) sdk
 	cd $(SDK) && npm test
+
+sdk-check: sdk
+	cd $(SDK) && npm run typecheck && npm run codegen:check
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.read_bench

@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -54,6 +55,9 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
         if args.seed_demo:
             _seed_if_empty(url, args.requests)
         logging.getLogger("casegraph").info("serving on http://%s:%s/graphql", args.host, args.port)
+        # uvicorn re-raises SIGTERM after its graceful shutdown; exit through Python so the
+        # private PostgreSQL started above is stopped too.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         uvicorn.run(
             "server.app:create_app",
             factory=True,

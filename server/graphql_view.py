@@ -124,8 +124,9 @@ class CasegraphGraphQL(GraphQL[Context, None]):
                 raise HTTPException(405, exc.reason) from exc
             raise
 
-    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
-        return orjson.dumps(data)
+    def encode_json(self, data: object) -> str:
+        # A str, not bytes: WebSocket frames must be text for graphql-transport-ws clients.
+        return orjson.dumps(data).decode()
 
     def create_response(
         self,
