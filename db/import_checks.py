@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.import_records import ImportRejected, Item, ParsedFile, money_text
@@ -42,8 +42,8 @@ class _PaymentFacts:
     item: Item | None  # the file's record, None for a stored payment the file does not name
 
 
-async def _rows(session: AsyncSession, sql: str, **params: Any) -> list[Row[Any]]:
-    return list((await session.execute(text(sql), params)).all())
+async def _rows(session: AsyncSession, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in (await session.execute(text(sql), params)).all()]
 
 
 async def _check_names(
@@ -144,7 +144,8 @@ async def check_references(session: AsyncSession, parsed: ParsedFile) -> None:
         if invoice.currency != payment.row["currency"]:
             payment.fail(
                 "amount.currency",
-                f'"{payment.row["currency"]}" differs from the currency {invoice.currency} of invoice "{number}"',
+                f'"{payment.row["currency"]}" differs from the currency {invoice.currency} '
+                f'of invoice "{number}"',
             )
 
 
@@ -155,7 +156,8 @@ async def _payments_touching(
     file_payments = parsed["payments"]
     moved_from = await _rows(
         session,
-        "SELECT i.number FROM payments p JOIN invoices i ON i.id = p.invoice_id WHERE p.reference = ANY(:refs)",
+        "SELECT i.number FROM payments p JOIN invoices i ON i.id = p.invoice_id "
+        "WHERE p.reference = ANY(:refs)",
         refs=[p.key for p in file_payments],
     )
     affected = file_invoices | {p.refs["invoice"] for p in file_payments if p.refs["invoice"]}
@@ -193,7 +195,8 @@ async def plan_outstanding(session: AsyncSession, parsed: ParsedFile) -> dict[st
             # A stored payment the file leaves alone must still match its (possibly changed) invoice.
             if payment.customer != invoice.customer:
                 file_items[payment.invoice].fail(
-                    "customer", f'payment "{reference}" on this invoice belongs to customer "{payment.customer}"'
+                    "customer",
+                    f'payment "{reference}" on this invoice belongs to customer "{payment.customer}"',
                 )
             if payment.currency != invoice.currency:
                 file_items[payment.invoice].fail(
@@ -211,15 +214,21 @@ async def plan_outstanding(session: AsyncSession, parsed: ParsedFile) -> dict[st
     )
     for number, kind, currency, total in adjustments:
         if currency != invoices[number].currency and number in file_items:
-            file_items[number].fail("amount.currency", f"adjustments posted on this invoice are in {currency}")
+            file_items[number].fail(
+                "amount.currency", f"adjustments posted on this invoice are in {currency}"
+            )
         outstanding[number] += total if kind == AdjustmentKind.DEBIT_MEMO else -total
     for number, value in outstanding.items():
         if value >= 0:
             continue
         shown = money_text(value, invoices[number].currency)
         if number in blame:
-            blame[number].fail("amount", f'would make the outstanding amount of invoice "{number}" negative ({shown})')
+            blame[number].fail(
+                "amount", f'would make the outstanding amount of invoice "{number}" negative ({shown})'
+            )
         if number in file_items:
-            file_items[number].fail("amount", f"is less than what is already paid on it (outstanding would be {shown})")
+            file_items[number].fail(
+                "amount", f"is less than what is already paid on it (outstanding would be {shown})"
+            )
         raise ImportRejected(f'invoice "{number}": the outstanding amount would become negative ({shown})')
     return outstanding

@@ -7,6 +7,7 @@ Pure code: no I/O.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -177,10 +178,13 @@ class FieldReader:
                 return datetime.fromisoformat(value)
             except ValueError:
                 pass
-        self.fail(name, f"{show(value)} is not an ISO-8601 instant with a time zone (e.g. 2026-11-10T12:00:00Z)")
+        self.fail(
+            name, f"{show(value)} is not an ISO-8601 instant with a time zone (e.g. 2026-11-10T12:00:00Z)"
+        )
 
-    def decimal(self, name: str, *, required: bool = True, places: int = 2, negative: bool = False,
-                zero: bool = True) -> Decimal | None:
+    def decimal(
+        self, name: str, *, required: bool = True, places: int = 2, negative: bool = False, zero: bool = True
+    ) -> Decimal | None:
         """An exact decimal string ("1200000.00"); JSON numbers are refused as floats are inexact."""
         value = self._get(name, required)
         if value is None:
@@ -189,7 +193,7 @@ class FieldReader:
 
     def _parse_decimal(self, name: str, value: Any, *, places: int, negative: bool, zero: bool) -> Decimal:
         if not isinstance(value, str) or not _DECIMAL.match(value):
-            self.fail(name, f"{show(value)} is not a decimal string such as \"9850.00\"")
+            self.fail(name, f'{show(value)} is not a decimal string such as "9850.00"')
         try:
             number = Decimal(value)
         except InvalidOperation:  # pragma: no cover - the pattern already excludes this
@@ -231,7 +235,9 @@ class FieldReader:
                 parsed = None
         if not isinstance(parsed, timedelta):
             # isodate answers a Duration for months/years: they have no fixed length, so they are refused.
-            self.fail(name, f"{show(value)} is not an ISO-8601 duration of fixed length such as PT15M, PT4H, P1D")
+            self.fail(
+                name, f"{show(value)} is not an ISO-8601 duration of fixed length such as PT15M, PT4H, P1D"
+            )
         if parsed.microseconds:
             self.fail(name, f"{show(value)} is finer than whole seconds")
         seconds = int(parsed.total_seconds())
@@ -263,7 +269,7 @@ class FieldReader:
                 self.fail(where, f'must be ["09:00", "17:00"] or a list of such intervals, got {show(spec)}')
             intervals = [spec] if spec and all(isinstance(s, str) for s in spec) else spec
             checked = sorted(self._interval(where, interval) for interval in intervals)
-            for before, after in zip(checked, checked[1:], strict=False):
+            for before, after in itertools.pairwise(checked):
                 if after[0] < before[1]:
                     self.fail(where, f"intervals {show(before)} and {show(after)} overlap")
             if checked:

@@ -56,8 +56,18 @@ KNOWN_SCOPES = frozenset(
     }
 )
 _STAFF_ROLES = [r for r in e.Role if r not in (e.Role.CUSTOMER, e.Role.PARTNER)]
-_SECRET_FIELDS = ("secret", "clientSecret", "client_secret", "secretHash", "secret_hash")
 _SECRET_REFUSAL = "partner secrets are never imported; `casegraph partner-secret CLIENT_ID` issues them"
+# Fields that look like master data but are not: refused with the reason.
+_REFUSED: dict[str, dict[str, str]] = {
+    "invoices": {
+        "disputed": "is not imported: it is set while a billing dispute on the invoice is open",
+        "outstanding": "is not imported: it is computed from the amount, payments and adjustments",
+        "status": "is not imported: it is derived from the amount, outstanding, due date and voided",
+    },
+    "partners": dict.fromkeys(
+        ("secret", "clientSecret", "client_secret", "secretHash", "secret_hash"), _SECRET_REFUSAL
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -170,12 +180,6 @@ def _invoice(r: FieldReader) -> Item:
         "currency": amount[1],
         "voided": r.boolean("voided", default=False),
     }
-    r.finish(
-        {
-            "disputed": "is not imported: it is set while a billing dispute on the invoice is open",
-            "outstanding": "is not imported: it is computed from the amount, payments and adjustments",
-        }
-    )
     return Item(r.at, number, row, {"customer": r.key("customer", max_len=64)})
 
 
@@ -223,7 +227,6 @@ def _partner(r: FieldReader) -> Item:
         "active": r.boolean("active", default=True),
     }
     customers = sorted(set(r.str_list("customers", max_len=64)))
-    r.finish(dict.fromkeys(_SECRET_FIELDS, _SECRET_REFUSAL))
     return Item(r.at, client_id, row, {"customers": customers})
 
 
@@ -285,7 +288,7 @@ def parse_import(data: Mapping[str, Any]) -> ParsedFile:
         for index, raw in enumerate(records):
             reader = FieldReader(section, index, raw, key_fields)
             item = parser(reader)
-            reader.finish()
+            reader.finish(_REFUSED.get(section))
             if item.key in first_at:
                 item.fail(key_fields[0], f"the same record appears twice (first as {first_at[item.key]})")
             first_at[item.key] = item.at
