@@ -27,6 +27,7 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -54,6 +55,9 @@ __all__ = [
     "FinancialStatement",
     "IdempotencyKey",
     "Invoice",
+    "MetricsDurationDaily",
+    "MetricsRequestDaily",
+    "MetricsSlaDaily",
     "Partner",
     "PartnerCustomer",
     "Payment",
@@ -352,6 +356,79 @@ class ServiceRequest(Base):
             "next_sla_check_at",
             postgresql_where=text("next_sla_check_at IS NOT NULL"),
         ),
+        # Metrics (db/metrics.py, migration 0005): index-only scans of a window of requests.
+        Index(
+            "ix_service_requests_metrics_created_at",
+            "created_at",
+            postgresql_include=[
+                "status",
+                "type",
+                "channel",
+                "priority",
+                "team_id",
+                "customer_id",
+                "first_responded_at",
+                "first_response_due_at",
+                "resolution_due_at",
+                "resolved_at",
+                "first_response_breached_at",
+                "resolution_breached_at",
+                "reopened_count",
+            ],
+        ),
+        Index(
+            "ix_service_requests_metrics_open",
+            "created_at",
+            postgresql_include=[
+                "status",
+                "type",
+                "team_id",
+                "customer_id",
+                "paused_at",
+                "first_responded_at",
+                "first_response_due_at",
+                "resolution_due_at",
+                "resolved_at",
+                "first_response_breached_at",
+                "resolution_breached_at",
+                "financial_impact_amount",
+                "financial_impact_currency",
+            ],
+            postgresql_where=text(
+                "status IN ('IN_PROGRESS', 'NEW', 'PENDING_APPROVAL', 'TRIAGED', 'WAITING_ON_CUSTOMER')"
+            ),
+        ),
+        Index(
+            "ix_service_requests_metrics_resolution_due_at",
+            "resolution_due_at",
+            postgresql_include=[
+                "status",
+                "type",
+                "team_id",
+                "customer_id",
+                "resolved_at",
+                "paused_at",
+                "first_responded_at",
+                "first_response_due_at",
+                "first_response_breached_at",
+                "resolution_breached_at",
+            ],
+        ),
+        # The raw values of one histogram bucket, for exact percentiles (db/metrics.py).
+        Index(
+            "ix_service_requests_metrics_fr_bucket",
+            text("metrics_bucket(metrics_seconds(first_responded_at, created_at))"),
+            "created_at",
+            postgresql_include=["first_responded_at", "team_id", "type", "customer_id"],
+            postgresql_where=text("first_responded_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_service_requests_metrics_res_bucket",
+            text("metrics_bucket(metrics_seconds(resolved_at, created_at))"),
+            "created_at",
+            postgresql_include=["resolved_at", "team_id", "type", "customer_id"],
+            postgresql_where=text("status IN ('RESOLVED', 'CLOSED')"),
+        ),
     )
     id: Mapped[int] = _id()
     number: Mapped[str] = mapped_column(
@@ -451,6 +528,13 @@ class Approval(Base):
         CheckConstraint("consumed_amount >= 0 AND consumed_amount <= coalesce(amount, 0)", name="consumed_within"),
         Index("ix_approvals_request_id", "request_id"),
         Index("ix_approvals_status_requested_at", "status", "requested_at", "id"),
+        # Metrics: approval turnaround over approvals decided in a window (migration 0005).
+        Index(
+            "ix_approvals_decided_at",
+            "decided_at",
+            postgresql_include=["status", "requested_at", "request_id"],
+            postgresql_where=text("decided_at IS NOT NULL"),
+        ),
     )
     id: Mapped[int] = _id()
     request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id"))
@@ -521,6 +605,8 @@ class RequestEvent(Base):
         Index("ix_request_events_request_id_id", "request_id", "id"),
         Index("ix_request_events_kind_id", "kind", "id"),
         Index("ix_request_events_occurred_at", "occurred_at"),
+        # Stream order of db.events.fetch_after.
+        Index("ix_request_events_txid_id", "txid", "id"),
     )
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
     txid: Mapped[int] = mapped_column(BigInteger, server_default=text("pg_current_xact_id()::text::bigint"))
@@ -575,3 +661,51 @@ class IdempotencyKey(Base):
     input_hash: Mapped[str] = mapped_column(String(64))
     request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id"))
     created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+
+# ------------------------------------------------------------------ metrics rollups (migration 0005) --
+# Kept by statement-level triggers on service_requests in the transaction of every change (never
+# stale); read by db/metrics.py. team_key is the team id, 0 for none. Written by triggers only.
+
+
+class MetricsRequestDaily(Base):
+    """Requests per UTC creation day, team, type and status / channel / priority: counts, duration sums."""
+
+    __tablename__ = "metrics_request_daily"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    team_key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # 'status' (with every measure), 'channel' or 'priority' (counts only); key: its value.
+    dimension: Mapped[str] = mapped_column(String(8), primary_key=True)
+    key: Mapped[str] = mapped_column(String(24), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    breach_recorded: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    ever_resolved: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    reopened: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    fr_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    fr_seconds: Mapped[Decimal] = mapped_column(Numeric, server_default=text("0"))
+    res_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    res_seconds: Mapped[Decimal] = mapped_column(Numeric, server_default=text("0"))
+
+
+class MetricsDurationDaily(Base):
+    """Histogram of first-response ('F') and resolution ('R') times per UTC creation day (metrics_bucket)."""
+
+    __tablename__ = "metrics_duration_daily"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    team_key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(1), primary_key=True)
+    bucket: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+
+
+class MetricsSlaDaily(Base):
+    """Settled resolution SLAs (resolved, or resolution breach recorded) per UTC due day: due and met."""
+
+    __tablename__ = "metrics_sla_daily"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    team_key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    due: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    met: Mapped[int] = mapped_column(Integer, server_default=text("0"))

@@ -76,7 +76,7 @@ class RiskRating(StrEnum):
 
     @property
     def rank(self) -> int:
-        return list(RiskRating).index(self)
+        return _RISK_RANK[self]
 
 
 class CustomerSegment(StrEnum):
@@ -84,6 +84,9 @@ class CustomerSegment(StrEnum):
     MID_MARKET = "MID_MARKET"
     SMB = "SMB"
     PUBLIC_SECTOR = "PUBLIC_SECTOR"
+
+
+_RISK_RANK = {r: i for i, r in enumerate(RiskRating)}
 
 
 class SlaTier(StrEnum):
@@ -142,7 +145,10 @@ class Priority(StrEnum):
 
     @property
     def rank(self) -> int:
-        return list(Priority).index(self)
+        return _PRIORITY_RANK[self]
+
+
+_PRIORITY_RANK = {p: i for i, p in enumerate(Priority)}
 
 
 class RequestStatus(StrEnum):

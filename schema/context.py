@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,11 @@ if TYPE_CHECKING:
     from db.loaders import Loaders
 
 __all__ = ["AppServices", "Context"]
+
+# Loaders started by `Context.fresh_loaders()`. Every operation on a WebSocket runs in an asyncio
+# task of its own but shares the connection's Context; a ContextVar keeps each task's loaders
+# (one subscription event) apart from its neighbours', and child tasks (sibling fields) inherit them.
+_task_loaders: ContextVar[tuple[Context, Loaders] | None] = ContextVar("casegraph_task_loaders", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +56,9 @@ class Context:
     @property
     def loaders(self) -> Loaders:
         """Request-scoped DataLoaders (created on first use, never shared between operations)."""
+        scoped = _task_loaders.get()
+        if scoped is not None and scoped[0] is self:
+            return scoped[1]
         if self._loaders is None:
             from db.loaders import Loaders
 
@@ -59,6 +68,21 @@ class Context:
     def reset_loaders(self) -> None:
         """Drop cached rows (after a write, and between subscription events)."""
         self._loaders = None
+        scoped = _task_loaders.get()
+        if scoped is not None and scoped[0] is self:
+            self.fresh_loaders()
+
+    def fresh_loaders(self) -> Loaders:
+        """New loaders for the current task and the tasks it starts (one subscription event).
+
+        Unlike `reset_loaders`, this does not touch the loaders of other
+        operations running concurrently on the same WebSocket connection.
+        """
+        from db.loaders import Loaders
+
+        loaders = Loaders(self.services.engine)
+        _task_loaders.set((self, loaders))
+        return loaders
 
     def now(self) -> datetime:
         return self.services.clock()

@@ -31,7 +31,7 @@ from broadcaster import Broadcast, BroadcastBackend, Event
 
 from server.settings import asyncpg_url
 
-__all__ = ["GAP_MESSAGE", "PostgresNotifyBackend", "is_gap", "make_broadcast"]
+__all__ = ["GAP_MESSAGE", "PostgresNotifyBackend", "RedisPubSubBackend", "is_gap", "make_broadcast"]
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,10 @@ class PostgresNotifyBackend(BroadcastBackend):
                 return  # the reconnect LISTENs every channel and emits a gap
             try:
                 await conn.add_listener(channel, self._on_notify)
-            except _CONNECTION_ERRORS:
+            except Exception as exc:
+                # Never raise here (broadcaster's cleanup then fails with KeyError): a dying
+                # connection can fail in many ways; the reconnect LISTENs and emits a gap.
+                log.info("LISTEN %s failed (%s); reconnecting", channel, exc)
                 self._lost.set()
 
     async def unsubscribe(self, channel: str) -> None:
@@ -146,7 +149,7 @@ class PostgresNotifyBackend(BroadcastBackend):
                 return
             try:
                 await conn.remove_listener(channel, self._on_notify)
-            except _CONNECTION_ERRORS:
+            except Exception:
                 self._lost.set()
 
     async def publish(self, channel: str, message: Any) -> None:
@@ -224,7 +227,7 @@ class PostgresNotifyBackend(BroadcastBackend):
                 return False
             try:
                 await conn.fetchval("SELECT 1", timeout=self._health_timeout)
-            except _CONNECTION_ERRORS:
+            except Exception:
                 return False
             return True
 
@@ -263,14 +266,106 @@ async def _close(conn: asyncpg.Connection) -> None:
         conn.terminate()
 
 
-def make_broadcast(url: str, **backend_options: Any) -> Broadcast:
-    """A Broadcast for BROADCAST_URL: postgres(ql) -> PostgresNotifyBackend, redis(s)/memory -> broadcaster's.
+class RedisPubSubBackend(BroadcastBackend):
+    """Redis pub/sub for BROADCAST_URL=redis://… (writers publish after commit).
 
-    For PostgreSQL pass the application's own database URL (NOTIFY is per database).
+    broadcaster 0.3.1's RedisBackend starts listening before its SUBSCRIBE is
+    registered, finds no channel, and never listens again (seen with
+    redis-py 8): no message is ever delivered. This one reads with
+    `get_message` once subscribed, survives read errors, and emits a gap on
+    every channel after redis-py reconnects (pub/sub has no replay either).
+    """
+
+    transactional_notify = False
+
+    def __init__(self, url: str, *, max_pending: int = 10_000, retry_delay: float = 0.5) -> None:
+        from redis import asyncio as redis
+
+        self._client = redis.Redis.from_url(url)
+        self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        self._channels: set[str] = set()
+        self._queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=max_pending)
+        self._gapped: set[str] = set()
+        self._subscribed = asyncio.Event()
+        self._retry_delay = retry_delay
+        self._reader: asyncio.Task[None] | None = None
+        self.reconnects = 0
+
+    async def connect(self) -> None:
+        await self._client.ping()  # fail fast when Redis is unreachable
+        self._reader = asyncio.create_task(self._read(), name="broadcast-redis-reader")
+
+    async def disconnect(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        await self._pubsub.aclose()
+        await self._client.aclose()
+
+    async def subscribe(self, channel: str) -> None:
+        self._channels.add(channel)
+        await self._pubsub.subscribe(channel)
+        if self._pubsub.connection is not None:
+            # redis-py re-subscribes on reconnect through its own callback, registered first.
+            self._pubsub.connection.register_connect_callback(self._on_reconnect)
+        self._subscribed.set()
+
+    async def unsubscribe(self, channel: str) -> None:
+        self._channels.discard(channel)
+        await self._pubsub.unsubscribe(channel)
+
+    async def publish(self, channel: str, message: Any) -> None:
+        await self._client.publish(channel, message)
+
+    async def next_published(self) -> Event:
+        if self._gapped:
+            return Event(channel=self._gapped.pop(), message=GAP_MESSAGE)
+        return await self._queue.get()
+
+    def _put(self, event: Event) -> None:
+        try:
+            self._queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self._gapped.add(event.channel)
+
+    async def _on_reconnect(self, _connection: object) -> None:
+        if not self._subscribed.is_set():
+            return  # the first connect, not a reconnect
+        self.reconnects += 1
+        for channel in sorted(self._channels):
+            self._put(Event(channel=channel, message=GAP_MESSAGE))
+
+    async def _read(self) -> None:
+        await self._subscribed.wait()
+        while True:
+            try:
+                message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            except Exception as exc:  # redis-py retried already; keep trying, Redis comes back
+                log.warning("Redis pub/sub read failed; retrying in %.2fs (%s)", self._retry_delay, exc)
+                await asyncio.sleep(self._retry_delay)
+                continue
+            if message is not None and message.get("type") == "message":
+                channel, data = message["channel"], message["data"]
+                self._put(
+                    Event(
+                        channel=channel.decode() if isinstance(channel, bytes) else str(channel),
+                        message=data.decode() if isinstance(data, bytes) else str(data),
+                    )
+                )
+
+
+def make_broadcast(url: str, **backend_options: Any) -> Broadcast:
+    """A Broadcast for BROADCAST_URL: postgres(ql) -> PostgresNotifyBackend, redis(s) -> RedisPubSubBackend.
+
+    For PostgreSQL pass the application's own database URL (NOTIFY is per
+    database). `memory://` (single process, tests) uses broadcaster's backend.
     """
     scheme = urlparse(url).scheme
     if scheme in ("postgres", "postgresql", "postgresql+asyncpg"):
         return Broadcast(backend=PostgresNotifyBackend(url, **backend_options))
-    if scheme in ("redis", "rediss", "memory"):
+    if scheme in ("redis", "rediss"):
+        return Broadcast(backend=RedisPubSubBackend(url, **backend_options))
+    if scheme == "memory":
         return Broadcast(url)
     raise ValueError(f"unsupported BROADCAST_URL scheme: {scheme}://")

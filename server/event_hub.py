@@ -25,7 +25,7 @@ import contextlib
 import inspect
 import logging
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from db.events import EVENTS_CHANNEL, Cursor, EventFilter, EventRow, current_head, fetch_filtered
 from server.broadcast_pg import PostgresNotifyBackend, is_gap
 
-__all__ = ["Accept", "EventHub", "HubStats"]
+__all__ = ["Accept", "EventHub", "HubStats", "Subscription"]
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,40 @@ class _Subscriber:
             await self.waiter
         finally:
             self.waiter = None
+
+
+class Subscription:
+    """A local subscription: an async iterator of EventRow; `aclose()` ends it.
+
+    Dropping it unregisters it too, so one that is never iterated cannot leak.
+    """
+
+    __slots__ = ("_hub", "_rows", "_sub")
+
+    def __init__(self, hub: EventHub, sub: _Subscriber, rows: AsyncGenerator[EventRow, None]) -> None:
+        self._hub = hub
+        self._sub = sub
+        self._rows = rows
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> EventRow:
+        return await self._rows.__anext__()
+
+    @property
+    def position(self) -> Cursor:
+        """The last position considered (delivered or filtered out)."""
+        return self._sub.last
+
+    async def aclose(self) -> None:
+        """Unsubscribe."""
+        self._hub._unregister(self._sub)
+        self._sub.wake()
+        await self._rows.aclose()
+
+    def __del__(self) -> None:
+        self._hub._unregister(self._sub)
 
 
 class EventHub:
@@ -214,29 +248,40 @@ class EventHub:
         self._callbacks.append(callback)
         return lambda: self._callbacks.remove(callback) if callback in self._callbacks else None
 
-    async def subscribe(
+    def subscribe(
         self,
         *,
         after: Cursor | None = None,
         accept: Accept | None = None,
         filter: EventFilter | None = None,
-    ) -> AsyncIterator[EventRow]:
-        """Every event after `after` (None: from the hub's position, "now") in stream order, then live.
+    ) -> Subscription:
+        """Every event after `after` in stream order, first replayed from the table, then live.
 
-        `filter` is applied in SQL on replay and in memory live; `accept`
-        decides per event after that (it may be async). The iterator ends
-        when the hub stops. Close it (`aclose()`) to unsubscribe.
+        The subscription is registered by this call. Without `after` it
+        delivers every event the hub reads from now on: everything committed
+        after this call (and possibly a few committed just before it that the
+        hub had not read yet). `filter` is applied in SQL on replay and in
+        memory live; `accept` then decides per event (it may be async, e.g.
+        re-authorization). The iterator ends when the hub stops; `aclose()`
+        it (or drop it) to unsubscribe.
         """
         if not self._tasks:
             raise RuntimeError("EventHub is not running")
         sub = _Subscriber(filter or EventFilter(), self._max_queue, self.stats)
-        # Register before the first read: from here on the pump buffers what it reads.
+        # Registered before any read: from here on the pump buffers what it reads for it.
+        sub.last = self._position if after is None else after
         self._subscribers.add(sub)
+        return Subscription(self, sub, self._deliver(sub, accept, replay=after is not None))
+
+    def _unregister(self, sub: _Subscriber) -> None:
+        sub.closed = True
+        self._subscribers.discard(sub)
+
+    async def _deliver(
+        self, sub: _Subscriber, accept: Accept | None, *, replay: bool
+    ) -> AsyncGenerator[EventRow, None]:
+        """Replay (when asked or after an overflow), then drain the buffer, merging by cursor."""
         try:
-            # Without a cursor, "now" is the hub's position: every row after it is fanned
-            # out from here on and lands in the buffer, so no replay (and no query) is needed.
-            sub.last = self._position if after is None else after
-            replay = after is not None
             while not sub.closed:
                 if replay or sub.overflowed:
                     replay = False
@@ -258,8 +303,7 @@ class EventHub:
                 if await _accepts(accept, row):
                     yield row
         finally:
-            sub.closed = True
-            self._subscribers.discard(sub)
+            self._unregister(sub)
 
     # -- internals ------------------------------------------------------------------------------
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.types import Info
 
+from domain.enums import Role
 from schema.context import Context
-from schema.enums import Role
+from schema.types.refs import AgentRef, CustomerRef
 
 __all__ = ["Viewer", "viewer_for"]
 
@@ -17,8 +19,29 @@ class Viewer:
     roles: list[Role]
     scopes: list[str]
 
+    @strawberry.field(description="Set for CUSTOMER callers: the customer they belong to.")
+    async def customer(self, info: Info[Context, None]) -> CustomerRef | None:
+        from schema.types.customer import Customer
+
+        p = info.context.principal
+        if not p.is_customer or p.customer_id is None:
+            return None
+        row = await info.context.loaders.customer.load(p.customer_id)
+        return Customer.from_row(row) if row is not None else None
+
+    @strawberry.field(description="Set for staff callers.")
+    async def agent(self, info: Info[Context, None]) -> AgentRef | None:
+        from schema.types.agent import Agent
+
+        staff_id = info.context.principal.staff_id
+        if staff_id is None:
+            return None
+        row = await info.context.loaders.staff.load(staff_id)
+        return Agent.from_row(row) if row is not None else None
+
 
 async def viewer_for(ctx: Context) -> Viewer:
+    """The Viewer of the operation's principal."""
     p = ctx.principal
     return Viewer(
         subject=p.subject,

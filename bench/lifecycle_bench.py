@@ -1,0 +1,432 @@
+"""Throughput of lifecycle transitions: GraphQL over HTTP against the same writes in raw asyncpg.
+
+    .venv/bin/python -m bench.lifecycle_bench [--clients 32] [--seconds 15] [--runs 3]
+
+Creates a private PostgreSQL in a temporary directory (or a database of its
+own on DATABASE_URL, dropped afterwards), migrates it, imports a small
+organisation, starts the real server (uvicorn in this process, on a free
+port, background workers off) and opens one request per client through
+createServiceRequest, triageServiceRequest and startWork.
+
+GraphQL: each of N concurrent HTTP clients cycles its own request through
+requestCustomerInfo and provideCustomerInfo (each a status change with a
+PUBLIC comment: request UPDATE with version + 1, comment INSERT,
+STATUS_CHANGED + COMMENTED events, two hash-chained audit entries under the
+audit head's lock, pg_notify), as fast as it can.
+
+Raw: N asyncpg connections do the same writes on requests of their own, one
+transaction per transition, with no GraphQL, HTTP, auth or ORM in between.
+
+Prints transitions per second of both as the median over `--runs` runs, and
+their ratio. The HTTP clients run in the server's process and event loop, so
+the GraphQL figure includes the clients' own cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import uvicorn
+
+from auth.keys import ensure_signing_key, load_keys
+from auth.permissions import allowed_scopes
+from auth.tokens import mint_token
+from db.audit import canonical, entry_hash
+from db.engine import make_engine, make_sessionmaker
+from db.events import notify_events
+from db.importer import import_master_data
+from db.migrate import upgrade
+from domain.enums import Role
+from schema import ids
+from server import pgserver
+from server.app import create_app
+from server.settings import Settings, asyncpg_url, sqlalchemy_url
+
+SUPERVISOR = "sue@example.com"
+MUTATION = (
+    "mutation($input: TransitionServiceRequestInput!) {{ {name}(input: $input) "
+    "{{ serviceRequest {{ version status }} userErrors {{ code message }} }} }}"
+)
+
+
+def organisation() -> dict[str, Any]:
+    """A small organisation: one customer-service team of four agents and a supervisor."""
+    agents = [
+        {
+            "email": f"agent{n}@example.com",
+            "name": f"Agent {n}",
+            "role": "AGENT",
+            "approvalLevel": "AGENT",
+            "teams": ["Customer Service"],
+            "skills": ["GENERAL_INQUIRY"],
+        }
+        for n in range(4)
+    ]
+    return {
+        "teams": [{"name": "Customer Service"}, {"name": "Finance Escalations"}],
+        "staff": [
+            *agents,
+            {
+                "email": SUPERVISOR,
+                "name": "Sue",
+                "role": "SUPERVISOR",
+                "approvalLevel": "SUPERVISOR",
+                "teams": ["Customer Service"],
+            },
+        ],
+        "customers": [
+            {
+                "externalRef": "C-1",
+                "name": "Bench Customer",
+                "segment": "SMB",
+                "country": "US",
+                "kycStatus": "VERIFIED",
+                "riskRating": "LOW",
+            }
+        ],
+    }
+
+
+@dataclass
+class Tracked:
+    """A request one client cycles: its ids, version and status as last written."""
+
+    gid: str
+    pk: int
+    version: int
+    status: str
+
+
+async def _prepare(url: str) -> str:
+    """Migrate, import, make a signing key; a supervisor's bearer token."""
+    await asyncio.to_thread(upgrade, sqlalchemy_url(url))
+    engine = make_engine(sqlalchemy_url(url), pool_size=2)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            await import_master_data(session, organisation())
+            await ensure_signing_key(session, allow_generate=True)
+        async with make_sessionmaker(engine)() as session:
+            keys = await load_keys(session)
+    finally:
+        await engine.dispose()
+    settings = Settings(DATABASE_URL=url)
+    return mint_token(
+        keys,
+        issuer=settings.oauth_issuer,
+        audience=settings.oauth_audience,
+        subject=SUPERVISOR,
+        roles=["SUPERVISOR"],
+        scopes=sorted(allowed_scopes([Role.SUPERVISOR])),
+        ttl_seconds=24 * 3600,
+    )
+
+
+async def _gql(client: httpx.AsyncClient, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    response = await client.post("/graphql", json={"query": query, "variables": variables})
+    body: dict[str, Any] = response.json()
+    if body.get("errors"):
+        raise RuntimeError(f"GraphQL errors: {body['errors']}")
+    return body["data"]  # type: ignore[no-any-return]
+
+
+async def _open_request(client: httpx.AsyncClient, customer_gid: str, n: int) -> Tracked:
+    """One request brought to IN_PROGRESS through the API."""
+    fields = "serviceRequest { id version status } userErrors { code message }"
+    created = await _gql(
+        client,
+        f"mutation($i: CreateServiceRequestInput!) {{ createServiceRequest(input: $i) {{ {fields} }} }}",
+        {
+            "i": {
+                "customerId": customer_gid,
+                "type": "GENERAL_INQUIRY",
+                "channel": "EMAIL",
+                "subject": f"Bench request {n}",
+                "description": "Where can I find my statement?",
+            }
+        },
+    )
+    request = created["createServiceRequest"]["serviceRequest"]
+    for name, input_type in (
+        ("triageServiceRequest", "TriageServiceRequestInput"),
+        ("startWork", "TransitionServiceRequestInput"),
+    ):
+        query = f"mutation($i: {input_type}!) {{ {name}(input: $i) {{ {fields} }} }}"
+        payload = (
+            await _gql(client, query, {"i": {"id": request["id"], "expectedVersion": request["version"]}})
+        )[name]
+        if payload["userErrors"]:
+            raise RuntimeError(f"{name}: {payload['userErrors']}")
+        request = payload["serviceRequest"]
+    return Tracked(request["id"], ids.decode(request["id"])[1], request["version"], request["status"])
+
+
+# --------------------------------------------------------------------- GraphQL ----
+
+
+async def _http_client_loop(
+    client: httpx.AsyncClient, request: Tracked, deadline: float, latencies: list[float]
+) -> int:
+    done = 0
+    while time.perf_counter() < deadline:
+        name = "requestCustomerInfo" if request.status == "IN_PROGRESS" else "provideCustomerInfo"
+        began = time.perf_counter()
+        data = await _gql(
+            client,
+            MUTATION.format(name=name),
+            {"input": {"id": request.gid, "expectedVersion": request.version, "message": f"bench {done}"}},
+        )
+        latencies.append(time.perf_counter() - began)
+        payload = data[name]
+        if payload["userErrors"]:
+            raise RuntimeError(f"{name}: {payload['userErrors']}")
+        request.version = payload["serviceRequest"]["version"]
+        request.status = payload["serviceRequest"]["status"]
+        done += 1
+    return done
+
+
+async def _http_run(
+    client: httpx.AsyncClient, requests: list[Tracked], seconds: float
+) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    began = time.perf_counter()
+    counts = await asyncio.gather(
+        *(_http_client_loop(client, r, began + seconds, latencies) for r in requests)
+    )
+    return sum(counts) / (time.perf_counter() - began), latencies
+
+
+# ------------------------------------------------------------------------- raw ----
+
+_UPDATE = """
+WITH input AS (SELECT CAST($2 AS text) AS status, CAST($3 AS timestamptz) AS now)
+UPDATE service_requests
+   SET status = input.status, version = version + 1, updated_at = input.now,
+       paused_at = CASE WHEN input.status = 'WAITING_ON_CUSTOMER' THEN input.now END,
+       paused_seconds = paused_seconds + CASE WHEN paused_at IS NULL THEN 0
+                        ELSE CAST(extract(epoch FROM input.now - paused_at) AS integer) END,
+       waiting_on_customer_at = CASE WHEN input.status = 'WAITING_ON_CUSTOMER' THEN input.now
+                                ELSE waiting_on_customer_at END,
+       in_progress_at = CASE WHEN input.status = 'IN_PROGRESS' THEN input.now ELSE in_progress_at END
+  FROM input
+ WHERE id = $1
+RETURNING version, customer_id, team_id
+"""
+_COMMENT = """
+INSERT INTO comments (request_id, body, visibility, author_subject, author_name, author_role, created_at)
+VALUES ($1, $2, 'PUBLIC', $3, 'Sue', 'SUPERVISOR', $4) RETURNING id
+"""
+_EVENTS = """
+INSERT INTO request_events (request_id, kind, occurred_at, actor_subject, actor_name, from_status, to_status,
+                            comment_id, customer_id, team_id)
+VALUES ($1, 'STATUS_CHANGED', $2, $3, 'Sue', $4, $5, NULL, $7, $8),
+       ($1, 'COMMENTED', $2, $3, 'Sue', NULL, NULL, $6, $7, $8)
+"""
+_AUDIT = """
+INSERT INTO audit_entries (sequence, occurred_at, actor_subject, action, entity_type, entity_id,
+                           before, after, previous_hash, hash)
+SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
+                     $7::jsonb[], $8::jsonb[], $9::text[], $10::text[])
+"""
+
+
+async def _raw_transition(conn: asyncpg.Connection, request: Tracked, n: int) -> None:
+    to_status = "WAITING_ON_CUSTOMER" if request.status == "IN_PROGRESS" else "IN_PROGRESS"
+    now = datetime.now(UTC)
+    async with conn.transaction():
+        row = await conn.fetchrow(_UPDATE, request.pk, to_status, now)
+        comment_id = await conn.fetchval(_COMMENT, request.pk, f"bench {n}", SUPERVISOR, now)
+        await conn.execute(
+            _EVENTS,
+            request.pk,
+            now,
+            SUPERVISOR,
+            request.status,
+            to_status,
+            comment_id,
+            row["customer_id"],
+            row["team_id"],
+        )
+        records = [
+            ("COMMENT", "Comment", str(comment_id), None, {"requestId": request.pk, "visibility": "PUBLIC"}),
+            (
+                "REQUEST_CUSTOMER_INFO",
+                "ServiceRequest",
+                str(request.pk),
+                {"status": request.status},
+                {"status": to_status, "version": row["version"]},
+            ),
+        ]
+        head = await conn.fetchrow("SELECT sequence, hash FROM audit_head WHERE id = 1 FOR UPDATE")
+        sequence, previous = int(head["sequence"]), str(head["hash"])
+        columns: list[list[Any]] = [[] for _ in range(10)]
+        for action, entity_type, entity_id, before, after in records:
+            sequence += 1
+            digest = entry_hash(
+                previous,
+                canonical(
+                    sequence=sequence,
+                    occurred_at=now,
+                    actor_subject=SUPERVISOR,
+                    action=action,
+                    entity_type=entity_type,
+                    entity_id=entity_id,
+                    before=before,
+                    after=after,
+                ),
+            )
+            values = [
+                sequence,
+                now,
+                SUPERVISOR,
+                action,
+                entity_type,
+                entity_id,
+                json.dumps(before),
+                json.dumps(after),
+                previous,
+                digest,
+            ]
+            for column, value in zip(columns, values, strict=True):
+                column.append(value)
+            previous = digest
+        await conn.execute(_AUDIT, *columns)
+        await conn.execute("UPDATE audit_head SET sequence = $1, hash = $2 WHERE id = 1", sequence, previous)
+        await notify_events(conn, request_ids=[request.pk], kinds=["COMMENTED", "STATUS_CHANGED"])
+    request.version, request.status = row["version"], to_status
+
+
+async def _raw_run(pool: asyncpg.Pool, requests: list[Tracked], seconds: float) -> float:
+    began = time.perf_counter()
+    deadline = began + seconds
+
+    async def loop(request: Tracked) -> int:
+        done = 0
+        async with pool.acquire() as conn:
+            while time.perf_counter() < deadline:
+                await _raw_transition(conn, request, done)
+                done += 1
+        return done
+
+    counts = await asyncio.gather(*(loop(r) for r in requests))
+    return sum(counts) / (time.perf_counter() - began)
+
+
+# ------------------------------------------------------------------------ main ----
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _bench(url: str, *, clients: int, seconds: float, runs: int) -> None:
+    token = await _prepare(url)
+    settings = Settings(DATABASE_URL=url, CASEGRAPH_WORKERS=False, CASEGRAPH_DB_POOL_SIZE=clients)
+    port = _free_port()
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            serving.result()
+        await asyncio.sleep(0.02)
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    headers = {"Authorization": f"Bearer {token}"}
+    pool = await asyncpg.create_pool(url, min_size=clients, max_size=clients)
+    try:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", headers=headers, limits=limits, timeout=60
+        ) as client:
+            customer = await pool.fetchval("SELECT id FROM customers WHERE external_ref = 'C-1'")
+            customer_gid = ids.encode("Customer", customer)
+            http_requests = [await _open_request(client, customer_gid, n) for n in range(clients)]
+            raw_requests = [await _open_request(client, customer_gid, clients + n) for n in range(clients)]
+            print(f"{clients} clients, {seconds:g} s per run, {runs} runs (plus a 2 s warm-up each)")
+            http_rates, raw_rates, latencies = [], [], []
+            for run in range(1, runs + 1):
+                await _http_run(client, http_requests, 2)
+                rate, samples = await _http_run(client, http_requests, seconds)
+                http_rates.append(rate)
+                latencies.extend(samples)
+                await _raw_run(pool, raw_requests, 2)
+                raw_rates.append(await _raw_run(pool, raw_requests, seconds))
+                print(
+                    f"run {run}: GraphQL/HTTP {rate:8.1f} transitions/s   raw asyncpg {raw_rates[-1]:8.1f} /s"
+                )
+        cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+        http, raw = statistics.median(http_rates), statistics.median(raw_rates)
+        print(
+            f"GraphQL over HTTP : {http:8.1f} transitions/s (median; latency p50 {cuts[49] * 1000:.1f} ms, "
+            f"p99 {cuts[98] * 1000:.1f} ms)"
+        )
+        print(f"raw asyncpg       : {raw:8.1f} transitions/s (median)")
+        print(f"ratio             : GraphQL reaches {http / raw:.1%} of raw ({raw / http:.2f}x slower)")
+    finally:
+        await pool.close()
+        server.should_exit = True
+        await serving
+
+
+async def _with_database(base_url: str, args: argparse.Namespace) -> None:
+    name = f"cg_lifecycle_bench_{os.getpid()}"
+    admin = await asyncpg.connect(base_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        url = base_url.rpartition("/")[0] + "/" + name
+        await _bench(url, clients=args.clients, seconds=args.seconds, runs=args.runs)
+    finally:
+        admin = await asyncpg.connect(base_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args(argv)
+    configured = os.environ.get("DATABASE_URL")
+    if configured:
+        asyncio.run(_with_database(asyncpg_url(configured), args))
+        return
+    with tempfile.TemporaryDirectory(prefix="casegraph-bench-") as tmp:
+        server = pgserver.start(Path(tmp) / "data", fast=True)
+        try:
+            asyncio.run(_with_database(server.url, args))
+        finally:
+            if server.owned:
+                server.stop()
+
+
+if __name__ == "__main__":
+    main()

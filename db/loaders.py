@@ -1,0 +1,215 @@
+"""Request-scoped DataLoaders: one per relation, each batch one Core select on its own connection.
+
+`Loaders(engine)` is built per GraphQL operation (Context.loaders), so its
+caches never outlive the operation. Every batch function checks out its own
+pooled connection: sibling resolvers run concurrently, and a connection (or
+an AsyncSession) must never be shared between concurrent tasks. Loaders
+return plain row records (db.queries.rows), never ORM objects.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from strawberry.dataloader import DataLoader
+
+from db import customer_insight
+from db.customer_insight import FinancialHealthRow, PaymentBehaviorRow
+from db.queries import lookups
+from db.queries.requests import RequestRecord, fetch_request_rows
+from db.queries.rows import (
+    ADJUSTMENTS,
+    APPROVALS,
+    CALENDARS,
+    COMMENTS,
+    CONTRACTS,
+    CUSTOMERS,
+    DECISIONS,
+    INVOICES,
+    PAYMENTS,
+    POLICIES,
+    STAFF,
+    TEAMS,
+    AdjustmentRow,
+    ApprovalRow,
+    CalendarRow,
+    CommentRow,
+    ContractRow,
+    CustomerRow,
+    DecisionRow,
+    InvoiceRow,
+    PaymentRow,
+    PolicyRow,
+    StaffRow,
+    TeamRow,
+    _Row,
+)
+from db.queries.scope import CustomerScope
+from domain.calendar import calendar_from_json
+from domain.sla import SlaPolicy as DomainSlaPolicy
+
+__all__ = ["Loaders"]
+
+K = TypeVar("K")
+V = TypeVar("V")
+RowT = TypeVar("RowT", bound=_Row)
+
+# (id, caller's customer scope): counts must not include other customers' requests.
+ScopedKey = tuple[int, CustomerScope]
+
+
+class Loaders:
+    """All DataLoaders of one operation."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self.customer = self._by_id(CUSTOMERS, CustomerRow)
+        self.contract = self._by_id(CONTRACTS, ContractRow)
+        self.invoice = self._by_id(INVOICES, InvoiceRow)
+        self.payment = self._by_id(PAYMENTS, PaymentRow)
+        self.staff = self._by_id(STAFF, StaffRow)
+        self.team = self._by_id(TEAMS, TeamRow)
+        self.policy = self._by_id(POLICIES, PolicyRow)
+        self.calendar = self._by_id(CALENDARS, CalendarRow)
+        self.comment = self._by_id(COMMENTS, CommentRow)
+        self.approval = self._by_id(APPROVALS, ApprovalRow)
+        self.adjustment = self._by_id(ADJUSTMENTS, AdjustmentRow)
+        self.service_request: DataLoader[int, RequestRecord | None] = DataLoader(self._load_requests)
+        self.approvals_by_request = self._children(APPROVALS, ApprovalRow, "request_id")
+        self.adjustments_by_request = self._children(ADJUSTMENTS, AdjustmentRow, "request_id")
+        self.adjustments_by_invoice = self._children(ADJUSTMENTS, AdjustmentRow, "invoice_id")
+        self.payments_by_invoice = self._children(
+            PAYMENTS, PaymentRow, "invoice_id", order_by=(PAYMENTS.c.received_at, PAYMENTS.c.id)
+        )
+        self.decisions_by_approval = self._children(
+            DECISIONS, DecisionRow, "approval_id", order_by=(DECISIONS.c.decided_at, DECISIONS.c.id)
+        )
+        self.teams_by_staff: DataLoader[int, list[TeamRow]] = self._grouped(lookups.teams_by_staff)
+        self.members_by_team: DataLoader[int, list[StaffRow]] = self._grouped(lookups.members_by_team)
+        self.open_balance: DataLoader[int, list[tuple[str, Decimal]]] = self._grouped(lookups.open_balances)
+        self.current_contract: DataLoader[tuple[int, date], ContractRow | None] = DataLoader(
+            self._load_current_contracts
+        )
+        self.open_workload: DataLoader[ScopedKey, int] = DataLoader(self._open_counts("assignee_id"))
+        self.team_open_requests: DataLoader[ScopedKey, int] = DataLoader(self._open_counts("team_id"))
+        # Credit insight (db.customer_insight): behaviour depends on the operation's clock.
+        self.payment_behavior: DataLoader[tuple[int, datetime], PaymentBehaviorRow | None] = DataLoader(
+            self._load_payment_behavior
+        )
+        self.financial_health: DataLoader[int, FinancialHealthRow | None] = DataLoader(
+            self._load_financial_health
+        )
+        # The domain's view of a policy (with its calendar); built from primed rows, no SQL of its own.
+        self.sla_policy: DataLoader[int, DomainSlaPolicy] = DataLoader(self._load_sla_policies)
+
+    async def _run(self, work: Callable[..., Awaitable[V]], *args: Any, **kwargs: Any) -> V:
+        """`work(conn, *args)` on a connection of its own (never shared between concurrent batches)."""
+        async with self._engine.connect() as conn:
+            return await work(conn, *args, **kwargs)
+
+    def _by_id(self, table: Table, row_type: type[RowT]) -> DataLoader[int, RowT | None]:
+        async def load(ids: list[int]) -> list[RowT | None]:
+            found = await self._run(lookups.rows_by_ids, table, row_type, ids)
+            return [found.get(i) for i in ids]
+
+        return DataLoader(load)
+
+    def _children(
+        self, table: Table, row_type: type[RowT], parent: str, order_by: Sequence[Any] = ()
+    ) -> DataLoader[int, list[RowT]]:
+        async def load(ids: list[int]) -> list[list[RowT]]:
+            found = await self._run(lookups.rows_grouped, table, row_type, parent, ids, order_by=order_by)
+            return [found.get(i, []) for i in ids]
+
+        return DataLoader(load)
+
+    def _grouped(
+        self, query: Callable[[AsyncConnection, Sequence[int]], Awaitable[dict[int, list[V]]]]
+    ) -> DataLoader[int, list[V]]:
+        async def load(ids: list[int]) -> list[list[V]]:
+            found = await self._run(query, ids)
+            return [found.get(i, []) for i in ids]
+
+        return DataLoader(load)
+
+    def _open_counts(self, column: str) -> Callable[[list[ScopedKey]], Awaitable[list[int]]]:
+        async def load(keys: list[ScopedKey]) -> list[int]:
+            by_scope: dict[CustomerScope, list[int]] = defaultdict(list)
+            for key_id, scope in keys:
+                by_scope[scope].append(key_id)
+            counts: dict[ScopedKey, int] = {}
+            for scope, ids in by_scope.items():
+                found = await self._run(lookups.open_request_counts, column, ids, scope)
+                counts.update({(i, scope): found.get(i, 0) for i in ids})
+            return [counts[k] for k in keys]
+
+        return load
+
+    async def _load_requests(self, ids: list[int]) -> list[RequestRecord | None]:
+        records = await self._run(fetch_request_rows, ids)
+        self.prime_requests(records)
+        found = {r.request.id: r for r in records}
+        return [found.get(i) for i in ids]
+
+    def prime_requests(self, records: Sequence[RequestRecord]) -> None:
+        """Cache requests fetched elsewhere (a page, a node look-up) with their policies and calendars."""
+        for record in records:
+            self.service_request.prime(record.request.id, record)
+            self.policy.prime(record.policy.id, record.policy)
+            if record.calendar is not None:
+                self.calendar.prime(record.calendar.id, record.calendar)
+
+    async def _load_current_contracts(self, keys: list[tuple[int, date]]) -> list[ContractRow | None]:
+        by_day: dict[date, list[int]] = defaultdict(list)
+        for customer_id, today in keys:
+            by_day[today].append(customer_id)
+        found: dict[tuple[int, date], ContractRow] = {}
+        for today, ids in by_day.items():
+            rows = await self._run(lookups.current_contracts, ids, today)
+            found.update({(cid, today): row for cid, row in rows.items()})
+        return [found.get(k) for k in keys]
+
+    async def _load_payment_behavior(
+        self, keys: list[tuple[int, datetime]]
+    ) -> list[PaymentBehaviorRow | None]:
+        by_now: dict[datetime, list[int]] = defaultdict(list)
+        for customer_id, now in keys:
+            by_now[now].append(customer_id)
+        found: dict[tuple[int, datetime], PaymentBehaviorRow] = {}
+        for now, ids in by_now.items():
+            rows = await self._run(customer_insight.payment_behavior, ids, now)
+            found.update({(cid, now): row for cid, row in rows.items()})
+        return [found.get(k) for k in keys]
+
+    async def _load_financial_health(self, ids: list[int]) -> list[FinancialHealthRow | None]:
+        found = await self._run(customer_insight.financial_health, ids)
+        return [found.get(i) for i in ids]
+
+    async def _load_sla_policies(self, ids: list[int]) -> list[DomainSlaPolicy]:
+        policies = await self.policy.load_many(ids)
+        calendar_ids = sorted(
+            {p.calendar_id for p in policies if p is not None and p.calendar_id is not None}
+        )
+        calendars = dict(zip(calendar_ids, await self.calendar.load_many(calendar_ids), strict=True))
+        result = []
+        for policy_id, policy in zip(ids, policies, strict=True):
+            if policy is None:
+                raise LookupError(f"SLA policy {policy_id} does not exist")
+            row = calendars.get(policy.calendar_id) if policy.calendar_id is not None else None
+            calendar = None
+            if row is not None:
+                calendar = calendar_from_json(row.time_zone, row.weekly_hours, row.holidays, name=row.name)
+            result.append(
+                DomainSlaPolicy(
+                    first_response_seconds=policy.first_response_seconds,
+                    resolution_seconds=policy.resolution_seconds,
+                    calendar=calendar,
+                )
+            )
+        return result

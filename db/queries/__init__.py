@@ -1,0 +1,1 @@
+"""Set-based read queries (Core select()), scoped to the caller's customers in SQL."""

@@ -1,0 +1,304 @@
+"""Plain row records handed from the database layer to the GraphQL types (never ORM objects).
+
+Field names are the column names, so `RowType.of(mapping)` builds one from a
+Core result mapping and `columns(table, RowType)` selects exactly its columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Self, cast
+
+from sqlalchemy import Table
+from sqlalchemy.sql.elements import Label
+
+from db import models as m
+
+__all__ = [
+    "ADJUSTMENTS",
+    "APPROVALS",
+    "AUDIT",
+    "CALENDARS",
+    "COMMENTS",
+    "CONTRACTS",
+    "CUSTOMERS",
+    "DECISIONS",
+    "EVENTS",
+    "INVOICES",
+    "PARTNER_CUSTOMERS",
+    "PAYMENTS",
+    "POLICIES",
+    "REQUESTS",
+    "STAFF",
+    "TEAMS",
+    "TEAM_MEMBERS",
+    "AdjustmentRow",
+    "ApprovalRow",
+    "AuditRow",
+    "CalendarRow",
+    "CommentRow",
+    "ContractRow",
+    "CustomerRow",
+    "DecisionRow",
+    "EventRow",
+    "InvoiceRow",
+    "PaymentRow",
+    "PolicyRow",
+    "RequestRow",
+    "StaffRow",
+    "TeamRow",
+    "columns",
+]
+
+
+def _t(model: Any) -> Table:
+    return cast(Table, model.__table__)
+
+
+CUSTOMERS = _t(m.Customer)
+CONTRACTS = _t(m.Contract)
+INVOICES = _t(m.Invoice)
+PAYMENTS = _t(m.Payment)
+STAFF = _t(m.Staff)
+TEAMS = _t(m.Team)
+TEAM_MEMBERS = _t(m.TeamMember)
+POLICIES = _t(m.SlaPolicy)
+CALENDARS = _t(m.BusinessCalendar)
+REQUESTS = _t(m.ServiceRequest)
+COMMENTS = _t(m.Comment)
+APPROVALS = _t(m.Approval)
+DECISIONS = _t(m.ApprovalDecision)
+ADJUSTMENTS = _t(m.Adjustment)
+EVENTS = _t(m.RequestEvent)
+AUDIT = _t(m.AuditEntry)
+PARTNER_CUSTOMERS = _t(m.PartnerCustomer)
+
+
+class _Row:
+    @classmethod
+    def of(cls, mapping: Mapping[Any, Any], prefix: str = "") -> Self:
+        """Build from a result mapping whose keys are the column names (plus `prefix`)."""
+        return cls(**{f.name: mapping[prefix + f.name] for f in fields(cls)})  # type: ignore[arg-type]
+
+
+def columns(table: Table, row_type: type[_Row], prefix: str = "") -> list[Label[Any]]:
+    """The select list producing `row_type` (labels carry `prefix` when several tables are joined)."""
+    return [table.c[f.name].label(prefix + f.name) for f in fields(row_type)]  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRow(_Row):
+    id: int
+    external_ref: str
+    name: str
+    segment: str
+    country: str
+    kyc_status: str
+    kyc_reviewed_at: datetime | None
+    credit_limit_amount: Decimal | None
+    credit_limit_currency: str | None
+    risk_rating: str
+    payment_terms_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class ContractRow(_Row):
+    id: int
+    number: str
+    customer_id: int
+    sla_tier: str
+    starts_on: date
+    ends_on: date | None
+    dispute_window_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceRow(_Row):
+    id: int
+    number: str
+    customer_id: int
+    issued_on: date
+    due_on: date
+    amount: Decimal
+    currency: str
+    outstanding: Decimal
+    voided: bool
+    disputed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRow(_Row):
+    id: int
+    reference: str
+    customer_id: int
+    invoice_id: int | None
+    amount: Decimal
+    currency: str
+    received_at: datetime
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class StaffRow(_Row):
+    id: int
+    email: str
+    name: str
+    role: str
+    approval_level: str
+    skills: list[str]
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TeamRow(_Row):
+    id: int
+    name: str
+    calendar_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRow(_Row):
+    id: int
+    name: str
+    tier: str
+    priority: str
+    first_response_seconds: int
+    resolution_seconds: int
+    calendar_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarRow(_Row):
+    id: int
+    name: str
+    time_zone: str
+    weekly_hours: dict[str, Any]
+    holidays: list[date]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRow(_Row):
+    id: int
+    number: str
+    customer_id: int
+    type: str
+    channel: str
+    subject: str
+    description: str
+    priority: str
+    status: str
+    financial_impact_amount: Decimal | None
+    financial_impact_currency: str | None
+    invoice_id: int | None
+    payment_id: int | None
+    team_id: int | None
+    assignee_id: int | None
+    escalated: bool
+    created_by_subject: str
+    sla_policy_id: int
+    first_response_due_at: datetime
+    resolution_due_at: datetime
+    first_responded_at: datetime | None
+    paused_at: datetime | None
+    paused_seconds: int
+    first_response_breached_at: datetime | None
+    resolution_breached_at: datetime | None
+    first_response_at_risk_at: datetime | None
+    resolution_at_risk_at: datetime | None
+    resolution_code: str | None
+    resolution_summary: str | None
+    resolved_by_id: int | None
+    reopened_count: int
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    cancelled_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class CommentRow(_Row):
+    id: int
+    request_id: int
+    body: str
+    visibility: str
+    author_subject: str
+    author_name: str
+    author_role: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRow(_Row):
+    id: int
+    request_id: int
+    kind: str
+    amount: Decimal | None
+    currency: str | None
+    amount_usd: Decimal | None
+    consumed_amount: Decimal
+    required_level: str
+    required_approvals: int
+    status: str
+    justification: str
+    requested_by_id: int
+    requested_at: datetime
+    decided_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRow(_Row):
+    id: int
+    approval_id: int
+    approver_id: int
+    decision: str
+    comment: str | None
+    decided_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AdjustmentRow(_Row):
+    id: int
+    kind: str
+    invoice_id: int
+    request_id: int
+    amount: Decimal
+    currency: str
+    approval_id: int | None
+    posted_at: datetime
+    posted_by_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow(_Row):
+    id: int
+    txid: int
+    request_id: int
+    kind: str
+    occurred_at: datetime
+    actor_subject: str
+    actor_name: str
+    from_status: str | None
+    to_status: str | None
+    comment_id: int | None
+    approval_id: int | None
+    customer_id: int
+    team_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow(_Row):
+    sequence: int
+    occurred_at: datetime
+    actor_subject: str
+    action: str
+    entity_type: str
+    entity_id: str
+    before: Any
+    after: Any
+    previous_hash: str
+    hash: str

@@ -1,0 +1,1 @@
+"""The subscription side: requestEvents, slaAlerts, approvalRequests (resolvers.subscription is the root)."""

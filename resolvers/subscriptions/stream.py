@@ -1,0 +1,173 @@
+"""What every subscription shares: the process's event hub, argument parsing, per-event scoping.
+
+The hub (server.event_hub.EventHub, published by the lifespan in
+`services.extras["event_hub"]`) replays stored events after a cursor and then
+continues live, in (txid, id) order, with no gap and no duplicate. This
+module only decides *which* of those events a subscriber may receive and
+starts fresh loaders for each one, so every event is resolved like a new
+query: nothing cached from an earlier event (or another operation on the
+same connection) leaks into it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol, TypeVar
+
+from auth.permissions import Capability, can_see_comment, can_see_customer, has
+from db.events import Cursor, EventFilter, EventRow, current_head, decode_cursor
+from db.queries.rows import EventRow as TimelineEventRow
+from domain.enums import CommentVisibility
+from schema import ids
+from schema.context import Context
+from schema.errors import BadUserInput
+
+__all__ = [
+    "NOTHING",
+    "EventSource",
+    "optional_pk",
+    "parse_after",
+    "scoped_filter",
+    "start_position",
+    "stream",
+    "timeline_row",
+    "visible_event",
+]
+
+T = TypeVar("T")
+
+# Matches no row, in SQL (`customer_id = ANY('{}')`) and in memory alike: an ID of another
+# type, or a customer outside the caller's scope, names nothing (ACCESS.md: as if it did not exist).
+NOTHING = frozenset[int]()
+
+
+class EventSource(Protocol):
+    """The part of server.event_hub.EventHub subscriptions use (resolvers may not import server)."""
+
+    def subscribe(
+        self, *, after: Cursor | None = None, accept: Any = None, filter: EventFilter | None = None
+    ) -> AsyncIterator[EventRow]: ...
+
+
+def _hub(ctx: Context) -> EventSource:
+    hub = ctx.services.extras.get("event_hub")
+    if hub is None:
+        raise RuntimeError("no event hub running in this process (server.workers.start_event_hub)")
+    return hub  # type: ignore[no-any-return]
+
+
+def parse_after(after: str | None) -> Cursor | None:
+    """The `after` argument as a stream position; anything we did not hand out is BAD_USER_INPUT."""
+    if after is None:
+        return None
+    try:
+        return decode_cursor(after)
+    except ValueError:
+        raise BadUserInput("invalid cursor") from None
+
+
+def optional_pk(global_id: str | None, type_name: str) -> tuple[int | None, bool]:
+    """(pk or None, whether it can match anything): garbage raises BAD_USER_INPUT."""
+    return ids.decode_optional_as(global_id, type_name)
+
+
+def scoped_filter(
+    ctx: Context,
+    *,
+    kinds: frozenset[str] | None = None,
+    request_id: int | None = None,
+    customer_id: int | None = None,
+    team_id: int | None = None,
+    matches_something: bool = True,
+) -> EventFilter:
+    """The hub filter: what the caller asked for, narrowed to the customers they may see.
+
+    The narrowing runs in SQL on replay and in memory live; `visible_event`
+    still re-checks every event before delivery (defence in depth).
+    """
+    scope = ctx.principal.customer_ids
+    customers: frozenset[int] | None
+    if not matches_something:
+        customers = NOTHING
+    elif customer_id is not None:
+        customers = frozenset({customer_id}) if ctx.principal.sees_customer(customer_id) else NOTHING
+    else:
+        customers = scope
+    return EventFilter(kinds=kinds, request_id=request_id, customer_ids=customers, team_id=team_id)
+
+
+async def start_position(ctx: Context, after: Cursor | None) -> Cursor:
+    """`after`, or "now" when absent: read when the subscribe message is handled, so the
+    subscription is live from that moment on (no gap while its stream starts)."""
+    if after is not None:
+        return after
+    async with ctx.services.engine.connect() as conn:
+        return await current_head(conn)
+
+
+async def visible_event(ctx: Context, row: EventRow) -> bool:
+    """Whether this event exists for the caller (ACCESS.md), checked afresh for every event.
+
+    Customer scope, and events about an INTERNAL comment only for callers who may read those
+    (the same rule as a request's `events` connection: the whole event is left out).
+    """
+    principal = ctx.principal
+    if not can_see_customer(principal, row.customer_id):
+        return False
+    if row.comment_id is not None and not has(principal, Capability.READ_INTERNAL_COMMENTS):
+        comment = await ctx.loaders.comment.load(row.comment_id)
+        if comment is None or not can_see_comment(principal, CommentVisibility(comment.visibility)):
+            return False
+    return True
+
+
+def timeline_row(row: EventRow) -> TimelineEventRow:
+    """The stream's row in the shape the RequestEvent type is built from."""
+    return TimelineEventRow(
+        id=row.id,
+        txid=row.txid,
+        request_id=row.request_id,
+        kind=row.kind,
+        occurred_at=row.occurred_at,
+        actor_subject=row.actor_subject,
+        actor_name=row.actor_name,
+        from_status=row.from_status,
+        to_status=row.to_status,
+        comment_id=row.comment_id,
+        approval_id=row.approval_id,
+        customer_id=row.customer_id,
+        team_id=row.team_id,
+    )
+
+
+async def stream(
+    ctx: Context,
+    *,
+    after: Cursor,
+    flt: EventFilter,
+    build: Callable[[EventRow], Awaitable[T | None]],
+) -> AsyncGenerator[T, None]:
+    """Events from the hub after `after`, each built by `build` (None: not for this caller).
+
+    Every event starts with fresh loaders (in this operation's task only). Once
+    the token has expired nothing more is delivered: the view closes the
+    socket (4403) at that instant, this is the belt to those braces.
+    """
+    hub = _hub(ctx)
+    expires_at = ctx.principal.expires_at
+    rows = hub.subscribe(after=after, filter=flt)
+    try:
+        async for row in rows:
+            if ctx.now() >= expires_at:
+                return
+            ctx.fresh_loaders()
+            item = await build(row)
+            if item is not None:
+                yield item
+    finally:
+        # Unsubscribes from the hub at once (a closed socket cancels this generator).
+        aclose = getattr(rows, "aclose", None)
+        if aclose is not None:
+            with contextlib.suppress(Exception):
+                await aclose()

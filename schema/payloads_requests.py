@@ -1,0 +1,23 @@
+"""Payloads of the request lifecycle mutations."""
+
+from __future__ import annotations
+
+import strawberry
+
+from schema.payloads import UserError
+from schema.types.refs import CommentRef, ServiceRequestRef
+
+__all__ = ["AddCommentPayload", "ServiceRequestPayload"]
+
+
+@strawberry.type
+class ServiceRequestPayload:
+    service_request: ServiceRequestRef | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class AddCommentPayload:
+    comment: CommentRef | None = None
+    service_request: ServiceRequestRef | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)

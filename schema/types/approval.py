@@ -1,0 +1,129 @@
+"""Approvals (maker-checker): Approval, ApprovalDecision and the approvals query."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from auth.permissions import can_decide_level
+from db.queries.approvals import APPROVAL_ORDER, ApprovalFilter, Decider, count_approvals, fetch_approval_page
+from db.queries.rows import ApprovalRow, DecisionRow
+from domain.enums import ApprovalKind, ApprovalLevel, ApprovalStatus, Decision
+from domain.enums import ApprovalLevel as DomainLevel
+from schema import ids
+from schema.context import Context
+from schema.inputs import ApprovalFilter as ApprovalFilterInput
+from schema.pagination import Connection, connection, page_request
+from schema.types.money import Money, optional_money
+from schema.types.node import Node, load_node
+from schema.types.refs import AgentRef, ServiceRequestRef
+from schema.types.scope import customer_scope
+
+__all__ = ["Approval", "ApprovalDecision", "approval_by_id", "approval_connection", "decider_of"]
+
+Ctx = Info[Context, None]
+
+
+async def _agent(info: Ctx, staff_id: int) -> AgentRef:
+    from schema.types.agent import Agent
+
+    row = await info.context.loaders.staff.load(staff_id)
+    assert row is not None  # foreign key
+    return Agent.from_row(row)
+
+
+@strawberry.type
+class ApprovalDecision:
+    row: strawberry.Private[DecisionRow]
+    decision: Decision
+    comment: str | None
+    decided_at: datetime
+
+    @strawberry.field
+    async def approver(self, info: Ctx) -> AgentRef:
+        return await _agent(info, self.row.approver_id)
+
+
+@strawberry.type
+class Approval(Node):
+    row: strawberry.Private[ApprovalRow]
+    kind: ApprovalKind
+    required_level: ApprovalLevel = strawberry.field(
+        description="Lowest level allowed to decide, from the approval matrix."
+    )
+    required_approvals: int = strawberry.field(description="How many distinct approvers must APPROVE.")
+    status: ApprovalStatus
+    justification: str
+    requested_at: datetime
+
+    @classmethod
+    def from_row(cls, row: ApprovalRow) -> Approval:
+        return cls(
+            id=strawberry.ID(ids.encode("Approval", row.id)),
+            row=row,
+            kind=ApprovalKind(row.kind),
+            required_level=ApprovalLevel(row.required_level),
+            required_approvals=row.required_approvals,
+            status=ApprovalStatus(row.status),
+            justification=row.justification,
+            requested_at=row.requested_at,
+        )
+
+    @strawberry.field
+    async def service_request(self, info: Ctx) -> ServiceRequestRef:
+        from schema.types.request import ServiceRequest
+
+        record = await info.context.loaders.service_request.load(self.row.request_id)
+        assert record is not None  # foreign key
+        return ServiceRequest.from_row(record)
+
+    @strawberry.field
+    def amount(self) -> Money | None:
+        return optional_money(self.row.amount, self.row.currency)
+
+    @strawberry.field
+    async def requested_by(self, info: Ctx) -> AgentRef:
+        return await _agent(info, self.row.requested_by_id)
+
+    @strawberry.field
+    async def decisions(self, info: Ctx) -> list[ApprovalDecision]:
+        rows = await info.context.loaders.decisions_by_approval.load(self.row.id)
+        return [
+            ApprovalDecision(row=r, decision=Decision(r.decision), comment=r.comment, decided_at=r.decided_at)
+            for r in rows
+        ]
+
+
+def decider_of(ctx: Context) -> Decider:
+    """The levels the viewer may decide (auth.permissions.can_decide_level) and their staff id."""
+    p = ctx.principal
+    levels = frozenset(level.value for level in DomainLevel if can_decide_level(p, level))
+    return Decider(staff_id=p.staff_id, levels=levels)
+
+
+async def approval_by_id(ctx: Context, pk: int) -> Approval | None:
+    """The approval if it exists for the caller (scoped through its request, fresh read)."""
+    return await load_node(ctx, "Approval", pk)  # type: ignore[no-any-return]
+
+
+async def approval_connection(
+    ctx: Context, flt: ApprovalFilterInput | None, *, first: int | None, after: str | None
+) -> Connection[Approval]:
+    """`approvals(...)`: newest requested first, optionally only those the viewer may decide now."""
+    page = page_request(APPROVAL_ORDER, first=first, after=after)
+    f = flt or ApprovalFilterInput()
+    query = ApprovalFilter(statuses=f.status, decidable_by=decider_of(ctx) if f.decidable_by_viewer else None)
+    scope = customer_scope(ctx)
+    engine = ctx.services.engine
+    async with engine.connect() as conn:
+        result, rows = await fetch_approval_page(conn, flt=query, scope=scope, page=page)
+
+    async def total() -> int:
+        async with engine.connect() as conn:
+            return await count_approvals(conn, flt=query, scope=scope)
+
+    for row in rows:
+        ctx.loaders.approval.prime(row.id, row)
+    return connection(APPROVAL_ORDER, result, [Approval.from_row(r) for r in rows], total)

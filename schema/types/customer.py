@@ -1,0 +1,219 @@
+"""Customer master data: Customer, Contract, and the credit insight types."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import strawberry
+from strawberry.types import Info
+
+from auth.permissions import visible_credit_fields
+from db.queries.customers import CUSTOMER_ORDER, CustomerFilter, count_customers, fetch_customer_page
+from db.queries.rows import ContractRow, CustomerRow
+from domain.enums import CustomerSegment, InvoiceStatus, KycStatus, RiskRating, SlaTier
+from schema import ids
+from schema.context import Context
+from schema.inputs import CustomerFilter as CustomerFilterInput
+from schema.inputs import ServiceRequestFilter
+from schema.pagination import Connection, connection, page_request
+from schema.types.insight import FinancialHealth, PaymentBehavior, financial_health_of, payment_behavior_of
+from schema.types.money import Money, money
+from schema.types.node import Node, load_node
+from schema.types.refs import InvoiceRef, PaymentRef, ServiceRequestRef
+from schema.types.scope import Capability, can, customer_scope, today
+
+__all__ = ["Contract", "Customer", "customer_by_id", "customer_connection"]
+
+Ctx = Info[Context, None]
+
+
+@strawberry.type(description="The governed customer master record (one golden record per customer).")
+class Customer(Node):
+    row: strawberry.Private[CustomerRow]
+    external_ref: str = strawberry.field(description="Identifier in the ERP / customer master, unique.")
+    name: str
+    segment: CustomerSegment
+    country: str
+    kyc_status: KycStatus
+    kyc_reviewed_at: datetime | None
+    payment_terms_days: int = strawberry.field(description="Payment terms in days (e.g. 30 for net-30).")
+
+    @classmethod
+    def from_row(cls, row: CustomerRow) -> Customer:
+        return cls(
+            id=strawberry.ID(ids.encode("Customer", row.id)),
+            row=row,
+            external_ref=row.external_ref,
+            name=row.name,
+            segment=CustomerSegment(row.segment),
+            country=row.country,
+            kyc_status=KycStatus(row.kyc_status),
+            kyc_reviewed_at=row.kyc_reviewed_at,
+            payment_terms_days=row.payment_terms_days,
+        )
+
+    def _credit(self, info: Ctx, field: str) -> bool:
+        return field in visible_credit_fields(info.context.principal, self.row.id)
+
+    @strawberry.field(description="Null for callers not allowed to see credit data (see ACCESS.md).")
+    def credit_limit(self, info: Ctx) -> Money | None:
+        r = self.row
+        if not self._credit(info, "creditLimit") or r.credit_limit_amount is None:
+            return None
+        return money(r.credit_limit_amount, r.credit_limit_currency or "")
+
+    @strawberry.field(description="Null for callers not allowed to see credit data.")
+    def risk_rating(self, info: Ctx) -> RiskRating | None:
+        return RiskRating(self.row.risk_rating) if self._credit(info, "riskRating") else None
+
+    @strawberry.field(description="Sum of outstanding amounts of the customer's open invoices, per currency.")
+    async def open_balance(self, info: Ctx) -> list[Money]:
+        totals = await info.context.loaders.open_balance.load(self.row.id)
+        return [money(amount, currency) for currency, amount in totals]
+
+    @strawberry.field
+    async def contract(self, info: Ctx) -> Contract | None:
+        row = await info.context.loaders.current_contract.load((self.row.id, today(info.context)))
+        return Contract.from_row(row) if row is not None else None
+
+    @strawberry.field
+    async def invoices(
+        self,
+        info: Ctx,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        status: list[InvoiceStatus] | None = None,
+    ) -> Connection[InvoiceRef]:
+        from schema.types.invoice import invoice_connection
+
+        return await invoice_connection(
+            info.context,
+            customer_id=self.row.id,
+            statuses=status,
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+        )
+
+    @strawberry.field(description="All payments of the customer, linked to an invoice or not, newest first.")
+    async def payments(
+        self,
+        info: Ctx,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[PaymentRef]:
+        from schema.types.invoice import payment_connection
+
+        return await payment_connection(
+            info.context, customer_id=self.row.id, first=first, after=after, last=last, before=before
+        )
+
+    @strawberry.field
+    async def service_requests(
+        self,
+        info: Ctx,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: ServiceRequestFilter | None = None,
+    ) -> Connection[ServiceRequestRef]:
+        from schema.types.request import service_request_connection
+
+        return await service_request_connection(
+            info.context,
+            flt=filter,
+            customer_id=self.row.id,
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+        )
+
+    @strawberry.field(description="Null for callers not allowed to see credit data.")
+    async def payment_behavior(self, info: Ctx) -> PaymentBehavior | None:
+        if not self._credit(info, "paymentBehavior"):
+            return None
+        row = await info.context.loaders.payment_behavior.load((self.row.id, info.context.now()))
+        return payment_behavior_of(row) if row is not None else None
+
+    @strawberry.field(description="Null for callers not allowed to see credit data.")
+    async def financial_health(self, info: Ctx) -> FinancialHealth | None:
+        if not self._credit(info, "financialHealth"):
+            return None
+        row = await info.context.loaders.financial_health.load(self.row.id)
+        return financial_health_of(row) if row is not None else None
+
+
+@strawberry.type
+class Contract(Node):
+    row: strawberry.Private[ContractRow]
+    number: str
+    sla_tier: SlaTier
+    starts_on: date
+    ends_on: date | None
+    dispute_window_days: int = strawberry.field(
+        description="Days after an invoice's issue date within which it may be disputed."
+    )
+
+    @classmethod
+    def from_row(cls, row: ContractRow) -> Contract:
+        return cls(
+            id=strawberry.ID(ids.encode("Contract", row.id)),
+            row=row,
+            number=row.number,
+            sla_tier=SlaTier(row.sla_tier),
+            starts_on=row.starts_on,
+            ends_on=row.ends_on,
+            dispute_window_days=row.dispute_window_days,
+        )
+
+    @strawberry.field
+    async def customer(self, info: Ctx) -> Customer:
+        row = await info.context.loaders.customer.load(self.row.customer_id)
+        assert row is not None  # foreign key
+        return Customer.from_row(row)
+
+
+async def customer_by_id(ctx: Context, pk: int) -> Customer | None:
+    """The customer if it exists for the caller (scoped, fresh read)."""
+    return await load_node(ctx, "Customer", pk)  # type: ignore[no-any-return]
+
+
+async def customer_connection(
+    ctx: Context,
+    flt: CustomerFilterInput | None,
+    *,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+) -> Connection[Customer]:
+    """`customers(...)`: search and filters within the caller's customers, by name."""
+    page = page_request(CUSTOMER_ORDER, first=first, after=after, last=last, before=before)
+    f = flt or CustomerFilterInput()
+    query = CustomerFilter(
+        search=f.search,
+        kyc_statuses=f.kyc_status,
+        risk_ratings=f.risk_rating,
+        segments=f.segment,
+        # Filtering on a field the caller cannot see would reveal it: such a filter matches nothing.
+        risk_visible=can(ctx, Capability.READ_CREDIT_DATA),
+    )
+    scope = customer_scope(ctx)
+    engine = ctx.services.engine
+    async with engine.connect() as conn:
+        result, rows = await fetch_customer_page(conn, flt=query, scope=scope, page=page)
+
+    async def total() -> int:
+        async with engine.connect() as conn:
+            return await count_customers(conn, flt=query, scope=scope)
+
+    for row in rows:
+        ctx.loaders.customer.prime(row.id, row)
+    return connection(CUSTOMER_ORDER, result, [Customer.from_row(r) for r in rows], total)

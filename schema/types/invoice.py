@@ -1,0 +1,278 @@
+"""Receivables: Invoice, Payment and Adjustment (financial corrections)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+import strawberry
+from strawberry.types import Info
+
+from db.queries.invoices import (
+    INVOICE_ORDER,
+    PAYMENT_ORDER,
+    count_invoices,
+    count_payments,
+    fetch_invoice_page,
+    fetch_payment_page,
+)
+from db.queries.rows import AdjustmentRow, InvoiceRow, PaymentRow
+from domain.enums import AdjustmentKind, InvoiceStatus, PaymentStatus
+from domain.invoices import invoice_status
+from schema import ids
+from schema.context import Context
+from schema.pagination import Connection, connection, page_request
+from schema.types.money import Money, money
+from schema.types.node import Node, load_node
+from schema.types.refs import AgentRef, ApprovalRef, CustomerRef, ServiceRequestRef
+from schema.types.scope import Capability, can, customer_scope, today, visible
+
+__all__ = [
+    "Adjustment",
+    "Invoice",
+    "Payment",
+    "adjustment_by_id",
+    "invoice_by_id",
+    "invoice_connection",
+    "payment_by_id",
+    "payment_connection",
+]
+
+Ctx = Info[Context, None]
+
+
+async def _customer(info: Ctx, customer_id: int) -> CustomerRef:
+    from schema.types.customer import Customer
+
+    row = await info.context.loaders.customer.load(customer_id)
+    assert row is not None  # foreign key
+    return Customer.from_row(row)
+
+
+async def _invoice(info: Ctx, invoice_id: int | None) -> Invoice | None:
+    if invoice_id is None:
+        return None
+    row = await info.context.loaders.invoice.load(invoice_id)
+    return Invoice.from_row(row) if row is not None and visible(info.context, row.customer_id) else None
+
+
+@strawberry.type
+class Invoice(Node):
+    row: strawberry.Private[InvoiceRow]
+    number: str
+    issued_on: date
+    due_on: date
+    disputed: bool = strawberry.field(description="True while a billing dispute on this invoice is open.")
+
+    @classmethod
+    def from_row(cls, row: InvoiceRow) -> Invoice:
+        return cls(
+            id=strawberry.ID(ids.encode("Invoice", row.id)),
+            row=row,
+            number=row.number,
+            issued_on=row.issued_on,
+            due_on=row.due_on,
+            disputed=row.disputed,
+        )
+
+    @strawberry.field
+    async def customer(self, info: Ctx) -> CustomerRef:
+        return await _customer(info, self.row.customer_id)
+
+    @strawberry.field
+    def amount(self) -> Money:
+        return money(self.row.amount, self.row.currency)
+
+    @strawberry.field(
+        description="amount - posted payments - posted credit adjustments + posted debit adjustments."
+    )
+    def outstanding(self) -> Money:
+        return money(self.row.outstanding, self.row.currency)
+
+    @strawberry.field
+    def status(self, info: Ctx) -> InvoiceStatus:
+        r = self.row
+        return invoice_status(
+            voided=r.voided,
+            amount=r.amount,
+            outstanding=r.outstanding,
+            due_on=r.due_on,
+            today=today(info.context),
+        )
+
+    @strawberry.field
+    async def payments(self, info: Ctx) -> list[Payment]:
+        rows = await info.context.loaders.payments_by_invoice.load(self.row.id)
+        return [Payment.from_row(r) for r in rows if visible(info.context, r.customer_id)]
+
+    @strawberry.field
+    async def adjustments(self, info: Ctx) -> list[Adjustment]:
+        rows = await info.context.loaders.adjustments_by_invoice.load(self.row.id)
+        return [Adjustment.from_row(r) for r in rows]
+
+    @strawberry.field
+    async def service_requests(
+        self, info: Ctx, first: int | None = None, after: str | None = None
+    ) -> Connection[ServiceRequestRef]:
+        from schema.types.request import service_request_connection
+
+        return await service_request_connection(
+            info.context, flt=None, invoice_id=self.row.id, first=first, after=after
+        )
+
+
+@strawberry.type
+class Payment(Node):
+    row: strawberry.Private[PaymentRow]
+    reference: str
+    received_at: datetime
+    status: PaymentStatus
+
+    @classmethod
+    def from_row(cls, row: PaymentRow) -> Payment:
+        return cls(
+            id=strawberry.ID(ids.encode("Payment", row.id)),
+            row=row,
+            reference=row.reference,
+            received_at=row.received_at,
+            status=PaymentStatus(row.status),
+        )
+
+    @strawberry.field
+    async def customer(self, info: Ctx) -> CustomerRef:
+        return await _customer(info, self.row.customer_id)
+
+    @strawberry.field
+    async def invoice(self, info: Ctx) -> Invoice | None:
+        return await _invoice(info, self.row.invoice_id)
+
+    @strawberry.field
+    def amount(self) -> Money:
+        return money(self.row.amount, self.row.currency)
+
+
+@strawberry.type(
+    description=(
+        "A financial correction posted on an invoice, "
+        "always backed by an approval or by the agent's own limit."
+    )
+)
+class Adjustment(Node):
+    row: strawberry.Private[AdjustmentRow]
+    kind: AdjustmentKind
+    posted_at: datetime
+
+    @classmethod
+    def from_row(cls, row: AdjustmentRow) -> Adjustment:
+        return cls(
+            id=strawberry.ID(ids.encode("Adjustment", row.id)),
+            row=row,
+            kind=AdjustmentKind(row.kind),
+            posted_at=row.posted_at,
+        )
+
+    @strawberry.field
+    async def invoice(self, info: Ctx) -> Invoice:
+        row = await info.context.loaders.invoice.load(self.row.invoice_id)
+        assert row is not None  # foreign key
+        return Invoice.from_row(row)
+
+    @strawberry.field
+    async def service_request(self, info: Ctx) -> ServiceRequestRef:
+        from schema.types.request import ServiceRequest
+
+        record = await info.context.loaders.service_request.load(self.row.request_id)
+        assert record is not None  # foreign key
+        return ServiceRequest.from_row(record)
+
+    @strawberry.field
+    def amount(self) -> Money:
+        return money(self.row.amount, self.row.currency)
+
+    @strawberry.field
+    async def approval(self, info: Ctx) -> ApprovalRef | None:
+        from schema.types.approval import Approval
+
+        if self.row.approval_id is None or not can(info.context, Capability.READ_APPROVALS):
+            return None
+        row = await info.context.loaders.approval.load(self.row.approval_id)
+        return Approval.from_row(row) if row is not None else None
+
+    @strawberry.field
+    async def posted_by(self, info: Ctx) -> AgentRef:
+        from schema.types.agent import Agent
+
+        row = await info.context.loaders.staff.load(self.row.posted_by_id)
+        assert row is not None  # foreign key
+        return Agent.from_row(row)
+
+
+async def invoice_by_id(ctx: Context, pk: int) -> Invoice | None:
+    """The invoice if it exists for the caller (scoped, fresh read)."""
+    return await load_node(ctx, "Invoice", pk)  # type: ignore[no-any-return]
+
+
+async def payment_by_id(ctx: Context, pk: int) -> Payment | None:
+    """The payment if it exists for the caller (scoped, fresh read)."""
+    return await load_node(ctx, "Payment", pk)  # type: ignore[no-any-return]
+
+
+async def adjustment_by_id(ctx: Context, pk: int) -> Adjustment | None:
+    """The adjustment if it exists for the caller (scoped through its invoice, fresh read)."""
+    return await load_node(ctx, "Adjustment", pk)  # type: ignore[no-any-return]
+
+
+async def invoice_connection(
+    ctx: Context,
+    *,
+    customer_id: int | None = None,
+    statuses: Sequence[InvoiceStatus] | None = None,
+    impossible: bool = False,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+) -> Connection[Invoice]:
+    """Invoices within the caller's scope, newest issued first; `impossible`: match nothing."""
+    page = page_request(INVOICE_ORDER, first=first, after=after, last=last, before=before)
+    args = {
+        "scope": customer_scope(ctx),
+        "today": today(ctx),
+        "customer_id": customer_id,
+        "statuses": statuses,
+        "impossible": impossible,
+    }
+    engine = ctx.services.engine
+    async with engine.connect() as conn:
+        result, rows = await fetch_invoice_page(conn, page=page, **args)  # type: ignore[arg-type]
+
+    async def total() -> int:
+        async with engine.connect() as conn:
+            return await count_invoices(conn, **args)  # type: ignore[arg-type]
+
+    for row in rows:
+        ctx.loaders.invoice.prime(row.id, row)
+    return connection(INVOICE_ORDER, result, [Invoice.from_row(r) for r in rows], total)
+
+
+async def payment_connection(
+    ctx: Context,
+    *,
+    customer_id: int,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+) -> Connection[Payment]:
+    """A customer's payments, newest first."""
+    page = page_request(PAYMENT_ORDER, first=first, after=after, last=last, before=before)
+    scope = customer_scope(ctx)
+    engine = ctx.services.engine
+    async with engine.connect() as conn:
+        result, rows = await fetch_payment_page(conn, customer_id=customer_id, scope=scope, page=page)
+
+    async def total() -> int:
+        async with engine.connect() as conn:
+            return await count_payments(conn, customer_id=customer_id, scope=scope)
+
+    return connection(PAYMENT_ORDER, result, [Payment.from_row(r) for r in rows], total)

@@ -1,0 +1,352 @@
+"""ServiceRequest and what hangs off it: resolution, available transitions, the list query."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from db.queries.requests import (
+    RequestFilter,
+    RequestRecord,
+    count_requests,
+    fetch_request_by_number,
+    fetch_request_page,
+    request_ordering,
+)
+from domain.enums import (
+    OPEN_STATUSES,
+    Channel,
+    Priority,
+    RequestStatus,
+    RequestType,
+    ResolutionCode,
+    TransitionAction,
+)
+from domain.enums import ApprovalStatus as ApprovalStatusEnum
+from domain.lifecycle import TRANSITIONS, Actor, RequestFacts, Who, allowed_actions
+from schema import ids
+from schema.context import Context
+from schema.enums import OrderDirection
+from schema.inputs import ServiceRequestFilter, ServiceRequestOrder
+from schema.pagination import Connection, connection, page_request
+from schema.types.money import Money, optional_money
+from schema.types.node import Node, load_node
+from schema.types.refs import (
+    AdjustmentRef,
+    AgentRef,
+    ApprovalRef,
+    CommentRef,
+    CustomerRef,
+    InvoiceRef,
+    PaymentRef,
+    RequestEventRef,
+    SlaRef,
+    TeamRef,
+)
+from schema.types.scope import Capability, can, customer_scope, visible
+
+__all__ = [
+    "Resolution",
+    "ServiceRequest",
+    "Transition",
+    "request_filter",
+    "service_request_by_id",
+    "service_request_by_number",
+    "service_request_connection",
+]
+
+Ctx = Info[Context, None]
+_DONE = frozenset({RequestStatus.RESOLVED, RequestStatus.CLOSED})
+
+
+@strawberry.type
+class Resolution:
+    code: ResolutionCode
+    summary: str
+    resolved_at: datetime
+    resolved_by_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def resolved_by(self, info: Ctx) -> AgentRef:
+        from schema.types.agent import Agent
+
+        row = await info.context.loaders.staff.load(self.resolved_by_id)
+        assert row is not None  # foreign key
+        return Agent.from_row(row)
+
+
+@strawberry.type(
+    description="The viewer may perform this transition now; rendered as buttons by agent consoles."
+)
+class Transition:
+    action: TransitionAction
+    to_status: RequestStatus
+
+
+@strawberry.type
+class ServiceRequest(Node):
+    record: strawberry.Private[RequestRecord]
+    number: str = strawberry.field(description="Human-readable, unique, e.g. SR-000123.")
+    type: RequestType
+    channel: Channel
+    subject: str
+    description: str
+    priority: Priority
+    status: RequestStatus
+    escalated: bool
+    created_at: datetime
+    updated_at: datetime
+    version: int = strawberry.field(
+        description="Incremented on every change; pass it back as expectedVersion."
+    )
+
+    @classmethod
+    def from_row(cls, record: RequestRecord) -> ServiceRequest:
+        r = record.request
+        return cls(
+            id=strawberry.ID(ids.encode("ServiceRequest", r.id)),
+            record=record,
+            number=r.number,
+            type=RequestType(r.type),
+            channel=Channel(r.channel),
+            subject=r.subject,
+            description=r.description,
+            priority=Priority(r.priority),
+            status=RequestStatus(r.status),
+            escalated=r.escalated,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+            version=r.version,
+        )
+
+    @property
+    def pk(self) -> int:
+        return self.record.request.id
+
+    @strawberry.field
+    async def customer(self, info: Ctx) -> CustomerRef:
+        from schema.types.customer import Customer
+
+        row = await info.context.loaders.customer.load(self.record.request.customer_id)
+        assert row is not None  # foreign key
+        return Customer.from_row(row)
+
+    @strawberry.field(description="Amount in question (disputed amount, requested credit change...).")
+    def financial_impact(self) -> Money | None:
+        r = self.record.request
+        return optional_money(r.financial_impact_amount, r.financial_impact_currency)
+
+    @strawberry.field
+    async def invoice(self, info: Ctx) -> InvoiceRef | None:
+        from schema.types.invoice import Invoice
+
+        invoice_id = self.record.request.invoice_id
+        row = await info.context.loaders.invoice.load(invoice_id) if invoice_id is not None else None
+        return Invoice.from_row(row) if row is not None and visible(info.context, row.customer_id) else None
+
+    @strawberry.field
+    async def payment(self, info: Ctx) -> PaymentRef | None:
+        from schema.types.invoice import Payment
+
+        payment_id = self.record.request.payment_id
+        row = await info.context.loaders.payment.load(payment_id) if payment_id is not None else None
+        return Payment.from_row(row) if row is not None and visible(info.context, row.customer_id) else None
+
+    @strawberry.field
+    async def team(self, info: Ctx) -> TeamRef | None:
+        from schema.types.agent import Team
+
+        team_id = self.record.request.team_id
+        # The staff directory is internal (READ_TEAMS): restricted fields resolve to null.
+        if team_id is None or not can(info.context, Capability.READ_TEAMS):
+            return None
+        row = await info.context.loaders.team.load(team_id)
+        return Team.from_row(row) if row is not None else None
+
+    @strawberry.field
+    async def assignee(self, info: Ctx) -> AgentRef | None:
+        from schema.types.agent import Agent
+
+        staff_id = self.record.request.assignee_id
+        if staff_id is None or not can(info.context, Capability.READ_TEAMS):
+            return None
+        row = await info.context.loaders.staff.load(staff_id)
+        return Agent.from_row(row) if row is not None else None
+
+    @strawberry.field
+    async def sla(self, info: Ctx) -> SlaRef:
+        from schema.types.sla import sla_of
+
+        return await sla_of(info.context, self.record)
+
+    @strawberry.field
+    async def approvals(self, info: Ctx) -> list[ApprovalRef]:
+        from schema.types.approval import Approval
+
+        if not can(info.context, Capability.READ_APPROVALS):
+            return []
+        rows = await info.context.loaders.approvals_by_request.load(self.pk)
+        return [Approval.from_row(r) for r in rows]
+
+    @strawberry.field
+    async def adjustments(self, info: Ctx) -> list[AdjustmentRef]:
+        from schema.types.invoice import Adjustment
+
+        rows = await info.context.loaders.adjustments_by_request.load(self.pk)
+        return [Adjustment.from_row(r) for r in rows]
+
+    @strawberry.field
+    def resolution(self) -> Resolution | None:
+        r = self.record.request
+        if self.status not in _DONE or r.resolution_code is None or r.resolved_at is None:
+            return None
+        if r.resolved_by_id is None:
+            return None
+        return Resolution(
+            code=ResolutionCode(r.resolution_code),
+            summary=r.resolution_summary or "",
+            resolved_at=r.resolved_at,
+            resolved_by_id=r.resolved_by_id,
+        )
+
+    @strawberry.field(description="INTERNAL comments are omitted for CUSTOMER and PARTNER callers.")
+    async def comments(
+        self, info: Ctx, first: int | None = None, after: str | None = None
+    ) -> Connection[CommentRef]:
+        from schema.types.timeline import comment_connection
+
+        return await comment_connection(info.context, request_id=self.pk, first=first, after=after)
+
+    @strawberry.field(description="The request's timeline, oldest first.")
+    async def events(
+        self, info: Ctx, first: int | None = None, after: str | None = None
+    ) -> Connection[RequestEventRef]:
+        from schema.types.timeline import event_connection
+
+        return await event_connection(info.context, request_id=self.pk, first=first, after=after)
+
+    @strawberry.field(description="Transitions the viewer may perform now.")
+    async def available_transitions(self, info: Ctx) -> list[Transition]:
+        ctx = info.context
+        p = ctx.principal
+        r = self.record.request
+        pending = False
+        if self.status in OPEN_STATUSES:
+            approvals = await ctx.loaders.approvals_by_request.load(self.pk)
+            pending = any(a.status == ApprovalStatusEnum.PENDING for a in approvals)
+        facts = RequestFacts(
+            status=self.status,
+            customer_id=r.customer_id,
+            version=r.version,
+            assignee_id=r.assignee_id,
+            resolved_at=r.resolved_at,
+            has_pending_approval=pending,
+        )
+        actor = Actor(roles=p.roles, staff_id=p.staff_id, acts_for_customer=p.sees_customer(r.customer_id))
+        return [
+            Transition(action=action, to_status=to_status)
+            for action, to_status in allowed_actions(request=facts, actor=actor, now=ctx.now())
+            if can(ctx, _capability(action))
+        ]
+
+
+def _capability(action: TransitionAction) -> Capability:
+    """The token capability an action needs (the mutations check the same, via auth.permissions)."""
+    if action is TransitionAction.REQUEST_APPROVAL:
+        return Capability.REQUEST_APPROVAL
+    if TRANSITIONS[action].who is Who.CUSTOMER_OR_STAFF:
+        return Capability.CUSTOMER_TRANSITIONS
+    return Capability.STAFF_TRANSITIONS
+
+
+async def service_request_by_id(ctx: Context, pk: int) -> ServiceRequest | None:
+    """The request if it exists for the caller (scoped, fresh read): what mutation payloads return."""
+    return await load_node(ctx, "ServiceRequest", pk)  # type: ignore[no-any-return]
+
+
+async def service_request_by_number(ctx: Context, number: str) -> ServiceRequest | None:
+    """`serviceRequestByNumber`: null when unknown or outside the caller's scope."""
+    async with ctx.services.engine.connect() as conn:
+        record = await fetch_request_by_number(conn, number, scope=customer_scope(ctx))
+    if record is None:
+        return None
+    ctx.loaders.prime_requests([record])
+    return ServiceRequest.from_row(record)
+
+
+def request_filter(
+    flt: ServiceRequestFilter | None, *, customer_id: int | None = None, invoice_id: int | None = None
+) -> RequestFilter:
+    """The database filter of a ServiceRequestFilter, narrowed to a parent customer or invoice.
+
+    IDs of the wrong type, or contradicting the parent, match nothing (as if they did not exist).
+    """
+    f = flt or ServiceRequestFilter()
+    possible = True
+    decoded: dict[str, int | None] = {}
+    for name, value, type_name in (
+        ("customer_id", f.customer_id, "Customer"),
+        ("team_id", f.team_id, "Team"),
+        ("assignee_id", f.assignee_id, "Agent"),
+        ("invoice_id", f.invoice_id, "Invoice"),
+    ):
+        pk, ok = ids.decode_optional_as(value, type_name)
+        decoded[name] = pk
+        possible = possible and ok
+    for name, parent in (("customer_id", customer_id), ("invoice_id", invoice_id)):
+        if parent is not None:
+            if decoded[name] not in (None, parent):
+                possible = False
+            decoded[name] = parent
+    return RequestFilter(
+        statuses=f.status,
+        types=f.type,
+        priorities=f.priority,
+        channels=f.channel,
+        sla_states=f.sla_state,
+        customer_id=decoded["customer_id"],
+        team_id=decoded["team_id"],
+        assignee_id=decoded["assignee_id"],
+        invoice_id=decoded["invoice_id"],
+        created_after=f.created_after,
+        created_before=f.created_before,
+        search=f.search,
+        min_financial_impact=f.min_financial_impact,
+        impossible=not possible,
+    )
+
+
+async def service_request_connection(
+    ctx: Context,
+    *,
+    flt: ServiceRequestFilter | None,
+    order: ServiceRequestOrder | None = None,
+    customer_id: int | None = None,
+    invoice_id: int | None = None,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+) -> Connection[ServiceRequest]:
+    """Requests within the caller's scope matching `flt`, newest first unless ordered otherwise."""
+    ordering = request_ordering(
+        order.field.value if order is not None else "CREATED_AT",
+        descending=order is None or order.direction is OrderDirection.DESC,
+    )
+    page = page_request(ordering, first=first, after=after, last=last, before=before)
+    query = request_filter(flt, customer_id=customer_id, invoice_id=invoice_id)
+    scope, now = customer_scope(ctx), ctx.now()
+    engine = ctx.services.engine
+    async with engine.connect() as conn:
+        result, records = await fetch_request_page(
+            conn, flt=query, scope=scope, now=now, ordering=ordering, page=page
+        )
+
+    async def total() -> int:
+        async with engine.connect() as conn:
+            return await count_requests(conn, flt=query, scope=scope, now=now)
+
+    ctx.loaders.prime_requests(records)
+    return connection(ordering, result, [ServiceRequest.from_row(r) for r in records], total)

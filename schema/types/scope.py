@@ -1,0 +1,41 @@
+"""What the caller may see, as the GraphQL types ask it (auth.permissions decides)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date
+
+from auth.permissions import Capability, has
+from db.queries.scope import CustomerScope
+from schema.context import Context
+
+__all__ = ["Capability", "can", "customer_scope", "internal_comments", "require", "today", "visible"]
+
+
+def customer_scope(ctx: Context) -> CustomerScope:
+    """The caller's customers (None: all) — applied in SQL on every read path."""
+    return ctx.principal.customer_ids
+
+
+def can(ctx: Context, capability: Capability) -> bool:
+    """Whether the caller's roles and token scopes grant `capability`."""
+    return has(ctx.principal, capability)
+
+
+def require(ctx: Context, capability: Capability) -> None:
+    """FORBIDDEN (top-level error) unless the caller's roles and scopes grant `capability`."""
+    ctx.require(has(ctx.principal, capability), capability.value)
+
+
+def visible(ctx: Context, customer_id: int) -> bool:
+    """Whether a row of this customer exists for the caller (defence in depth beside the SQL scope)."""
+    return ctx.principal.sees_customer(customer_id)
+
+
+def internal_comments(ctx: Context) -> bool:
+    """Whether INTERNAL comments (and events about them) exist for the caller."""
+    return has(ctx.principal, Capability.READ_INTERNAL_COMMENTS)
+
+
+def today(ctx: Context) -> date:
+    """The business date of the operation's clock (UTC)."""
+    return ctx.now().astimezone(UTC).date()

@@ -1,0 +1,119 @@
+"""SLA view of a request (domain.sla.evaluate over its stored due times), policies and calendars."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from db.queries.requests import RequestRecord
+from db.queries.rows import CalendarRow, PolicyRow
+from domain.enums import Priority, SlaState, SlaTier
+from domain.enums import RequestStatus as DomainStatus
+from domain.sla import SlaSnapshot, evaluate, paused_business_seconds
+from schema import ids
+from schema.context import Context
+from schema.types.node import Node
+
+__all__ = ["BusinessCalendar", "Sla", "SlaPolicy", "sla_of"]
+
+Ctx = Info[Context, None]
+
+
+@strawberry.type
+class BusinessCalendar(Node):
+    row: strawberry.Private[CalendarRow]
+    name: str
+    time_zone: str = strawberry.field(description="IANA time zone, e.g. Europe/Berlin")
+
+    @classmethod
+    def from_row(cls, row: CalendarRow) -> BusinessCalendar:
+        return cls(
+            id=strawberry.ID(ids.encode("BusinessCalendar", row.id)),
+            row=row,
+            name=row.name,
+            time_zone=row.time_zone,
+        )
+
+
+@strawberry.type
+class SlaPolicy(Node):
+    row: strawberry.Private[PolicyRow]
+    name: str
+    tier: SlaTier
+    priority: Priority
+    first_response_minutes: int
+    resolution_minutes: int
+
+    @classmethod
+    def from_row(cls, row: PolicyRow) -> SlaPolicy:
+        return cls(
+            id=strawberry.ID(ids.encode("SlaPolicy", row.id)),
+            row=row,
+            name=row.name,
+            tier=SlaTier(row.tier),
+            priority=Priority(row.priority),
+            first_response_minutes=row.first_response_seconds // 60,
+            resolution_minutes=row.resolution_seconds // 60,
+        )
+
+    @strawberry.field(description="Business-hours calendar the targets are counted in; null means 24x7.")
+    async def calendar(self, info: Ctx) -> BusinessCalendar | None:
+        if self.row.calendar_id is None:
+            return None
+        row = await info.context.loaders.calendar.load(self.row.calendar_id)
+        return BusinessCalendar.from_row(row) if row is not None else None
+
+
+@strawberry.type
+class Sla:
+    policy: SlaPolicy
+    state: SlaState
+    first_response_due_at: datetime
+    first_responded_at: datetime | None
+    resolution_due_at: datetime
+    remaining_seconds: int | None = strawberry.field(
+        description=(
+            "Seconds until the earliest due time among the unmet targets; "
+            "negative once breached; null while PAUSED or once MET."
+        )
+    )
+    paused_seconds: int
+    breached_at: datetime | None
+
+
+async def sla_of(ctx: Context, record: RequestRecord) -> Sla:
+    """The request's SLA at the operation's clock; the policy comes from the (primed) loaders."""
+    r = record.request
+    policy = await ctx.loaders.sla_policy.load(r.sla_policy_id)
+    status = DomainStatus(r.status)
+    snapshot = SlaSnapshot(
+        status=status,
+        policy=policy,
+        first_response_due_at=r.first_response_due_at,
+        resolution_due_at=r.resolution_due_at,
+        first_responded_at=r.first_responded_at,
+        resolved_at=r.resolved_at,
+        closed_at=r.closed_at,
+        cancelled_at=r.cancelled_at,
+        paused_at=r.paused_at,
+        first_response_breached_at=r.first_response_breached_at,
+        resolution_breached_at=r.resolution_breached_at,
+    )
+    now = ctx.now()
+    view = evaluate(snapshot, now)
+    paused = r.paused_seconds
+    if status is DomainStatus.WAITING_ON_CUSTOMER and r.paused_at is not None:
+        # The running pause counts like the stored ones: in the policy's business time.
+        paused += paused_business_seconds(calendar=policy.calendar, paused_at=r.paused_at, resumed_at=now)
+    return Sla(
+        policy=SlaPolicy.from_row(record.policy),
+        state=SlaState(view.state),
+        first_response_due_at=r.first_response_due_at,
+        first_responded_at=r.first_responded_at,
+        resolution_due_at=r.resolution_due_at,
+        remaining_seconds=view.remaining_seconds,
+        paused_seconds=paused,
+        breached_at=view.breached_at,
+    )
