@@ -288,6 +288,7 @@ class RedisPubSubBackend(BroadcastBackend):
         self._gapped: set[str] = set()
         self._subscribed = asyncio.Event()
         self._retry_delay = retry_delay
+        self._missing: set[str] = set()
         self._reader: asyncio.Task[None] | None = None
         self.reconnects = 0
 
@@ -305,7 +306,12 @@ class RedisPubSubBackend(BroadcastBackend):
 
     async def subscribe(self, channel: str) -> None:
         self._channels.add(channel)
-        await self._pubsub.subscribe(channel)
+        try:
+            await self._pubsub.subscribe(channel)
+        except Exception as exc:
+            # Never raise (broadcaster's cleanup would fail): the reader subscribes it later.
+            log.warning("Redis SUBSCRIBE %s failed (%s); retrying in the reader", channel, exc)
+            self._missing.add(channel)
         if self._pubsub.connection is not None:
             # redis-py re-subscribes on reconnect through its own callback, registered first.
             self._pubsub.connection.register_connect_callback(self._on_reconnect)
@@ -313,7 +319,8 @@ class RedisPubSubBackend(BroadcastBackend):
 
     async def unsubscribe(self, channel: str) -> None:
         self._channels.discard(channel)
-        await self._pubsub.unsubscribe(channel)
+        with contextlib.suppress(Exception):
+            await self._pubsub.unsubscribe(channel)
 
     async def publish(self, channel: str, message: Any) -> None:
         await self._client.publish(channel, message)
@@ -340,6 +347,13 @@ class RedisPubSubBackend(BroadcastBackend):
         await self._subscribed.wait()
         while True:
             try:
+                if self._missing:
+                    missing = sorted(self._missing & self._channels)
+                    if missing:
+                        await self._pubsub.subscribe(*missing)
+                    self._missing.clear()
+                    for channel in missing:
+                        self._put(Event(channel=channel, message=GAP_MESSAGE))
                 message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             except Exception as exc:  # redis-py retried already; keep trying, Redis comes back
                 log.warning("Redis pub/sub read failed; retrying in %.2fs (%s)", self._retry_delay, exc)
