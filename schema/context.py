@@ -18,10 +18,21 @@ if TYPE_CHECKING:
 
 __all__ = ["AppServices", "Context"]
 
-# Loaders started by `Context.fresh_loaders()`. Every operation on a WebSocket runs in an asyncio
+
+class _LoaderScope:
+    """Loaders of one subscription event, created on first use (most events need none)."""
+
+    __slots__ = ("context", "loaders")
+
+    def __init__(self, context: Context) -> None:
+        self.context = context
+        self.loaders: Loaders | None = None
+
+
+# Scopes started by `Context.fresh_loaders()`. Every operation on a WebSocket runs in an asyncio
 # task of its own but shares the connection's Context; a ContextVar keeps each task's loaders
-# (one subscription event) apart from its neighbours', and child tasks (sibling fields) inherit them.
-_task_loaders: ContextVar[tuple[Context, Loaders] | None] = ContextVar("casegraph_task_loaders", default=None)
+# (one subscription event) apart from its neighbours', and child tasks (sibling fields) share them.
+_task_loaders: ContextVar[_LoaderScope | None] = ContextVar("casegraph_task_loaders", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +67,13 @@ class Context:
     @property
     def loaders(self) -> Loaders:
         """Request-scoped DataLoaders (created on first use, never shared between operations)."""
-        scoped = _task_loaders.get()
-        if scoped is not None and scoped[0] is self:
-            return scoped[1]
+        scope = _task_loaders.get()
+        if scope is not None and scope.context is self:
+            if scope.loaders is None:
+                from db.loaders import Loaders
+
+                scope.loaders = Loaders(self.services.engine)
+            return scope.loaders
         if self._loaders is None:
             from db.loaders import Loaders
 
@@ -68,21 +83,16 @@ class Context:
     def reset_loaders(self) -> None:
         """Drop cached rows (after a write, and between subscription events)."""
         self._loaders = None
-        scoped = _task_loaders.get()
-        if scoped is not None and scoped[0] is self:
-            self.fresh_loaders()
+        scope = _task_loaders.get()
+        if scope is not None and scope.context is self:
+            scope.loaders = None
 
-    def fresh_loaders(self) -> Loaders:
-        """New loaders for the current task and the tasks it starts (one subscription event).
-
-        Unlike `reset_loaders`, this does not touch the loaders of other
-        operations running concurrently on the same WebSocket connection.
+    def fresh_loaders(self) -> None:
+        """New loaders (on first use) for the current task and the tasks it starts: one
+        subscription event. Unlike `reset_loaders`, this leaves the loaders of other
+        operations running concurrently on the same WebSocket connection alone.
         """
-        from db.loaders import Loaders
-
-        loaders = Loaders(self.services.engine)
-        _task_loaders.set((self, loaders))
-        return loaders
+        _task_loaders.set(_LoaderScope(self))
 
     def now(self) -> datetime:
         return self.services.clock()
