@@ -197,6 +197,8 @@ async def _bench(url: str, *, requests: int, days: int, runs: int, fill: str) ->
         await _fill(url, requests=requests, days=days, now=now)
     print(f"filled {requests:,} requests ({fill}) over {days} days in {time.perf_counter() - began:.0f} s")
     picked = await _pick(url)
+    # The machine may be shared: the load says how much of the two cores these figures had.
+    print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
     engine = make_engine(sqlalchemy_url(url), pool_size=1)
     month = (now - timedelta(days=30), now)

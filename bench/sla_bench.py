@@ -50,7 +50,8 @@ _SETUP = [
     """INSERT INTO customers (external_ref, name, segment, country, kyc_status, risk_rating)
        VALUES ('C-1', 'Bench customer', 'SMB', 'DE', 'VERIFIED', 'LOW')""",
     # 24x7 targets: the first response is breached one hour after creation.
-    """UPDATE sla_policies SET first_response_seconds = 3600, resolution_seconds = 8 * 3600, calendar_id = NULL
+    """UPDATE sla_policies SET first_response_seconds = 3600, resolution_seconds = 8 * 3600,
+                              calendar_id = NULL
        WHERE tier = 'STANDARD' AND priority = 'MEDIUM'""",
 ]
 
@@ -164,8 +165,9 @@ async def _bench(url: str, admin: asyncpg.Connection, name: str, args: argparse.
         for engine in engines:
             await engine.ask("wake")  # the rows were written behind the API's back: no event
         ahead = (first_due - datetime.now(UTC)).total_seconds()
+        took = time.monotonic() - started
         print(f"{args.engines} engine process(es) started, then {args.requests:,} requests inserted in "
-              f"{time.monotonic() - started:.1f} s; the first breach falls due {ahead:.1f} s later")  # fmt: skip
+              f"{took:.1f} s; the first breach falls due {ahead:.1f} s later")  # fmt: skip
         deadline = time.monotonic() + lead + args.spread + 300
         while time.monotonic() < deadline:
             done = await conn.fetchval("SELECT count(*) FROM request_events WHERE kind = 'SLA_BREACHED'")
@@ -173,7 +175,7 @@ async def _bench(url: str, admin: asyncpg.Connection, name: str, args: argparse.
                 break
             await asyncio.sleep(0.5)
         await asyncio.sleep(1)  # any duplicate would show up now
-        (p50, p99), worst, best, alerts, distinct, first_at, last_at = await conn.fetchrow(_LATENESS)
+        (p50, p99), worst, _best, alerts, distinct, first_at, last_at = await conn.fetchrow(_LATENESS)
         print(f"alerts: {alerts:,} for {distinct:,} requests (expected {args.requests:,}, each exactly once)")
         window = (last_at - first_at).total_seconds() if alerts else 0.0
         print(f"emitted over {window:.1f} s: {alerts / max(window, 1e-9):,.0f} alerts/s")
@@ -217,9 +219,10 @@ async def _idle(admin: asyncpg.Connection, name: str, engines: list[_EngineProce
     await asyncio.sleep(11)  # counted transactions of the 10 s may still be unreported
     late = await _transactions(admin, name)
     now_reads = [(await engine.ask("stats"))["reads"] for engine in engines]
+    schedule_reads = [n - r for n, r in zip(now_reads, reads, strict=True)]
     print(f"idle, next check at {pending:%H:%M} UTC: {after - before} transactions in 10 s "
           f"({late - before} counted 11 s later) = {(late - before) / 10:.1f}/s; "
-          f"schedule reads by the engines: {[n - r for n, r in zip(now_reads, reads, strict=True)]}")  # fmt: skip
+          f"schedule reads by the engines: {schedule_reads}")  # fmt: skip
 
 
 async def _with_database(base_url: str, args: argparse.Namespace) -> None:
@@ -251,10 +254,12 @@ def main(argv: list[str] | None = None) -> None:
     if configured:
         asyncio.run(_with_database(asyncpg_url(configured), args))
         return
-    with tempfile.TemporaryDirectory(prefix="casegraph-sla-bench-") as tmp:
-        with pgserver.private_postgres(Path(tmp) / "data", fast=True) as server:
-            asyncio.run(_with_database(server.url, args))
+    with (
+        tempfile.TemporaryDirectory(prefix="casegraph-sla-bench-") as tmp,
+        pgserver.private_postgres(Path(tmp) / "data", fast=True) as server,
+    ):
+        asyncio.run(_with_database(server.url, args))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
