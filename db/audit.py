@@ -59,8 +59,15 @@ def _plain(value: Any) -> Any:
 
 
 def canonical(
-    *, sequence: int, occurred_at: datetime, actor_subject: str, action: str, entity_type: str,
-    entity_id: str, before: Any, after: Any,
+    *,
+    sequence: int,
+    occurred_at: datetime,
+    actor_subject: str,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    before: Any,
+    after: Any,
 ) -> str:
     """The exact bytes (as text) that an entry's hash covers."""
     body = {
@@ -85,7 +92,9 @@ async def append_audit(session: AsyncSession, records: Sequence[AuditRecord], *,
     if not records:
         return
     head = (
-        await session.execute(select(AuditHead.sequence, AuditHead.hash).where(AuditHead.id == 1).with_for_update())
+        await session.execute(
+            select(AuditHead.sequence, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
+        )
     ).one()
     sequence, previous = int(head.sequence), str(head.hash)
     rows = []
@@ -94,14 +103,29 @@ async def append_audit(session: AsyncSession, records: Sequence[AuditRecord], *,
         before, after = _plain(record.before), _plain(record.after)
         digest = entry_hash(
             previous,
-            canonical(sequence=sequence, occurred_at=now, actor_subject=record.actor_subject, action=record.action,
-                      entity_type=record.entity_type, entity_id=record.entity_id, before=before, after=after),
+            canonical(
+                sequence=sequence,
+                occurred_at=now,
+                actor_subject=record.actor_subject,
+                action=record.action,
+                entity_type=record.entity_type,
+                entity_id=record.entity_id,
+                before=before,
+                after=after,
+            ),
         )
         rows.append(
             {
-                "sequence": sequence, "occurred_at": now, "actor_subject": record.actor_subject,
-                "action": record.action, "entity_type": record.entity_type, "entity_id": record.entity_id,
-                "before": before, "after": after, "previous_hash": previous, "hash": digest,
+                "sequence": sequence,
+                "occurred_at": now,
+                "actor_subject": record.actor_subject,
+                "action": record.action,
+                "entity_type": record.entity_type,
+                "entity_id": record.entity_id,
+                "before": before,
+                "after": after,
+                "previous_hash": previous,
+                "hash": digest,
             }
         )
         previous = digest
@@ -125,9 +149,14 @@ async def verify_chain(conn: AsyncConnection, *, batch: int = 5000) -> AuditVeri
         for row in rows:
             entry = row[0] if not hasattr(row, "sequence") else row
             content = canonical(
-                sequence=entry.sequence, occurred_at=entry.occurred_at, actor_subject=entry.actor_subject,
-                action=entry.action, entity_type=entry.entity_type, entity_id=entry.entity_id,
-                before=entry.before, after=entry.after,
+                sequence=entry.sequence,
+                occurred_at=entry.occurred_at,
+                actor_subject=entry.actor_subject,
+                action=entry.action,
+                entity_type=entry.entity_type,
+                entity_id=entry.entity_id,
+                before=entry.before,
+                after=entry.after,
             )
             ok = (
                 entry.sequence == expected_sequence

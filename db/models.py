@@ -338,7 +338,9 @@ class ServiceRequest(Base):
             "(status = 'RESOLVED') <= (resolved_at IS NOT NULL AND resolution_code IS NOT NULL)",
             name="resolved_has_resolution",
         ),
-        CheckConstraint("(status = 'WAITING_ON_CUSTOMER') = (paused_at IS NOT NULL)", name="paused_iff_waiting"),
+        CheckConstraint(
+            "(status = 'WAITING_ON_CUSTOMER') = (paused_at IS NOT NULL)", name="paused_iff_waiting"
+        ),
         Index("ix_service_requests_created_at_id", "created_at", "id"),
         Index("ix_service_requests_updated_at_id", "updated_at", "id"),
         Index("ix_service_requests_priority_rank_id", "priority_rank", "id"),
@@ -394,6 +396,49 @@ class ServiceRequest(Base):
                 "financial_impact_amount",
                 "financial_impact_currency",
             ],
+            postgresql_where=text(
+                "status IN ('IN_PROGRESS', 'NEW', 'PENDING_APPROVAL', 'TRIAGED', 'WAITING_ON_CUSTOMER')"
+            ),
+        ),
+        Index(
+            "ix_service_requests_metrics_customer_created_at",
+            "customer_id",
+            "created_at",
+            postgresql_include=[
+                "status",
+                "type",
+                "channel",
+                "priority",
+                "team_id",
+                "first_responded_at",
+                "first_response_due_at",
+                "resolution_due_at",
+                "resolved_at",
+                "first_response_breached_at",
+                "resolution_breached_at",
+                "reopened_count",
+            ],
+        ),
+        Index(
+            "ix_service_requests_metrics_customer_resolution_due_at",
+            "customer_id",
+            "resolution_due_at",
+            postgresql_include=[
+                "status",
+                "type",
+                "team_id",
+                "resolved_at",
+                "paused_at",
+                "first_responded_at",
+                "first_response_due_at",
+                "first_response_breached_at",
+                "resolution_breached_at",
+            ],
+        ),
+        Index(
+            "ix_service_requests_metrics_open_due",
+            "resolution_due_at",
+            postgresql_include=["paused_at", "resolution_breached_at", "team_id", "type", "customer_id"],
             postgresql_where=text(
                 "status IN ('IN_PROGRESS', 'NEW', 'PENDING_APPROVAL', 'TRIAGED', 'WAITING_ON_CUSTOMER')"
             ),
@@ -525,7 +570,9 @@ class Approval(Base):
         CheckConstraint("(amount IS NULL) = (currency IS NULL)", name="amount_pair"),
         CheckConstraint("amount IS NULL OR amount > 0", name="amount_positive"),
         CheckConstraint("required_approvals >= 1", name="required_approvals_positive"),
-        CheckConstraint("consumed_amount >= 0 AND consumed_amount <= coalesce(amount, 0)", name="consumed_within"),
+        CheckConstraint(
+            "consumed_amount >= 0 AND consumed_amount <= coalesce(amount, 0)", name="consumed_within"
+        ),
         Index("ix_approvals_request_id", "request_id"),
         Index("ix_approvals_status_requested_at", "status", "requested_at", "id"),
         # Metrics: approval turnaround over approvals decided in a window (migration 0005).

@@ -95,19 +95,30 @@ class UnitOfWork:
         who = actor or self.actor
         self._events.append(
             {
-                "request_id": request_id, "customer_id": customer_id, "team_id": team_id, "kind": str(kind),
+                "request_id": request_id,
+                "customer_id": customer_id,
+                "team_id": team_id,
+                "kind": str(kind),
                 "from_status": None if from_status is None else str(from_status),
                 "to_status": None if to_status is None else str(to_status),
-                "comment_id": comment_id, "approval_id": approval_id,
-                "sla_target": None if sla_target is None else str(sla_target), "due_at": due_at,
-                "details": details or {}, "occurred_at": self.now,
-                "actor_subject": who.subject, "actor_name": who.name,
+                "comment_id": comment_id,
+                "approval_id": approval_id,
+                "sla_target": None if sla_target is None else str(sla_target),
+                "due_at": due_at,
+                "details": details or {},
+                "occurred_at": self.now,
+                "actor_subject": who.subject,
+                "actor_name": who.name,
             }
         )
 
     def audit(
-        self, action: str, entity_type: str, entity_id: int | str,
-        before: dict[str, Any] | None, after: dict[str, Any] | None,
+        self,
+        action: str,
+        entity_type: str,
+        entity_id: int | str,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
     ) -> None:
         """Record an audit entry (appended to the hash chain at commit)."""
         self._audit.append(
@@ -120,7 +131,9 @@ class UnitOfWork:
     async def commit(self) -> None:
         """Write events, announce them, append the audit chain, and commit."""
         if self._events:
-            result = await self.session.execute(insert(RequestEvent).returning(RequestEvent.id, sort_by_parameter_order=True), self._events)
+            result = await self.session.execute(
+                insert(RequestEvent).returning(RequestEvent.id, sort_by_parameter_order=True), self._events
+            )
             self.inserted_event_ids = [int(i) for i in result.scalars().all()]
             from db.events import notify_events
 

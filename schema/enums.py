@@ -37,7 +37,8 @@ __all__ = [
 
 Role = strawberry.enum(d.Role)
 ApprovalLevel = strawberry.enum(
-    d.ApprovalLevel, description="Ordered authority for approvals: AGENT < SUPERVISOR < FINANCE_MANAGER < CONTROLLER."
+    d.ApprovalLevel,
+    description="Ordered authority for approvals: AGENT < SUPERVISOR < FINANCE_MANAGER < CONTROLLER.",
 )
 KycStatus = strawberry.enum(d.KycStatus)
 RiskRating = strawberry.enum(d.RiskRating)

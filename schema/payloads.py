@@ -12,6 +12,8 @@ from domain.errors import UserErrorCode as DomainUserErrorCode
 __all__ = ["MoneyInput", "UserError", "UserErrorCode", "user_error"]
 
 UserErrorCode = strawberry.enum(DomainUserErrorCode)
+# For annotations: mypy cannot use the decorated value as a type.
+_Code = DomainUserErrorCode
 
 
 @strawberry.type
@@ -20,7 +22,7 @@ class UserError:
         description="Path to the input field at fault, e.g. ['input', 'disputedAmount']."
     )
     message: str
-    code: UserErrorCode
+    code: _Code
 
 
 @strawberry.input

@@ -48,7 +48,7 @@ def _serialize_decimal(value: decimal.Decimal) -> str:
 def _parse_decimal(value: Any) -> decimal.Decimal:
     # Floats are refused: money must not pass through binary floating point.
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise ValueError("Decimal must be a string such as \"9850.00\"")
+        raise ValueError('Decimal must be a string such as "9850.00"')
     try:
         parsed = decimal.Decimal(str(value).strip())
     except decimal.InvalidOperation as exc:
@@ -63,11 +63,13 @@ def _def(name: str, description: str, serialize: Any, parse: Any) -> ScalarDefin
 
 
 SCALAR_OVERRIDES: dict[object, Any] = {
-    dt.datetime: _def("DateTime", "ISO-8601 with timezone, e.g. 2026-11-23T08:00:00Z",
-                      _serialize_datetime, _parse_datetime),
+    dt.datetime: _def(
+        "DateTime", "ISO-8601 with timezone, e.g. 2026-11-23T08:00:00Z", _serialize_datetime, _parse_datetime
+    ),
     dt.date: _def("Date", "ISO-8601 calendar date, e.g. 2026-11-23", dt.date.isoformat, _parse_date),
-    decimal.Decimal: _def("Decimal", 'exact decimal as a string, e.g. "9850.00"',
-                          _serialize_decimal, _parse_decimal),
+    decimal.Decimal: _def(
+        "Decimal", 'exact decimal as a string, e.g. "9850.00"', _serialize_decimal, _parse_decimal
+    ),
 }
 
 JSON = strawberry.scalars.JSON

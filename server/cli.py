@@ -150,8 +150,8 @@ def _cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> None:
 def _cmd_token(args: argparse.Namespace, settings: Settings) -> None:
     if settings.is_production:
         raise CommandError("the development token command is disabled when CASEGRAPH_ENV=production")
-    from auth.keys import ensure_signing_key
     from auth.devtoken import mint_dev_token
+    from auth.keys import ensure_signing_key
 
     async def mint(session: AsyncSession) -> str:
         await ensure_signing_key(session, allow_generate=True)
@@ -208,7 +208,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--no-migrate", action="store_true")
-    serve.add_argument("--seed-demo", action="store_true", help="load the demo organisation when the database is empty")
+    serve.add_argument(
+        "--seed-demo", action="store_true", help="load the demo organisation when the database is empty"
+    )
     serve.add_argument("--requests", type=int, default=300, help="demo requests with --seed-demo")
     serve.set_defaults(func=_cmd_serve)
 

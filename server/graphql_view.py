@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -25,7 +26,6 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
-from cross_web import HTTPException
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
@@ -96,8 +96,11 @@ class CasegraphGraphQL(GraphQL[Context, None]):
         if request.method not in ("GET", "POST"):
             await Response(status_code=405, headers={"Allow": "GET, POST"})(scope, receive, send)
             return
-        wants_ide = request.method == "GET" and "text/html" in request.headers.get("accept", "") \
+        wants_ide = (
+            request.method == "GET"
+            and "text/html" in request.headers.get("accept", "")
             and "query" not in request.query_params
+        )
         if not wants_ide:
             token = _bearer(request.headers.get("authorization"))
             if token is None:
@@ -114,7 +117,9 @@ class CasegraphGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         principal = request.scope.get("state", {}).get("principal")
-        return Context(services=self.services, request=request, response=response, principal_or_none=principal)
+        return Context(
+            services=self.services, request=request, response=response, principal_or_none=principal
+        )
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         try:

@@ -29,7 +29,9 @@ async def readyz(request: Request) -> Response:
         async with asyncio.timeout(2):
             async with services.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
-                current = await is_current(conn, str(services.engine.url.render_as_string(hide_password=False)))
+                current = await is_current(
+                    conn, str(services.engine.url.render_as_string(hide_password=False))
+                )
     except Exception as exc:  # any failure means "not ready"; the reason is reported
         return JSONResponse({"status": "unavailable", "database": f"unreachable: {type(exc).__name__}"}, 503)
     if not current:

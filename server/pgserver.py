@@ -119,8 +119,9 @@ def start(datadir: Path, *, fast: bool = False) -> PrivatePostgres:
     if not (datadir / "PG_VERSION").exists():
         _ensure_owned(datadir, user)
         subprocess.run(
-            server._cmd("initdb", "-D", str(datadir), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-                        "--no-locale"),
+            server._cmd(
+                "initdb", "-D", str(datadir), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale"
+            ),
             check=True,
             capture_output=True,
         )

@@ -15,13 +15,13 @@ def sqlalchemy_url(url: str) -> str:
     """SQLAlchemy wants postgresql+asyncpg://; accept either spelling."""
     for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+asyncpg://" + url[len(prefix):]
+            return "postgresql+asyncpg://" + url[len(prefix) :]
     raise ValueError(f"DATABASE_URL must be a postgresql:// URL, got {url.split(':', 1)[0]}://")
 
 
 def asyncpg_url(url: str) -> str:
     """asyncpg and broadcaster want postgresql://."""
-    return "postgresql://" + sqlalchemy_url(url)[len("postgresql+asyncpg://"):]
+    return "postgresql://" + sqlalchemy_url(url)[len("postgresql+asyncpg://") :]
 
 
 class Settings(BaseSettings):

@@ -38,9 +38,11 @@ def pg_server_url() -> Iterator[str]:
     if configured:
         yield asyncpg_url(configured)
         return
-    with tempfile.TemporaryDirectory(prefix="casegraph-test-pg-") as tmp:
-        with pgserver.private_postgres(Path(tmp) / "data", fast=True) as server:
-            yield server.url
+    with (
+        tempfile.TemporaryDirectory(prefix="casegraph-test-pg-") as tmp,
+        pgserver.private_postgres(Path(tmp) / "data", fast=True) as server,
+    ):
+        yield server.url
 
 
 def _with_db(url: str, name: str) -> str:
@@ -145,24 +147,39 @@ class Tokens:
     def __init__(self, *, keys: IssuerKeys, issuer: str, audience: str) -> None:
         self.keys, self.issuer, self.audience = keys, issuer, audience
 
-    def mint(self, subject: str, *, roles: list[str], scopes: list[str] | None = None, ttl: int = 3600,
-             customer_ref: str | None = None, client_id: str | None = None) -> str:
+    def mint(
+        self,
+        subject: str,
+        *,
+        roles: list[str],
+        scopes: list[str] | None = None,
+        ttl: int = 3600,
+        customer_ref: str | None = None,
+        client_id: str | None = None,
+    ) -> str:
         from auth.permissions import allowed_scopes
         from auth.tokens import mint_token
         from domain.enums import Role
 
         return mint_token(
-            self.keys, issuer=self.issuer, audience=self.audience, subject=subject, roles=roles,
+            self.keys,
+            issuer=self.issuer,
+            audience=self.audience,
+            subject=subject,
+            roles=roles,
             scopes=scopes if scopes is not None else sorted(allowed_scopes(Role(r) for r in roles)),
-            ttl_seconds=ttl, customer_ref=customer_ref, client_id=client_id,
+            ttl_seconds=ttl,
+            customer_ref=customer_ref,
+            client_id=client_id,
         )
 
     def staff(self, email: str, role: str = "ADMIN", scopes: list[str] | None = None, ttl: int = 3600) -> str:
         return self.mint(email, roles=[role], scopes=scopes, ttl=ttl)
 
     def customer(self, external_ref: str, scopes: list[str] | None = None) -> str:
-        return self.mint(f"portal@{external_ref.lower()}", roles=["CUSTOMER"], scopes=scopes,
-                         customer_ref=external_ref)
+        return self.mint(
+            f"portal@{external_ref.lower()}", roles=["CUSTOMER"], scopes=scopes, customer_ref=external_ref
+        )
 
     def partner(self, client_id: str, scopes: list[str] | None = None) -> str:
         return self.mint(client_id, roles=["PARTNER"], scopes=scopes, client_id=client_id)
@@ -185,8 +202,14 @@ async def live_server(settings: Settings) -> AsyncIterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="on", ws_ping_interval=None)
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        ws_ping_interval=None,
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

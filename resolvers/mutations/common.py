@@ -46,7 +46,9 @@ def domain_actor(principal: Principal, customer_id: int) -> Actor:
 async def change(ctx: Context) -> AsyncIterator[UnitOfWork]:
     """One transaction for one mutation; PermissionDenied inside becomes FORBIDDEN."""
     try:
-        async with UnitOfWork(ctx.services.sessionmaker, actor=change_actor(ctx.principal), now=ctx.now()) as uow:
+        async with UnitOfWork(
+            ctx.services.sessionmaker, actor=change_actor(ctx.principal), now=ctx.now()
+        ) as uow:
             yield uow
     except PermissionDenied as exc:
         raise Forbidden(str(exc)) from exc

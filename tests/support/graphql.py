@@ -49,23 +49,51 @@ def _expiry() -> datetime:
 
 
 def staff_principal(
-    staff_id: int, email: str, role: Role, level: ApprovalLevel = ApprovalLevel.AGENT,
-    scopes: frozenset[str] = _ALL_SCOPES, name: str | None = None,
+    staff_id: int,
+    email: str,
+    role: Role,
+    level: ApprovalLevel = ApprovalLevel.AGENT,
+    scopes: frozenset[str] = _ALL_SCOPES,
+    name: str | None = None,
 ) -> Principal:
-    return Principal(subject=email, roles=frozenset({role}), scopes=scopes, expires_at=_expiry(),
-                     name=name or email, staff_id=staff_id, approval_level=level)
+    return Principal(
+        subject=email,
+        roles=frozenset({role}),
+        scopes=scopes,
+        expires_at=_expiry(),
+        name=name or email,
+        staff_id=staff_id,
+        approval_level=level,
+    )
 
 
-def customer_principal(customer_id: int, subject: str = "customer@example.com",
-                       scopes: frozenset[str] = _ALL_SCOPES) -> Principal:
-    return Principal(subject=subject, roles=frozenset({Role.CUSTOMER}), scopes=scopes, expires_at=_expiry(),
-                     customer_id=customer_id, customer_ids=frozenset({customer_id}))
+def customer_principal(
+    customer_id: int, subject: str = "customer@example.com", scopes: frozenset[str] = _ALL_SCOPES
+) -> Principal:
+    return Principal(
+        subject=subject,
+        roles=frozenset({Role.CUSTOMER}),
+        scopes=scopes,
+        expires_at=_expiry(),
+        customer_id=customer_id,
+        customer_ids=frozenset({customer_id}),
+    )
 
 
-def partner_principal(partner_id: int, customer_ids: frozenset[int], subject: str = "erp-connector",
-                      scopes: frozenset[str] = _ALL_SCOPES) -> Principal:
-    return Principal(subject=subject, roles=frozenset({Role.PARTNER}), scopes=scopes, expires_at=_expiry(),
-                     partner_id=partner_id, customer_ids=customer_ids)
+def partner_principal(
+    partner_id: int,
+    customer_ids: frozenset[int],
+    subject: str = "erp-connector",
+    scopes: frozenset[str] = _ALL_SCOPES,
+) -> Principal:
+    return Principal(
+        subject=subject,
+        roles=frozenset({Role.PARTNER}),
+        scopes=scopes,
+        expires_at=_expiry(),
+        partner_id=partner_id,
+        customer_ids=customer_ids,
+    )
 
 
 async def execute(

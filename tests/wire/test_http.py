@@ -22,9 +22,13 @@ async def _staff(engine: AsyncEngine, email: str, role: str = "ADMIN", active: b
         )
 
 
-async def test_viewer_with_a_staff_token(client: httpx.AsyncClient, engine: AsyncEngine, tokens: Tokens) -> None:
+async def test_viewer_with_a_staff_token(
+    client: httpx.AsyncClient, engine: AsyncEngine, tokens: Tokens
+) -> None:
     await _staff(engine, "admin@example.com")
-    response = await client.post("/graphql", json={"query": VIEWER}, headers=bearer(tokens.staff("admin@example.com")))
+    response = await client.post(
+        "/graphql", json={"query": VIEWER}, headers=bearer(tokens.staff("admin@example.com"))
+    )
     assert response.status_code == 200
     viewer = response.json()["data"]["viewer"]
     assert viewer["subject"] == "admin@example.com"
@@ -51,7 +55,9 @@ async def test_unknown_and_inactive_staff_are_401(
 ) -> None:
     await _staff(engine, "gone@example.com", active=False)
     for subject in ("nobody@example.com", "gone@example.com"):
-        response = await client.post("/graphql", json={"query": VIEWER}, headers=bearer(tokens.staff(subject)))
+        response = await client.post(
+            "/graphql", json={"query": VIEWER}, headers=bearer(tokens.staff(subject))
+        )
         assert response.status_code == 401, subject
 
 
@@ -70,7 +76,8 @@ async def test_graphql_response_json_and_400_for_validation_errors(
     assert unparsable.status_code == 400
     # Legacy clients asking for application/json keep 200 with errors.
     legacy = await client.post(
-        "/graphql", json={"query": "{ viewer { nope } }"},
+        "/graphql",
+        json={"query": "{ viewer { nope } }"},
         headers={**bearer(tokens.staff("admin@example.com")), "Accept": "application/json"},
     )
     assert legacy.status_code == 200

@@ -14,8 +14,10 @@ down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_WEEKDAYS = '{"mon": [["09:00", "17:00"]], "tue": [["09:00", "17:00"]], "wed": [["09:00", "17:00"]], ' \
+_WEEKDAYS = (
+    '{"mon": [["09:00", "17:00"]], "tue": [["09:00", "17:00"]], "wed": [["09:00", "17:00"]], '
     '"thu": [["09:00", "17:00"]], "fri": [["09:00", "17:00"]]}'
+)
 
 # (tier, priority, first response minutes, resolution minutes, business hours?) per LIFECYCLE.md §3.
 _POLICIES = [
@@ -41,7 +43,9 @@ def upgrade() -> None:
     )
     for tier, priority, first, resolution, business in _POLICIES:
         calendar = (
-            "(SELECT id FROM business_calendars WHERE name = 'Standard business hours')" if business else "NULL"
+            "(SELECT id FROM business_calendars WHERE name = 'Standard business hours')"
+            if business
+            else "NULL"
         )
         op.execute(
             "INSERT INTO sla_policies (name, tier, priority, first_response_seconds, resolution_seconds, "
