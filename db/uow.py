@@ -48,6 +48,9 @@ class UnitOfWork:
     sessionmaker: async_sessionmaker[AsyncSession]
     actor: ChangeActor
     now: datetime
+    # Where committed events are announced when NOTIFY inside the transaction is not the
+    # broadcast path (BROADCAST_URL=redis://…): the process's event hub or a Broadcast.
+    publisher: Any = None
     session: AsyncSession = field(init=False)
     _events: list[dict[str, Any]] = field(default_factory=list, init=False)
     _audit: list[AuditRecord] = field(default_factory=list, init=False)
@@ -135,13 +138,15 @@ class UnitOfWork:
                 insert(RequestEvent).returning(RequestEvent.id, sort_by_parameter_order=True), self._events
             )
             self.inserted_event_ids = [int(i) for i in result.scalars().all()]
-            from db.events import notify_events
+            from db.events import event_payload, notify_events, publish_after_commit
 
-            await notify_events(
-                self.session,
-                request_ids=sorted({e["request_id"] for e in self._events}),
-                kinds=sorted({e["kind"] for e in self._events}),
-            )
+            request_ids = sorted({e["request_id"] for e in self._events})
+            kinds = sorted({e["kind"] for e in self._events})
+            await notify_events(self.session, request_ids=request_ids, kinds=kinds)
+            publisher = self.publisher
+            if publisher is not None and not getattr(publisher, "transactional_notify", False):
+                payload = event_payload(request_ids=request_ids, kinds=kinds)
+                self.after_commit(lambda: publish_after_commit(publisher, payload))
         await append_audit(self.session, self._audit, now=self.now)
         await self.session.commit()
         self._committed = True

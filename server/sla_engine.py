@@ -331,7 +331,7 @@ class SlaEngine:
 
     async def _batch(self, now: datetime, *, request_id: int | None = None) -> int:
         """One transaction: claim, emit, escalate, close, reschedule. The number of rows claimed."""
-        async with UnitOfWork(self._sessionmaker, actor=_SYSTEM, now=now) as uow:
+        async with UnitOfWork(self._sessionmaker, actor=_SYSTEM, now=now, publisher=self._hub) as uow:
             session = uow.session
             rows = await sla_repo.claim_due(session, now=now, limit=self._batch_size, request_id=request_id)
             if not rows:

@@ -26,9 +26,9 @@ async def start_event_hub(
     Subscriptions (resolvers.subscriptions) read it from there. Idempotent: a hub
     already published (e.g. by a test) is kept. `stack` stops it on shutdown.
     """
-    hub = services.extras.get("event_hub")
-    if isinstance(hub, EventHub):
-        return hub
+    existing = services.extras.get("event_hub")
+    if isinstance(existing, EventHub):
+        return existing
     url = settings.broadcast_url or settings.database_url
     if url is None:
         raise RuntimeError("neither BROADCAST_URL nor DATABASE_URL is set")

@@ -47,7 +47,10 @@ async def change(ctx: Context) -> AsyncIterator[UnitOfWork]:
     """One transaction for one mutation; PermissionDenied inside becomes FORBIDDEN."""
     try:
         async with UnitOfWork(
-            ctx.services.sessionmaker, actor=change_actor(ctx.principal), now=ctx.now()
+            ctx.services.sessionmaker,
+            actor=change_actor(ctx.principal),
+            now=ctx.now(),
+            publisher=ctx.services.extras.get("event_hub"),
         ) as uow:
             yield uow
     except PermissionDenied as exc:

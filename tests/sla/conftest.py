@@ -202,13 +202,13 @@ async def start_servers(db_url: str, tokens: Tokens) -> AsyncIterator[StartServe
 
 
 async def wait_for(
-    probe: Callable[[], Awaitable[bool]], *, timeout: float, interval: float = 0.05, what: str = "condition"
+    probe: Callable[[], Awaitable[bool]], *, within: float, interval: float = 0.05, what: str = "condition"
 ) -> None:
-    """Poll `probe` (the test polls, the engine never does) until true or fail after `timeout`."""
-    deadline = time.monotonic() + timeout
+    """Poll `probe` (the test polls, the engine never does) until true or fail after `within` s."""
+    deadline = time.monotonic() + within
     while not await probe():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            raise AssertionError(f"timed out after {within} s waiting for {what}")
         await asyncio.sleep(interval)
 
 
@@ -217,8 +217,8 @@ async def events_of(engine: AsyncEngine, request_id: int) -> list[dict[str, Any]
     async with engine.connect() as conn:
         rows = await conn.execute(
             text(
-                "SELECT kind, sla_target, due_at, occurred_at, actor_subject, from_status, to_status, details "
-                "FROM request_events WHERE request_id = :r ORDER BY txid, id"
+                "SELECT kind, sla_target, due_at, occurred_at, actor_subject, from_status, to_status, "
+                "details FROM request_events WHERE request_id = :r ORDER BY txid, id"
             ),
             {"r": request_id},
         )

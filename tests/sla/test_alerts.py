@@ -72,7 +72,7 @@ async def test_two_engines_alert_once_on_time_and_escalate_on_resolution_breach(
                 return False
         return True
 
-    await wait_for(all_escalated, timeout=8 + 5, what="the resolution breaches")
+    await wait_for(all_escalated, within=8 + 5, what="the resolution breaches")
     await asyncio.sleep(1.5)  # long enough for a duplicate to show up
 
     for pk in pks:
@@ -140,7 +140,7 @@ async def test_a_paused_request_gets_no_alerts_and_a_resumed_one_gets_them_shift
     async def breached() -> bool:
         return len(await sla_events(engine, pk)) == 2
 
-    await wait_for(breached, timeout=(due - utcnow()).total_seconds() + 2, what="the shifted alerts")
+    await wait_for(breached, within=(due - utcnow()).total_seconds() + 2, what="the shifted alerts")
     alerts = await sla_events(engine, pk)
     at_risk = at_risk_instant(due_at=due, target_seconds=5, calendar=None)
     assert [(e["kind"], e["sla_target"]) for e in alerts] == [

@@ -65,7 +65,7 @@ async def test_alerts_and_closes_that_fell_due_while_no_engine_ran_happen_on_sta
         kinds = [e["kind"] for e in await events_of(engine, overdue.id)]
         return "ESCALATED" in kinds and (await request_row(engine, stale.id))["status"] == "CLOSED"
 
-    await wait_for(caught_up, timeout=5, interval=0.02, what="the catch-up")
+    await wait_for(caught_up, within=5, interval=0.02, what="the catch-up")
     assert time.monotonic() - started < 3  # server start included
 
     alerts = await sla_events(engine, overdue.id)
@@ -87,6 +87,7 @@ async def test_alerts_and_closes_that_fell_due_while_no_engine_ran_happen_on_sta
     ]
     kept = await request_row(engine, recent.id)
     assert kept["status"] == "RESOLVED"
+    assert recent.resolved_at is not None
     assert kept["next_sla_check_at"] == recent.resolved_at + timedelta(days=7)
     assert server.sla_engine.stats.auto_closes == 1
 
@@ -129,7 +130,7 @@ async def test_a_resolved_request_is_closed_by_the_system_seven_days_later(
     async def closed() -> bool:
         return (await request_row(engine, pk))["status"] == "CLOSED"
 
-    await wait_for(closed, timeout=1, what="the auto-close")
+    await wait_for(closed, within=1, what="the auto-close")
     row = await request_row(engine, pk)
     assert row["next_sla_check_at"] is None and row["version"] == resolved["version"] + 1
     assert row["closed_at"] >= resolved["resolved_at"] + timedelta(days=7)
@@ -180,7 +181,7 @@ async def test_a_row_held_by_another_transaction_is_retried_not_lost(
     async def breached() -> bool:
         return len(await sla_events(engine, sr.id)) == 1
 
-    await wait_for(breached, timeout=1, interval=0.01, what="the retried breach")
+    await wait_for(breached, within=1, interval=0.01, what="the retried breach")
     assert time.monotonic() - released < 0.6
     assert server.sla_engine.stats.locked_retries > 0
     await asyncio.sleep(0.3)
@@ -219,7 +220,7 @@ async def test_an_idle_engine_sends_no_statements_and_a_new_request_wakes_it(
     request = await server.api.create(dispute(world))
     pk = ids.decode(request["id"])[1]
     row = await request_row(engine, pk)
-    await wait_for(lambda: _has_events(engine, pk), timeout=5, what="the first alerts")
+    await wait_for(lambda: _has_events(engine, pk), within=5, what="the first alerts")
     alerts = await sla_events(engine, pk)
     assert {(e["kind"], e["sla_target"]) for e in alerts} == {
         ("SLA_AT_RISK", "FIRST_RESPONSE"),
