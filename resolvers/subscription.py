@@ -36,7 +36,9 @@ class Subscription:
     ) -> AsyncGenerator[RequestEvent, None]:
         return await request_events(info.context, filter, after)
 
-    @strawberry.subscription(description="SLA_AT_RISK and SLA_BREACHED alerts for staff, optionally for one team.")
+    @strawberry.subscription(
+        description="SLA_AT_RISK and SLA_BREACHED alerts for staff, optionally for one team."
+    )
     async def sla_alerts(
         self, info: Ctx, team_id: strawberry.ID | None = None, after: str | None = None
     ) -> AsyncGenerator[SlaAlert, None]:

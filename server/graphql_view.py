@@ -90,7 +90,13 @@ class CasegraphGraphQL(GraphQL[Context, None]):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await super().__call__(scope, receive, send)
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                # The close-at-expiry timer holds the socket and its context: end it with the socket.
+                expiry = scope.get("state", {}).get("expiry_task")
+                if expiry is not None:
+                    expiry.cancel()
             return
         request = Request(scope, receive)
         if request.method not in ("GET", "POST"):

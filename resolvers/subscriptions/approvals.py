@@ -14,7 +14,7 @@ from auth.permissions import can_decide_level
 from db.events import EventRow
 from domain.approvals import ApprovalFacts, Approver, DecisionFacts, decision_errors
 from domain.enums import ApprovalLevel, ApprovalStatus, Decision, RequestEventKind
-from resolvers.subscriptions.stream import scoped_filter, start_position, stream, visible_event
+from resolvers.subscriptions.stream import open_stream, scoped_filter, stream, visible_event
 from schema.context import Context
 from schema.types.approval import Approval
 from schema.types.scope import Capability, require
@@ -46,7 +46,9 @@ async def may_decide(ctx: Context, approval_id: int) -> Approval | None:
             roles=principal.roles, staff_id=principal.staff_id, approval_level=principal.approval_level
         ),
         request_assignee_id=record.request.assignee_id,
-        prior_decisions=[DecisionFacts(approver_id=d.approver_id, decision=Decision(d.decision)) for d in decisions],
+        prior_decisions=[
+            DecisionFacts(approver_id=d.approver_id, decision=Decision(d.decision)) for d in decisions
+        ],
     )
     return None if errors else Approval.from_row(row)
 
@@ -55,11 +57,10 @@ async def approval_requests(ctx: Context) -> AsyncGenerator[Approval, None]:
     """Live from now: approvals requested from here on that the viewer may decide."""
     require(ctx, Capability.SUBSCRIBE_APPROVALS)
     hub_filter = scoped_filter(ctx, kinds=_REQUESTED)
-    start = await start_position(ctx, None)
 
     async def build(row: EventRow) -> Approval | None:
         if row.approval_id is None or not await visible_event(ctx, row):
             return None
         return await may_decide(ctx, row.approval_id)
 
-    return stream(ctx, after=start, flt=hub_filter, build=build)
+    return stream(ctx, open_stream(ctx, after=None, flt=hub_filter), build)

@@ -11,10 +11,10 @@ from strawberry.types import Info
 from db.events import EventRow, encode_cursor
 from domain.enums import RequestEventKind, SlaTarget
 from resolvers.subscriptions.stream import (
+    open_stream,
     optional_pk,
     parse_after,
     scoped_filter,
-    start_position,
     stream,
     timeline_row,
     visible_event,
@@ -74,14 +74,13 @@ async def request_events(
         team_id=team_id,
         matches_something=request_ok and customer_ok and team_ok,
     )
-    start = await start_position(ctx, cursor)
 
     async def build(row: EventRow) -> RequestEvent | None:
         if not await visible_event(ctx, row):
             return None
         return RequestEvent.from_row(timeline_row(row))
 
-    return stream(ctx, after=start, flt=hub_filter, build=build)
+    return stream(ctx, open_stream(ctx, after=cursor, flt=hub_filter), build)
 
 
 async def sla_alerts(
@@ -92,7 +91,6 @@ async def sla_alerts(
     cursor = parse_after(after)
     team_pk, team_ok = optional_pk(team_id, "Team")
     hub_filter = scoped_filter(ctx, kinds=SLA_KINDS, team_id=team_pk, matches_something=team_ok)
-    start = await start_position(ctx, cursor)
 
     async def build(row: EventRow) -> SlaAlert | None:
         # An alert names its target and due time; a row without them is not one (never written so).
@@ -107,4 +105,4 @@ async def sla_alerts(
             cursor=encode_cursor(row.cursor),
         )
 
-    return stream(ctx, after=start, flt=hub_filter, build=build)
+    return stream(ctx, open_stream(ctx, after=cursor, flt=hub_filter), build)

@@ -16,7 +16,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from auth.permissions import Capability, can_see_comment, can_see_customer, has
-from db.events import Cursor, EventFilter, EventRow, current_head, decode_cursor
+from db.events import Cursor, EventFilter, EventRow, decode_cursor
 from db.queries.rows import EventRow as TimelineEventRow
 from domain.enums import CommentVisibility
 from schema import ids
@@ -26,10 +26,10 @@ from schema.errors import BadUserInput
 __all__ = [
     "NOTHING",
     "EventSource",
+    "open_stream",
     "optional_pk",
     "parse_after",
     "scoped_filter",
-    "start_position",
     "stream",
     "timeline_row",
     "visible_event",
@@ -43,7 +43,10 @@ NOTHING = frozenset[int]()
 
 
 class EventSource(Protocol):
-    """The part of server.event_hub.EventHub subscriptions use (resolvers may not import server)."""
+    """The part of server.event_hub.EventHub subscriptions use (resolvers may not import server).
+
+    `subscribe` registers at once and returns an async iterator with `aclose()`.
+    """
 
     def subscribe(
         self, *, after: Cursor | None = None, accept: Any = None, filter: EventFilter | None = None
@@ -97,13 +100,10 @@ def scoped_filter(
     return EventFilter(kinds=kinds, request_id=request_id, customer_ids=customers, team_id=team_id)
 
 
-async def start_position(ctx: Context, after: Cursor | None) -> Cursor:
-    """`after`, or "now" when absent: read when the subscribe message is handled, so the
-    subscription is live from that moment on (no gap while its stream starts)."""
-    if after is not None:
-        return after
-    async with ctx.services.engine.connect() as conn:
-        return await current_head(conn)
+def open_stream(ctx: Context, *, after: Cursor | None, flt: EventFilter) -> AsyncIterator[EventRow]:
+    """Register with the hub now, while the subscribe message is handled: without `after` the
+    stream is live from this moment (no gap while the operation's task starts iterating)."""
+    return _hub(ctx).subscribe(after=after, filter=flt)
 
 
 async def visible_event(ctx: Context, row: EventRow) -> bool:
@@ -143,20 +143,16 @@ def timeline_row(row: EventRow) -> TimelineEventRow:
 
 async def stream(
     ctx: Context,
-    *,
-    after: Cursor,
-    flt: EventFilter,
+    rows: AsyncIterator[EventRow],
     build: Callable[[EventRow], Awaitable[T | None]],
 ) -> AsyncGenerator[T, None]:
-    """Events from the hub after `after`, each built by `build` (None: not for this caller).
+    """The hub's events (`open_stream`), each built by `build` (None: not for this caller).
 
     Every event starts with fresh loaders (in this operation's task only). Once
     the token has expired nothing more is delivered: the view closes the
     socket (4403) at that instant, this is the belt to those braces.
     """
-    hub = _hub(ctx)
     expires_at = ctx.principal.expires_at
-    rows = hub.subscribe(after=after, filter=flt)
     try:
         async for row in rows:
             if ctx.now() >= expires_at:

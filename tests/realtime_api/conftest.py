@@ -129,7 +129,9 @@ query($id: ID!) { node(id: $id) { ... on ServiceRequest { events(first: 100) { n
 """
 
 
-async def add_comment(url: str, token: str, request: RequestRow, body: str, visibility: str = "PUBLIC") -> str:
+async def add_comment(
+    url: str, token: str, request: RequestRow, body: str, visibility: str = "PUBLIC"
+) -> str:
     """A comment through the real mutation (it writes a COMMENTED event); returns the comment's ID."""
     data = await graphql(
         url,
@@ -161,6 +163,12 @@ async def write_event(
 
     who = ChangeActor.system() if actor == "system" else ChangeActor(subject=actor, name=actor)
     async with UnitOfWork(make_sessionmaker(engine), who, datetime.now(UTC)) as uow:
-        uow.event(request_id=request.id, customer_id=request.customer_id, team_id=request.team_id, kind=kind, **fields)
+        uow.event(
+            request_id=request.id,
+            customer_id=request.customer_id,
+            team_id=request.team_id,
+            kind=kind,
+            **fields,
+        )
         await uow.commit()
     return uow.inserted_event_ids

@@ -26,7 +26,9 @@ __all__ = ["EVENT_FIELDS", "Closed", "OperationError", "ServerProcess", "WsClien
 
 ROOT = Path(__file__).resolve().parents[2]
 PROTOCOL = "graphql-transport-ws"
-EVENT_FIELDS = "id cursor kind occurredAt actorName serviceRequest { id number } comment { id body visibility }"
+EVENT_FIELDS = (
+    "id cursor kind occurredAt actorName serviceRequest { id number } comment { id body visibility }"
+)
 
 
 class Closed(Exception):
@@ -74,10 +76,10 @@ class WsClient:
 
     @classmethod
     async def open(
-        cls, base_url: str, token: str | None, *, payload: dict[str, Any] | None = None, timeout: float = 10
+        cls, base_url: str, token: str | None, *, payload: dict[str, Any] | None = None, within: float = 10
     ) -> WsClient:
         """Connect and initialise (connection_init / connection_ack); Closed if refused."""
-        ws = await connect(ws_url(base_url), subprotocols=[PROTOCOL], open_timeout=timeout)  # type: ignore[list-item]
+        ws = await connect(ws_url(base_url), subprotocols=[PROTOCOL], open_timeout=within)  # type: ignore[list-item]
         client = cls(ws)
         init: dict[str, Any] = {"type": "connection_init"}
         if payload is not None:
@@ -86,7 +88,7 @@ class WsClient:
             init["payload"] = {"authorization": f"Bearer {token}"}
         await ws.send(json.dumps(init))
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(within):
                 ack = json.loads(await ws.recv())
         except ConnectionClosed as exc:
             raise Closed(exc.rcvd.code if exc.rcvd else None, exc.rcvd.reason if exc.rcvd else "") from exc
@@ -123,13 +125,15 @@ class WsClient:
         await self.ws.send(json.dumps({"id": op_id, "type": "subscribe", "payload": payload}))
         return op_id
 
-    async def message(self, op_id: str, timeout: float = 10) -> dict[str, Any]:
+    async def message(self, op_id: str, within: float = 10) -> dict[str, Any]:
         """The next message of this operation; Closed if the socket closes first."""
         queue = self._queue(op_id)
         getter = asyncio.ensure_future(queue.get())
         closed = asyncio.ensure_future(self._closed.wait())
         try:
-            done, _ = await asyncio.wait({getter, closed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {getter, closed}, timeout=within, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             closed.cancel()
         if getter in done:
@@ -137,11 +141,11 @@ class WsClient:
         getter.cancel()
         if self._closed.is_set():
             raise Closed(self.close_code, self.close_reason)
-        raise TimeoutError(f"no message for operation {op_id} within {timeout}s")
+        raise TimeoutError(f"no message for operation {op_id} within {within}s")
 
-    async def next(self, op_id: str, timeout: float = 10) -> dict[str, Any]:
+    async def next(self, op_id: str, within: float = 10) -> dict[str, Any]:
         """The data of the next `next` message (asserts no GraphQL errors); OperationError on `error`."""
-        message = await self.message(op_id, timeout)
+        message = await self.message(op_id, within)
         if message["type"] == "error":
             raise OperationError(message["payload"])
         assert message["type"] == "next", message
@@ -150,9 +154,9 @@ class WsClient:
         data: dict[str, Any] = payload["data"]
         return data
 
-    async def take(self, op_id: str, field: str, count: int, timeout: float = 15) -> list[dict[str, Any]]:
+    async def take(self, op_id: str, field: str, count: int, within: float = 15) -> list[dict[str, Any]]:
         """`count` consecutive values of `field` from `next` messages."""
-        return [(await self.next(op_id, timeout))[field] for _ in range(count)]
+        return [(await self.next(op_id, within))[field] for _ in range(count)]
 
     async def silent(self, op_id: str, seconds: float) -> None:
         """Assert nothing arrives for this operation within `seconds`."""
@@ -163,8 +167,8 @@ class WsClient:
     async def complete(self, op_id: str) -> None:
         await self.ws.send(json.dumps({"id": op_id, "type": "complete"}))
 
-    async def wait_closed(self, timeout: float = 10) -> int | None:
-        async with asyncio.timeout(timeout):
+    async def wait_closed(self, within: float = 10) -> int | None:
+        async with asyncio.timeout(within):
             await self._closed.wait()
         return self.close_code
 
@@ -175,7 +179,9 @@ class WsClient:
                 await self._reader
 
 
-async def graphql(base_url: str, token: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+async def graphql(
+    base_url: str, token: str, query: str, variables: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """One GraphQL operation over real HTTP; asserts no top-level errors."""
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
         response = await http.post(
@@ -202,10 +208,19 @@ class ServerProcess:
             **(extra_env or {}),
         }
         env.pop("BROADCAST_URL", None)
-        self._proc = subprocess.Popen(  # noqa: ASYNC220 - started once, awaited through HTTP below
+        self._proc = subprocess.Popen(
             [
-                sys.executable, "-m", "uvicorn", "--factory", "server.app:create_app",
-                "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "server.app:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
             ],
             cwd=ROOT,
             env=env,
@@ -215,8 +230,8 @@ class ServerProcess:
     def pid(self) -> int:
         return self._proc.pid
 
-    async def ready(self, timeout: float = 30) -> ServerProcess:
-        async with asyncio.timeout(timeout), httpx.AsyncClient(base_url=self.url) as http:
+    async def ready(self, within: float = 30) -> ServerProcess:
+        async with asyncio.timeout(within), httpx.AsyncClient(base_url=self.url) as http:
             while True:
                 if self._proc.poll() is not None:
                     raise RuntimeError(f"server exited with {self._proc.returncode}")

@@ -38,7 +38,10 @@ async def test_customer_and_partner_only_see_their_customers_and_no_internal_com
     other_customer = await sockets(server_a.url, tokens.customer("C-2002"))
     partner = await sockets(server_a.url, tokens.partner("erp-connector"))
     staff = await sockets(server_a.url, tokens.staff("admin@example.com", "ADMIN"))
-    ops = {ws: await ws.subscribe(SUBSCRIBE, {"after": BEGINNING}) for ws in (customer, other_customer, partner, staff)}
+    ops = {
+        ws: await ws.subscribe(SUBSCRIBE, {"after": BEGINNING})
+        for ws in (customer, other_customer, partner, staff)
+    }
     # A customer filtering on another customer gets nothing, not an error.
     sneaky = await customer.subscribe(
         f"subscription($f: RequestEventFilter) {{ requestEvents(filter: $f) {{ {EVENT_FIELDS} }} }}",
@@ -53,7 +56,11 @@ async def test_customer_and_partner_only_see_their_customers_and_no_internal_com
     await add_comment(server_a.url, tokens.customer("C-1001"), org.acme_request, "acme last")
 
     assert await _bodies(staff, ops[staff], 5) == [
-        "acme public", "acme internal", "other public", "other internal", "acme last",
+        "acme public",
+        "acme internal",
+        "other public",
+        "other internal",
+        "acme last",
     ]
     assert await _bodies(customer, ops[customer], 2) == ["acme public", "acme last"]
     assert await _bodies(partner, ops[partner], 2) == ["acme public", "acme last"]
@@ -74,7 +81,9 @@ async def test_customer_may_not_subscribe_to_sla_alerts_or_approvals(
                 await ws.next(op)
             assert caught.value.codes == ["FORBIDDEN"]
     # requests:read only: events yes, SLA alerts yes, approvals (approvals:decide) no
-    read_only = await sockets(server_a.url, tokens.staff("ana@example.com", "AGENT", scopes=["requests:read"]))
+    read_only = await sockets(
+        server_a.url, tokens.staff("ana@example.com", "AGENT", scopes=["requests:read"])
+    )
     op = await read_only.subscribe(APPROVALS)
     with pytest.raises(OperationError) as caught:
         await read_only.next(op)
@@ -106,8 +115,14 @@ async def test_token_of_unknown_staff_or_expired_closes_4403(
     server_a: LiveApp, org: Org, tokens: Tokens
 ) -> None:
     expired = mint_token(
-        tokens.keys, issuer=tokens.issuer, audience=tokens.audience, subject="admin@example.com",
-        roles=["ADMIN"], scopes=["requests:read"], ttl_seconds=60, now=datetime.now(UTC) - timedelta(hours=1),
+        tokens.keys,
+        issuer=tokens.issuer,
+        audience=tokens.audience,
+        subject="admin@example.com",
+        roles=["ADMIN"],
+        scopes=["requests:read"],
+        ttl_seconds=60,
+        now=datetime.now(UTC) - timedelta(hours=1),
     )
     for token in (tokens.staff("nobody@example.com", "ADMIN"), expired):
         with pytest.raises(Closed) as closed:
@@ -125,7 +140,10 @@ async def test_subscribe_before_connection_init_is_refused(server_a: LiveApp) ->
 
 async def test_legacy_graphql_ws_protocol_is_refused(server_a: LiveApp, org: Org, tokens: Tokens) -> None:
     """The legacy protocol (CVE-2026-35526) never gets a connection_ack, even with a valid token."""
-    init = {"type": "connection_init", "payload": {"authorization": f"Bearer {tokens.staff('admin@example.com')}"}}
+    init = {
+        "type": "connection_init",
+        "payload": {"authorization": f"Bearer {tokens.staff('admin@example.com')}"},
+    }
     try:
         async with connect(ws_url(server_a.url), subprotocols=["graphql-ws"]) as ws:  # type: ignore[list-item]
             with pytest.raises(ConnectionClosed) as closed:
@@ -144,8 +162,45 @@ async def test_socket_closes_4403_when_the_token_expires(
     op = await ws.subscribe(SUBSCRIBE, {"after": BEGINNING})
     await add_comment(server_a.url, tokens.staff("ana@example.com", "AGENT"), org.acme_request, "in time")
     assert (await ws.next(op))["requestEvents"]["comment"]["body"] == "in time"
-    code = await ws.wait_closed(timeout=10)
+    code = await ws.wait_closed(within=10)
     assert code == 4403
     assert ws.close_reason == "token expired"
     # JWT exp has second precision: the close comes within ~2 s of minting, not at some later sweep.
     assert time.monotonic() - started < 4
+
+
+async def test_at_most_50_subscriptions_per_connection(
+    server_a: LiveApp, org: Org, tokens: Tokens, sockets: Sockets
+) -> None:
+    ws = await sockets(server_a.url, tokens.staff("admin@example.com", "ADMIN"))
+    ops = [await ws.subscribe(SUBSCRIBE) for _ in range(50)]
+    over = await ws.subscribe(SUBSCRIBE)
+    message = await ws.message(over)
+    assert message["type"] == "error" and "limit" in message["payload"][0]["message"].lower()
+    # the 50 others are alive: one event reaches each of them
+    await ws.silent(ops[0], 0.3)
+    await add_comment(server_a.url, tokens.staff("ana@example.com", "AGENT"), org.acme_request, "to all")
+    for op in ops:
+        assert (await ws.next(op))["requestEvents"]["comment"]["body"] == "to all"
+
+
+async def test_a_closed_socket_leaves_no_expiry_timer_behind(
+    server_a: LiveApp, org: Org, tokens: Tokens
+) -> None:
+    """The close-at-expiry timer holds the socket and its context: it must end with the socket."""
+
+    def timers() -> int:
+        return sum("close_when_expired" in repr(t.get_coro()) for t in asyncio.all_tasks())
+
+    before = timers()
+    token = tokens.staff("admin@example.com", "ADMIN")
+    for _ in range(5):
+        ws = await WsClient.open(server_a.url, token)
+        op = await ws.subscribe(SUBSCRIBE)
+        await ws.silent(op, 0.05)
+        await ws.close()
+    for _ in range(100):
+        if timers() == before:
+            break
+        await asyncio.sleep(0.02)
+    assert timers() == before

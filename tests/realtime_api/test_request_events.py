@@ -27,7 +27,9 @@ async def test_live_event_reaches_subscriber_with_query_fields(
     ws = await sockets(server_a.url, admin)
     op = await ws.subscribe(SUBSCRIBE, {"filter": {"serviceRequestId": gid(org.acme_request)}})
     await ws.silent(op, 0.3)  # registered with the hub: live from here on
-    comment_id = await add_comment(server_a.url, tokens.staff("ana@example.com", "AGENT"), org.acme_request, "hi")
+    comment_id = await add_comment(
+        server_a.url, tokens.staff("ana@example.com", "AGENT"), org.acme_request, "hi"
+    )
     event = (await ws.next(op))["requestEvents"]
     assert event["kind"] == "COMMENTED"
     assert event["serviceRequest"] == {"id": gid(org.acme_request), "number": org.acme_request.number}
@@ -84,14 +86,20 @@ async def test_resume_after_disconnect_delivers_exactly_the_missed_events_in_ord
     assert len(set(cursors)) == len(cursors)
 
 
-async def test_filters_narrow_the_stream(server_a: LiveApp, org: Org, tokens: Tokens, sockets: Sockets) -> None:
+async def test_filters_narrow_the_stream(
+    server_a: LiveApp, org: Org, tokens: Tokens, sockets: Sockets
+) -> None:
     admin = tokens.staff("admin@example.com", "ADMIN")
     ana = tokens.staff("ana@example.com", "AGENT")
     ws = await sockets(server_a.url, admin)
-    by_customer = await ws.subscribe(SUBSCRIBE, {"after": BEGINNING, "filter": {"customerId": gid(org.other)}})
+    by_customer = await ws.subscribe(
+        SUBSCRIBE, {"after": BEGINNING, "filter": {"customerId": gid(org.other)}}
+    )
     by_kind = await ws.subscribe(SUBSCRIBE, {"after": BEGINNING, "filter": {"kinds": ["CREATED"]}})
     by_team = await ws.subscribe(SUBSCRIBE, {"after": BEGINNING, "filter": {"teamId": gid(org.billing)}})
-    wrong_type = await ws.subscribe(SUBSCRIBE, {"after": BEGINNING, "filter": {"customerId": gid(org.billing)}})
+    wrong_type = await ws.subscribe(
+        SUBSCRIBE, {"after": BEGINNING, "filter": {"customerId": gid(org.billing)}}
+    )
     await add_comment(server_a.url, ana, org.acme_request, "acme")
     other = await add_comment(server_a.url, ana, org.other_request, "other")
     assert (await ws.next(by_customer))["requestEvents"]["comment"]["id"] == other
@@ -102,7 +110,9 @@ async def test_filters_narrow_the_stream(server_a: LiveApp, org: Org, tokens: To
     await ws.silent(by_customer, 0.1)
 
 
-async def test_bad_arguments_are_bad_user_input(server_a: LiveApp, org: Org, tokens: Tokens, sockets: Sockets) -> None:
+async def test_bad_arguments_are_bad_user_input(
+    server_a: LiveApp, org: Org, tokens: Tokens, sockets: Sockets
+) -> None:
     ws = await sockets(server_a.url, tokens.staff("admin@example.com", "ADMIN"))
     for variables in (
         {"after": "not-a-cursor"},
