@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import cast
 
 import asyncpg
+from sqlalchemy import text
 
 from db.engine import make_engine
 from db.metrics import service_metrics
@@ -145,16 +146,32 @@ def _ms(samples: list[float]) -> tuple[float, float]:
     return statistics.median(samples), cuts[98]
 
 
-async def _time(label: str, runs: int, call: Callable[[], Awaitable[object]]) -> None:
+def _backend_cpu_ms(pid: int) -> float | None:
+    """CPU time (user + system) of a local PostgreSQL backend; None when it is not on this machine."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+async def _time(label: str, runs: int, call: Callable[[], Awaitable[object]], backend: int) -> None:
     for _ in range(2):
         await call()  # warm the cache and the connection's prepared statements
     samples = []
+    cpu_before = _backend_cpu_ms(backend)
     for _ in range(runs):
         began = time.perf_counter()
         await call()
         samples.append((time.perf_counter() - began) * 1000)
+    cpu_after = _backend_cpu_ms(backend)
     p50, p99 = _ms(samples)
-    print(f"{label:<44} p50 {p50:8.1f} ms   p99 {p99:8.1f} ms")
+    # On a busy machine wall time includes waiting for a core; the backend's CPU time does not.
+    cpu = (
+        "" if cpu_before is None or cpu_after is None else f"   cpu {(cpu_after - cpu_before) / runs:6.1f} ms"
+    )
+    print(f"{label:<44} p50 {p50:8.1f} ms   p99 {p99:8.1f} ms{cpu}")
 
 
 async def _fill_with_seed(url: str, *, requests: int, now: datetime) -> None:
@@ -213,6 +230,7 @@ async def _bench(url: str, *, requests: int, days: int, runs: int, fill: str) ->
     ]
     try:
         async with engine.connect() as conn:
+            backend = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
             for label, case in cases:
                 start, end = cast(tuple[datetime, datetime], case.get("window", month))
 
@@ -231,7 +249,7 @@ async def _bench(url: str, *, requests: int, days: int, runs: int, fill: str) ->
                     )
                     await conn.rollback()
 
-                await _time(label, runs, call)
+                await _time(label, runs, call, backend)
     finally:
         await engine.dispose()
 

@@ -202,8 +202,8 @@ grouped AS MATERIALIZED (
         UNION ALL
         SELECT 'status', e.status, e.type, count(*), count(*) FILTER (WHERE e.breach_recorded),
                count(e.resolved_at), count(e.resolved_at) FILTER (WHERE e.reopened_count > 0),
-               count(e.first_responded_at), sum(extract(epoch FROM e.first_responded_at - e.created_at)),
-               count(e.resolved_at), sum(extract(epoch FROM e.resolved_at - e.created_at))
+               count(e.first_responded_at), CAST(sum({_FR_SECONDS.replace("r.", "e.")}) AS numeric),
+               count(e.resolved_at), CAST(sum({_RES_SECONDS.replace("r.", "e.")}) AS numeric)
         FROM edges AS e GROUP BY e.status, e.type
         UNION ALL
         SELECT 'channel', e.channel, e.type, count(*), {counts} FROM edges AS e GROUP BY e.channel, e.type
@@ -227,26 +227,30 @@ totals AS (
     FROM grouped AS g WHERE g.dimension = 'status'
 ),
 keyed AS ({_KEYED}),
-{percentiles}opened AS MATERIALIZED (
-    SELECT r.type, r.financial_impact_amount, r.financial_impact_currency, r.created_at, r.paused_at,
-           r.first_responded_at, r.first_response_due_at, r.resolution_due_at, {_OPEN_BREACHED} AS breached
-    FROM service_requests AS r WHERE {IS_OPEN} AND r.created_at >= :start AND r.created_at < :end {match}
-),
-live AS (
-    SELECT count(*) FILTER (WHERE breached) AS open_breached,
-           -- (opened AS r: _NEARING reads r.*; evaluated only for running, unbreached requests)
+{percentiles}live AS (
+    -- The window's OPEN requests (partial index): whatever depends on `now`. OFFSET 0 keeps the
+    -- subquery whole, so the breach test runs once per request; _NEARING only for running ones.
+    SELECT count(*) FILTER (WHERE r.breached) AS open_breached,
            count(*) FILTER (WHERE NOT r.breached AND r.paused_at IS NULL AND {_NEARING}) AS at_risk,
-           count(*) FILTER (WHERE created_at > :aged_1d) AS age_0_1,
-           count(*) FILTER (WHERE created_at <= :aged_1d AND created_at > :aged_3d) AS age_1_3,
-           count(*) FILTER (WHERE created_at <= :aged_3d AND created_at > :aged_7d) AS age_3_7,
-           count(*) FILTER (WHERE created_at <= :aged_7d) AS age_7
-    FROM opened AS r
+           count(*) FILTER (WHERE r.created_at > :aged_1d) AS age_0_1,
+           count(*) FILTER (WHERE r.created_at <= :aged_1d AND r.created_at > :aged_3d) AS age_1_3,
+           count(*) FILTER (WHERE r.created_at <= :aged_3d AND r.created_at > :aged_7d) AS age_3_7,
+           count(*) FILTER (WHERE r.created_at <= :aged_7d) AS age_7
+    FROM (
+        SELECT r.created_at, r.paused_at, r.first_responded_at, r.first_response_due_at, r.resolution_due_at,
+               {_OPEN_BREACHED} AS breached
+        FROM service_requests AS r WHERE {IS_OPEN} AND r.created_at >= :start AND r.created_at < :end {match}
+        OFFSET 0
+    ) AS r
 ),
 disputed AS (
-    SELECT financial_impact_currency AS currency, sum(financial_impact_amount) AS amount
-    FROM opened
-    WHERE type = '{RequestType.BILLING_DISPUTE.value}' AND financial_impact_currency IS NOT NULL
-    GROUP BY financial_impact_currency
+    SELECT r.financial_impact_currency AS currency, sum(r.financial_impact_amount) AS amount
+    FROM service_requests AS r
+    WHERE {IS_OPEN} AND r.type = '{
+        RequestType.BILLING_DISPUTE.value
+    }' AND r.financial_impact_currency IS NOT NULL
+      AND r.created_at >= :start AND r.created_at < :end {match}
+    GROUP BY r.financial_impact_currency
 ),
 sla AS (
     SELECT coalesce(sum(due), 0) AS due, coalesce(sum(met), 0) AS met

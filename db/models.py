@@ -739,6 +739,13 @@ class MetricsDurationDaily(Base):
     """Histogram of first-response ('F') and resolution ('R') times per UTC creation day (metrics_bucket)."""
 
     __tablename__ = "metrics_duration_daily"
+    __table_args__ = (
+        Index(
+            "ix_metrics_duration_daily_day",
+            "day",
+            postgresql_include=["team_key", "type", "metric", "bucket", "n"],
+        ),
+    )
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     team_key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     type: Mapped[str] = mapped_column(String(32), primary_key=True)

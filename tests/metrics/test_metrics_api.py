@@ -224,4 +224,5 @@ def test_partial_index_predicates_are_the_metrics_conditions() -> None:
         return f"({index.dialect_options['postgresql']['where']})".replace("status", "r.status")
 
     assert predicate("ix_service_requests_metrics_open") == metrics_sql.IS_OPEN
+    assert predicate("ix_service_requests_metrics_open_due") == metrics_sql.IS_OPEN
     assert predicate("ix_service_requests_metrics_res_bucket") == metrics_sql.RESOLVED

@@ -199,3 +199,27 @@ async def test_percentiles_are_exact(engine: AsyncEngine) -> None:
                     m.first_response_time.p90_seconds,
                 ] == pytest.approx(fr)
                 assert [m.resolution_time.p50_seconds, m.resolution_time.p90_seconds] == pytest.approx(res)
+
+
+async def test_rollups_follow_writes_made_in_replica_mode(engine: AsyncEngine, ids: Ids) -> None:
+    """Bulk loads (db.seed) skip ordinary triggers with session_replication_role = replica: not these."""
+    async with engine.begin() as conn:
+        before = (
+            await conn.execute(text("SELECT coalesce(sum(n), 0) FROM metrics_request_daily"))
+        ).scalar_one()
+        await conn.execute(text("SET LOCAL session_replication_role = replica"))
+        await conn.execute(
+            text(
+                "INSERT INTO service_requests (customer_id, type, channel, subject, description, priority,"
+                " status, created_by_subject, sla_policy_id, first_response_due_at, resolution_due_at,"
+                " created_at) SELECT customer_id, type, channel, subject, description, priority, status,"
+                " created_by_subject, sla_policy_id, first_response_due_at, resolution_due_at, created_at"
+                " FROM service_requests WHERE id = :id"
+            ),
+            {"id": (ids.requests or {})["R4"]},
+        )
+        after = (
+            await conn.execute(text("SELECT coalesce(sum(n), 0) FROM metrics_request_daily"))
+        ).scalar_one()
+    # One request: one 'status', one 'channel' and one 'priority' row more.
+    assert after - before == 3

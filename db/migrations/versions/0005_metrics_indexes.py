@@ -245,6 +245,13 @@ def _rollup_tables() -> None:
             "day", "team_key", "type", "metric", "bucket", name="pk_metrics_duration_daily"
         ),
     )
+    # The histogram of a window's days by an index-only scan (rows are narrow, the table is large).
+    op.create_index(
+        "ix_metrics_duration_daily_day",
+        "metrics_duration_daily",
+        ["day"],
+        postgresql_include=["team_key", "type", "metric", "bucket", "n"],
+    )
     op.create_table(
         "metrics_sla_daily",
         *key(),
@@ -291,6 +298,26 @@ def upgrade() -> None:
         postgresql_include=OPEN_INCLUDE,
         postgresql_where=sa.text(OPEN),
     )
+    # A customer filter reads no rollup (they have no customer key): its window through these.
+    op.create_index(
+        "ix_service_requests_metrics_customer_created_at",
+        "service_requests",
+        ["customer_id", "created_at"],
+        postgresql_include=[c for c in CREATED_AT_INCLUDE if c != "customer_id"],
+    )
+    op.create_index(
+        "ix_service_requests_metrics_customer_resolution_due_at",
+        "service_requests",
+        ["customer_id", "resolution_due_at"],
+        postgresql_include=[c for c in RESOLUTION_DUE_AT_INCLUDE if c != "customer_id"],
+    )
+    op.create_index(
+        "ix_service_requests_metrics_open_due",
+        "service_requests",
+        ["resolution_due_at"],
+        postgresql_include=["paused_at", "resolution_breached_at", "team_id", "type", "customer_id"],
+        postgresql_where=sa.text(OPEN),
+    )
     op.create_index(
         "ix_service_requests_metrics_resolution_due_at",
         "service_requests",
@@ -322,7 +349,16 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_approvals_decided_at", table_name="approvals")
-    for name in ("res_bucket", "fr_bucket", "resolution_due_at", "open", "created_at"):
+    for name in (
+        "res_bucket",
+        "fr_bucket",
+        "resolution_due_at",
+        "open_due",
+        "customer_resolution_due_at",
+        "customer_created_at",
+        "open",
+        "created_at",
+    ):
         op.drop_index(f"ix_service_requests_metrics_{name}", table_name="service_requests")
     for event in (*TRIGGERS, "truncate"):
         op.execute(f"DROP TRIGGER metrics_rollup_{event} ON service_requests")
