@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SDK := frontend-sdk
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: run test check lint typecheck schema schema-check contract-check sdk sdk-test bench clean
 
@@ -50,11 +51,15 @@ $(SDK)/node_modules/.installed: $(SDK)/package.json
 
 sdk: $(SDK)/node_modules/.installed
 
-sdk-test: $(STAMP) sdk
+# Debian's Chromium for the console tests (playwright-core drives it; no browser download).
+$(CHROMIUM):
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
+
+sdk-test: $(STAMP) sdk $(CHROMIUM)
 	cd $(SDK) && npm test
 
 sdk-check: sdk
-	cd $(SDK) && npm run typecheck && npm run codegen:check
+	cd $(SDK) && npm run typecheck && npm run codegen:check && npm run console:check
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.read_bench

@@ -479,7 +479,7 @@ class ServiceRequest(Base):
     number: Mapped[str] = mapped_column(
         String(32),
         unique=True,
-        server_default=text("'SR-' || lpad(nextval('service_request_number_seq')::text, 6, '0')"),
+        server_default=text("next_service_request_number()"),
     )
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     type: Mapped[str] = mapped_column(String(32))

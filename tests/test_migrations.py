@@ -26,3 +26,12 @@ async def test_models_and_migrations_agree(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         changes = await conn.run_sync(diff)
     assert changes == []
+
+
+async def test_request_numbers_grow_past_six_digits(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(text("SELECT setval('service_request_number_seq', 999998)"))
+        numbers = [
+            (await conn.execute(text("SELECT next_service_request_number()"))).scalar_one() for _ in range(2)
+        ]
+    assert numbers == ["SR-999999", "SR-1000000"]

@@ -226,7 +226,7 @@ def _rollup_tables() -> None:
         sa.Column("dimension", sa.String(8), nullable=False),
         sa.Column("key", sa.String(24), nullable=False),
         *[
-            sa.Column(name, count[0], server_default=count[1], nullable=False)
+            sa.Column(name, count[0], server_default=count[1], nullable=False)  # type: ignore[arg-type]
             for name in ("n", "breach_recorded", "ever_resolved", "reopened", "fr_count", "res_count")
         ],
         sa.Column("fr_seconds", sa.Numeric(), server_default=sa.text("0"), nullable=False),
