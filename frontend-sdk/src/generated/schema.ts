@@ -9,9 +9,13 @@ export type Scalars = {
   Boolean: { input: boolean; output: boolean; }
   Int: { input: number; output: number; }
   Float: { input: number; output: number; }
+  /** ISO-8601 calendar date, e.g. 2026-11-23 */
   Date: { input: string; output: string; }
+  /** ISO-8601 with timezone, e.g. 2026-11-23T08:00:00Z */
   DateTime: { input: string; output: string; }
+  /** exact decimal as a string, e.g. "9850.00" */
   Decimal: { input: string; output: string; }
+  /** The `JSON` scalar type represents JSON values as specified by [ECMA-404](https://ecma-international.org/wp-content/uploads/ECMA-404_2nd_edition_december_2017.pdf). */
   JSON: { input: unknown; output: unknown; }
 };
 
@@ -326,30 +330,30 @@ export type Customer = Node & {
 
 /** The governed customer master record (one golden record per customer). */
 export type CustomerInvoicesArgs = {
-  after: InputMaybe<Scalars['String']['input']>;
-  before: InputMaybe<Scalars['String']['input']>;
-  first: InputMaybe<Scalars['Int']['input']>;
-  last: InputMaybe<Scalars['Int']['input']>;
-  status: InputMaybe<Array<InvoiceStatus>>;
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  status?: InputMaybe<Array<InvoiceStatus>>;
 };
 
 
 /** The governed customer master record (one golden record per customer). */
 export type CustomerPaymentsArgs = {
-  after: InputMaybe<Scalars['String']['input']>;
-  before: InputMaybe<Scalars['String']['input']>;
-  first: InputMaybe<Scalars['Int']['input']>;
-  last: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
 /** The governed customer master record (one golden record per customer). */
 export type CustomerServiceRequestsArgs = {
-  after: InputMaybe<Scalars['String']['input']>;
-  before: InputMaybe<Scalars['String']['input']>;
-  filter: InputMaybe<ServiceRequestFilter>;
-  first: InputMaybe<Scalars['Int']['input']>;
-  last: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<ServiceRequestFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 export type CustomerConnection = {
@@ -431,8 +435,8 @@ export type Invoice = Node & {
 
 
 export type InvoiceServiceRequestsArgs = {
-  after: InputMaybe<Scalars['String']['input']>;
-  first: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 export type InvoiceConnection = {
@@ -693,40 +697,40 @@ export type Query = {
 
 
 export type QueryApprovalsArgs = {
-  after: InputMaybe<Scalars['String']['input']>;
-  filter: InputMaybe<ApprovalFilter>;
-  first: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<ApprovalFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
 export type QueryAuditLogArgs = {
-  after: InputMaybe<Scalars['String']['input']>;
-  entityId: InputMaybe<Scalars['ID']['input']>;
-  first: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+  entityId?: InputMaybe<Scalars['ID']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
 export type QueryCustomersArgs = {
-  after: InputMaybe<Scalars['String']['input']>;
-  before: InputMaybe<Scalars['String']['input']>;
-  filter: InputMaybe<CustomerFilter>;
-  first: InputMaybe<Scalars['Int']['input']>;
-  last: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<CustomerFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
 export type QueryInvoicesArgs = {
-  after: InputMaybe<Scalars['String']['input']>;
-  before: InputMaybe<Scalars['String']['input']>;
-  customerId: InputMaybe<Scalars['ID']['input']>;
-  first: InputMaybe<Scalars['Int']['input']>;
-  last: InputMaybe<Scalars['Int']['input']>;
-  status: InputMaybe<Array<InvoiceStatus>>;
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  customerId?: InputMaybe<Scalars['ID']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  status?: InputMaybe<Array<InvoiceStatus>>;
 };
 
 
 export type QueryMetricsArgs = {
-  filter: InputMaybe<MetricsFilter>;
+  filter?: InputMaybe<MetricsFilter>;
 };
 
 
@@ -746,12 +750,12 @@ export type QueryServiceRequestByNumberArgs = {
 
 
 export type QueryServiceRequestsArgs = {
-  after: InputMaybe<Scalars['String']['input']>;
-  before: InputMaybe<Scalars['String']['input']>;
-  filter: InputMaybe<ServiceRequestFilter>;
-  first: InputMaybe<Scalars['Int']['input']>;
-  last: InputMaybe<Scalars['Int']['input']>;
-  orderBy: InputMaybe<ServiceRequestOrder>;
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<ServiceRequestFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<ServiceRequestOrder>;
 };
 
 export type RequestApprovalInput = {
@@ -954,14 +958,14 @@ export type ServiceRequest = Node & {
 
 
 export type ServiceRequestCommentsArgs = {
-  after: InputMaybe<Scalars['String']['input']>;
-  first: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
 export type ServiceRequestEventsArgs = {
-  after: InputMaybe<Scalars['String']['input']>;
-  first: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 export type ServiceRequestConnection = {
@@ -1089,14 +1093,14 @@ export type Subscription = {
 
 
 export type SubscriptionRequestEventsArgs = {
-  after: InputMaybe<Scalars['String']['input']>;
-  filter: InputMaybe<RequestEventFilter>;
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<RequestEventFilter>;
 };
 
 
 export type SubscriptionSlaAlertsArgs = {
-  after: InputMaybe<Scalars['String']['input']>;
-  teamId: InputMaybe<Scalars['ID']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+  teamId?: InputMaybe<Scalars['ID']['input']>;
 };
 
 export type Team = Node & {
