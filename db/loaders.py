@@ -1,16 +1,19 @@
-"""Request-scoped DataLoaders: one per relation, each batch one Core select on its own connection.
+"""Request-scoped DataLoaders: one per relation, each batch one Core select.
 
 `Loaders(engine)` is built per GraphQL operation (Context.loaders), so its
-caches never outlive the operation. Every batch function checks out its own
-pooled connection: sibling resolvers run concurrently, and a connection (or
-an AsyncSession) must never be shared between concurrent tasks. Loaders
-return plain row records (db.queries.rows), never ORM objects.
+caches never outlive the operation. Sibling resolvers run concurrently and a
+connection (or an AsyncSession) must never be used by two tasks at once, so
+the batches of an operation take turns on one pooled connection
+(`Loaders.connection()`, see `SharedConnection`). Loaders return plain row
+records (db.queries.rows), never ORM objects.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -54,7 +57,7 @@ from db.queries.scope import CustomerScope
 from domain.calendar import calendar_from_json
 from domain.sla import SlaPolicy as DomainSlaPolicy
 
-__all__ = ["Loaders"]
+__all__ = ["Loaders", "SharedConnection"]
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -64,11 +67,63 @@ RowT = TypeVar("RowT", bound=_Row)
 ScopedKey = tuple[int, CustomerScope]
 
 
+class SharedConnection:
+    """One pooled connection that the reads of an operation in flight together take turns on.
+
+    Sibling fields dispatch their batches in the same loop iteration. Each used to check out
+    a connection of its own: with the pool's pre-ping and the implicit transaction that was
+    six round trips for one statement, and 32 concurrent operations wanted far more
+    connections than the pool holds. Now the first user checks a connection out, the others
+    queue on a lock, and the last one out returns it to the pool: nothing is held while the
+    operation is busy elsewhere, and a connection is never used by two tasks at once.
+
+    Statements run in autocommit: each reads its own snapshot, exactly as it did alone in a
+    READ COMMITTED transaction, and one failing statement cannot abort the next one's
+    transaction. A connection that saw an error is not reused.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._lock = asyncio.Lock()
+        self._conn: AsyncConnection | None = None
+        self._users = 0
+
+    @contextlib.asynccontextmanager
+    async def use(self) -> AsyncIterator[AsyncConnection]:
+        """The connection, for this task alone until the block ends (read statements only)."""
+        self._users += 1
+        try:
+            async with self._lock:
+                if self._conn is None:
+                    conn = await self._engine.connect()
+                    try:
+                        await conn.execution_options(isolation_level="AUTOCOMMIT")
+                    except BaseException:
+                        await conn.close()
+                        raise
+                    self._conn = conn
+                try:
+                    yield self._conn
+                except BaseException:
+                    await self._release()
+                    raise
+        finally:
+            self._users -= 1
+            if self._users == 0:
+                await self._release()
+
+    async def _release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.close()
+
+
 class Loaders:
     """All DataLoaders of one operation."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._shared = SharedConnection(engine)
         self.customer = self._by_id(CUSTOMERS, CustomerRow)
         self.contract = self._by_id(CONTRACTS, ContractRow)
         self.invoice = self._by_id(INVOICES, InvoiceRow)
@@ -107,10 +162,18 @@ class Loaders:
         )
         # The domain's view of a policy (with its calendar); built from primed rows, no SQL of its own.
         self.sla_policy: DataLoader[int, DomainSlaPolicy] = DataLoader(self._load_sla_policies)
+        self._domain_policies: dict[int, DomainSlaPolicy] = {}
+
+    def connection(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+        """The operation's read connection, for the caller's task alone until the block ends.
+
+        For read statements only (autocommit); the block must not wait for a loader.
+        """
+        return self._shared.use()
 
     async def _run(self, work: Callable[..., Awaitable[V]], *args: Any, **kwargs: Any) -> V:
-        """`work(conn, *args)` on a connection of its own (never shared between concurrent batches)."""
-        async with self._engine.connect() as conn:
+        """`work(conn, *args)` on the operation's read connection (one batch at a time)."""
+        async with self._shared.use() as conn:
             return await work(conn, *args, **kwargs)
 
     def _by_id(self, table: Table, row_type: type[RowT]) -> DataLoader[int, RowT | None]:
@@ -202,14 +265,33 @@ class Loaders:
             if policy is None:
                 raise LookupError(f"SLA policy {policy_id} does not exist")
             row = calendars.get(policy.calendar_id) if policy.calendar_id is not None else None
-            calendar = None
-            if row is not None:
-                calendar = calendar_from_json(row.time_zone, row.weekly_hours, row.holidays, name=row.name)
-            result.append(
-                DomainSlaPolicy(
-                    first_response_seconds=policy.first_response_seconds,
-                    resolution_seconds=policy.resolution_seconds,
-                    calendar=calendar,
-                )
-            )
+            result.append(self._domain_policy(policy, row))
         return result
+
+    def sla_policy_of(self, record: RequestRecord) -> DomainSlaPolicy:
+        """The domain's view of a request's policy, from the record itself (no await, no SQL).
+
+        The record carries its policy and calendar rows; a page of 50 requests shares a handful
+        of policies, so each is built once per operation, as the `sla_policy` loader would.
+        """
+        return self._domain_policy(record.policy, record.calendar)
+
+    def _domain_policy(self, policy: PolicyRow, calendar_row: CalendarRow | None) -> DomainSlaPolicy:
+        cached = self._domain_policies.get(policy.id)
+        if cached is not None:
+            return cached
+        calendar = None
+        if calendar_row is not None:
+            calendar = calendar_from_json(
+                calendar_row.time_zone,
+                calendar_row.weekly_hours,
+                calendar_row.holidays,
+                name=calendar_row.name,
+            )
+        built = DomainSlaPolicy(
+            first_response_seconds=policy.first_response_seconds,
+            resolution_seconds=policy.resolution_seconds,
+            calendar=calendar,
+        )
+        self._domain_policies[policy.id] = built
+        return built

@@ -7,6 +7,7 @@ import logging
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -49,6 +50,11 @@ def _optional(module: str, name: str) -> type | None:
 
 
 def build_schema() -> strawberry.Schema:
+    # Each QueryDepthLimiter/MaxAliasesLimiter instance builds a new rule class, and ValidationCache is
+    # keyed by the rule classes: made per request, every request missed the cache and was validated
+    # again. The rule classes are made once here; each request still gets its own extension instances.
+    depth_rules = QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules
+    alias_rules = MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules
     return strawberry.Schema(
         query=Query,
         mutation=_optional("resolvers.mutation", "Mutation"),
@@ -56,8 +62,8 @@ def build_schema() -> strawberry.Schema:
         scalar_overrides=SCALAR_OVERRIDES,
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[
-            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            lambda: AddValidationRules(depth_rules),
+            lambda: AddValidationRules(alias_rules),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),

@@ -77,16 +77,32 @@ AUDIT = _t(m.AuditEntry)
 PARTNER_CUSTOMERS = _t(m.PartnerCustomer)
 
 
+# (row type, prefix) -> (field name, result key) pairs: dataclasses.fields() is slow, and a page
+# of 50 requests builds a few hundred rows.
+_KEYS: dict[tuple[type, str], tuple[tuple[str, str], ...]] = {}
+
+
 class _Row:
     @classmethod
     def of(cls, mapping: Mapping[Any, Any], prefix: str = "") -> Self:
         """Build from a result mapping whose keys are the column names (plus `prefix`)."""
-        return cls(**{f.name: mapping[prefix + f.name] for f in fields(cls)})  # type: ignore[arg-type]
+        keys = _KEYS.get((cls, prefix))
+        if keys is None:
+            keys = _KEYS[(cls, prefix)] = tuple((f.name, prefix + f.name) for f in fields(cls))  # type: ignore[arg-type]
+        return cls(**{name: mapping[key] for name, key in keys})
+
+
+_COLUMNS: dict[tuple[Table, type, str], tuple[Label[Any], ...]] = {}
 
 
 def columns(table: Table, row_type: type[_Row], prefix: str = "") -> list[Label[Any]]:
     """The select list producing `row_type` (labels carry `prefix` when several tables are joined)."""
-    return [table.c[f.name].label(prefix + f.name) for f in fields(row_type)]  # type: ignore[arg-type]
+    # Built once per (table, row type, prefix): labels are immutable and may be shared by statements.
+    labels = _COLUMNS.get((table, row_type, prefix))
+    if labels is None:
+        labels = tuple(table.c[f.name].label(prefix + f.name) for f in fields(row_type))  # type: ignore[arg-type]
+        _COLUMNS[(table, row_type, prefix)] = labels
+    return list(labels)
 
 
 @dataclass(frozen=True, slots=True)

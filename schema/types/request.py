@@ -176,10 +176,10 @@ class ServiceRequest(Node):
         return Agent.from_row(row) if row is not None else None
 
     @strawberry.field
-    async def sla(self, info: Ctx) -> SlaRef:
+    def sla(self, info: Ctx) -> SlaRef:
         from schema.types.sla import sla_of
 
-        return await sla_of(info.context, self.record)
+        return sla_of(info.context, self.record)
 
     @strawberry.field
     async def approvals(self, info: Ctx) -> list[ApprovalRef]:
@@ -338,15 +338,16 @@ async def service_request_connection(
     page = page_request(ordering, first=first, after=after, last=last, before=before)
     query = request_filter(flt, customer_id=customer_id, invoice_id=invoice_id)
     scope, now = customer_scope(ctx), ctx.now()
-    engine = ctx.services.engine
-    async with engine.connect() as conn:
+    loaders = ctx.loaders
+    # The operation's read connection: the count then shares it with the nodes' batches.
+    async with loaders.connection() as conn:
         result, records = await fetch_request_page(
             conn, flt=query, scope=scope, now=now, ordering=ordering, page=page
         )
 
     async def total() -> int:
-        async with engine.connect() as conn:
+        async with loaders.connection() as conn:
             return await count_requests(conn, flt=query, scope=scope, now=now)
 
-    ctx.loaders.prime_requests(records)
+    loaders.prime_requests(records)
     return connection(ordering, result, [ServiceRequest.from_row(r) for r in records], total)

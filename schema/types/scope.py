@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, date
 
 from auth.permissions import Capability, has
@@ -16,9 +17,14 @@ def customer_scope(ctx: Context) -> CustomerScope:
     return ctx.principal.customer_ids
 
 
+# `has` rebuilds the roles' capability set on each call, and a page of 50 requests asks a few
+# hundred times; principals are immutable (and reused for a few seconds by server.authn).
+_has = functools.lru_cache(maxsize=4096)(has)
+
+
 def can(ctx: Context, capability: Capability) -> bool:
     """Whether the caller's roles and token scopes grant `capability`."""
-    return has(ctx.principal, capability)
+    return _has(ctx.principal, capability)
 
 
 def require(ctx: Context, capability: Capability) -> None:

@@ -83,10 +83,13 @@ class Sla:
     breached_at: datetime | None
 
 
-async def sla_of(ctx: Context, record: RequestRecord) -> Sla:
-    """The request's SLA at the operation's clock; the policy comes from the (primed) loaders."""
+def sla_of(ctx: Context, record: RequestRecord) -> Sla:
+    """The request's SLA at the operation's clock, from the record alone (it carries its policy).
+
+    Synchronous on purpose: an async field costs a task per request in the page.
+    """
     r = record.request
-    policy = await ctx.loaders.sla_policy.load(r.sla_policy_id)
+    policy = ctx.loaders.sla_policy_of(record)
     status = DomainStatus(r.status)
     snapshot = SlaSnapshot(
         status=status,

@@ -1,0 +1,287 @@
+"""Read throughput of /graphql: a nested page of 50 requests, as staff and as a customer.
+
+    .venv/bin/python -m bench.read_bench [--requests 20000] [--connections 32] [--seconds 20]
+                                         [--workers 1] [--runs 3] [--warmup 3] [--clients 1]
+
+Seeds the demo organisation plus N requests (bench.common: private PostgreSQL
+unless DATABASE_URL is set), starts the real server
+(`uvicorn --factory server.app:create_app --workers W`, background workers
+off) and, for each variant, keeps `--connections` HTTP/1.1 keep-alive
+connections busy for a warm-up, then for `--seconds`; only responses that
+complete inside the measured window count. Variants:
+
+- admin:    the nested `serviceRequests(first: 50)` query with a staff (ADMIN) token;
+- customer: the same query with a CUSTOMER token (C-1001, scoped to its own requests);
+- viewer:   `{ viewer { subject } }`, the floor (HTTP, auth, GraphQL overhead without SQL).
+
+The load generator is a minimal HTTP/1.1 client on asyncio streams (a prebuilt
+POST, Content-Length framing), not httpx: on a 2-core machine an httpx client
+costs about as much CPU per request as the server does for a small query, so
+it would measure itself. `--clients K` spreads the connections over K
+processes. A response counts as an error unless it is a 200 whose JSON has
+`data` and no `errors`. Printed: req/s, p50 and p99 latency (ms), errors, and
+the CPU the server and the client used (in cores) for each run, then the
+median of `--runs` runs per variant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import multiprocessing
+import os
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import orjson
+
+from bench.common import RunningServer, bench_database, dev_token, percentile, running_server
+from db.demo_data import ADMIN_EMAIL
+
+NESTED = """query Bench { serviceRequests(first: 50) { totalCount edges { cursor node {
+  id number status priority subject financialImpact { amount currency }
+  customer { id name } invoice { id number outstanding { amount currency } }
+  assignee { id name } team { id name }
+  sla { state remainingSeconds resolutionDueAt policy { name } }
+  approvals { id status } } } pageInfo { hasNextPage endCursor } } }"""
+VIEWER = "query Floor { viewer { subject } }"
+CUSTOMER_REF = "C-1001"
+VARIANTS = ("admin", "customer", "viewer")
+
+
+@dataclass
+class Load:
+    """What one client process is asked to do (picklable)."""
+
+    port: int
+    request: bytes
+    connections: int
+    start: float  # wall clock (time.time) at which the measured window opens
+    end: float
+
+
+@dataclass
+class Result:
+    latencies: list[float]  # seconds, of the responses completed inside the window
+    errors: int
+    cpu_seconds: float  # this client process, over the window
+
+
+def _request_bytes(port: int, token: str, query: str) -> bytes:
+    body = orjson.dumps({"query": query})
+    head = (
+        f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: application/json\r\nAccept: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def _ok(status: int, body: bytes) -> bool:
+    if status != 200:
+        return False
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(doc, dict) and not doc.get("errors") and bool(doc.get("data"))
+
+
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> bool:
+    """One request on a keep-alive connection; whether its answer was a GraphQL success."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = None
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    if length is None:
+        raise ConnectionError("response without Content-Length")
+    return _ok(status, await reader.readexactly(length))
+
+
+async def _connection(load: Load, latencies: list[float], errors: list[int]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", load.port)
+    try:
+        while (now := time.time()) < load.end:
+            began = time.perf_counter()
+            try:
+                ok = await _exchange(reader, writer, load.request)
+            except (OSError, asyncio.IncompleteReadError, ConnectionError, ValueError):
+                ok = False
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", load.port)
+            elapsed = time.perf_counter() - began
+            if load.start <= now + elapsed <= load.end:
+                if ok:
+                    latencies.append(elapsed)
+                else:
+                    errors.append(1)
+    finally:
+        writer.close()
+
+
+async def _drive(load: Load) -> Result:
+    latencies: list[float] = []
+    errors: list[int] = []
+    tasks = [asyncio.create_task(_connection(load, latencies, errors)) for _ in range(load.connections)]
+    await asyncio.sleep(max(0.0, load.start - time.time()))
+    cpu = time.process_time()
+    await asyncio.gather(*tasks)
+    return Result(latencies, len(errors), time.process_time() - cpu)
+
+
+def _client_process(load: Load) -> Result:
+    """Entry point of a client process (spawned: no state inherited from the parent's loop)."""
+    return asyncio.run(_drive(load))
+
+
+def _started(_: int) -> int:
+    """Nothing: submitted once per client process so that they are all spawned before measuring."""
+    time.sleep(0.2)
+    return os.getpid()
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes so far (from /proc; clock ticks to seconds)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class RunFigures:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    server_cores: float
+    client_cores: float
+    server_ms_per_request: float
+
+
+async def _run(
+    pool: concurrent.futures.Executor, server: RunningServer, request: bytes, args: argparse.Namespace
+) -> RunFigures:
+    port = int(server.base_url.rpartition(":")[2])
+    start = time.time() + 0.5 + args.warmup  # the client processes start within the first half second
+    end = start + args.seconds
+    shares = [
+        args.connections // args.clients + (i < args.connections % args.clients) for i in range(args.clients)
+    ]
+    loop = asyncio.get_running_loop()
+    futures = [
+        loop.run_in_executor(pool, _client_process, Load(port, request, n, start, end)) for n in shares if n
+    ]
+    await asyncio.sleep(max(0.0, start - time.time()))
+    server_cpu = _cpu_seconds(server.pids())
+    results: list[Result] = list(await asyncio.gather(*futures))
+    server_cpu = _cpu_seconds(server.pids()) - server_cpu
+    latencies = sorted(x for r in results for x in r.latencies)
+    return RunFigures(
+        rps=len(latencies) / args.seconds,
+        p50_ms=percentile(latencies, 0.50) * 1000,
+        p99_ms=percentile(latencies, 0.99) * 1000,
+        errors=sum(r.errors for r in results),
+        server_cores=server_cpu / args.seconds,
+        client_cores=sum(r.cpu_seconds for r in results) / args.seconds,
+        server_ms_per_request=server_cpu * 1000 / max(len(latencies), 1),
+    )
+
+
+def _line(label: str, f: RunFigures) -> str:
+    return (
+        f"{label:<22} {f.rps:9.1f} req/s  p50 {f.p50_ms:8.2f} ms  p99 {f.p99_ms:8.2f} ms  "
+        f"errors {f.errors:4d}  server {f.server_cores:4.2f} cores "
+        f"({f.server_ms_per_request:6.2f} ms CPU/req)  client {f.client_cores:4.2f} cores"
+    )
+
+
+async def _check(server: RunningServer, token: str, query: str) -> str:
+    """One request by httpx before measuring: fail loudly if the variant does not work at all."""
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+        response = await http.post(
+            "/graphql", json={"query": query}, headers={"Authorization": f"Bearer {token}"}
+        )
+    doc = response.json()
+    if response.status_code != 200 or doc.get("errors"):
+        raise RuntimeError(f"variant does not work: {response.status_code} {str(doc)[:500]}")
+    data = doc["data"]
+    if "serviceRequests" in data:
+        page = data["serviceRequests"]
+        return f"totalCount {page['totalCount']}, {len(page['edges'])} edges, {len(response.content)} bytes"
+    return f"{len(response.content)} bytes"
+
+
+async def _bench(args: argparse.Namespace) -> None:
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    async with bench_database(requests=args.requests) as url:
+        admin = await dev_token(url, subject=ADMIN_EMAIL, roles=["ADMIN"])
+        customer = await dev_token(
+            url, subject="portal@c-1001", roles=["CUSTOMER"], customer_ref=CUSTOMER_REF
+        )
+        plan = {"admin": (admin, NESTED), "customer": (customer, NESTED), "viewer": (admin, VIEWER)}
+        async with running_server(url, workers=args.workers) as server:
+            print(
+                f"server: {server.base_url} pids {server.pids()} (uvicorn --workers {args.workers}); "
+                f"client: {args.clients} process(es), {args.connections} keep-alive connections; "
+                f"{args.warmup:g} s warm-up + {args.seconds:g} s measured, {args.runs} runs",
+                flush=True,
+            )
+            context = multiprocessing.get_context("spawn")
+            medians: dict[str, RunFigures] = {}
+            with concurrent.futures.ProcessPoolExecutor(args.clients, mp_context=context) as pool:
+                list(pool.map(_started, range(args.clients)))
+                for variant in variants:
+                    token, query = plan[variant]
+                    print(f"{variant}: {await _check(server, token, query)}", flush=True)
+                    request = _request_bytes(int(server.base_url.rpartition(":")[2]), token, query)
+                    runs = []
+                    for i in range(args.runs):
+                        runs.append(await _run(pool, server, request, args))
+                        print(_line(f"  {variant} run {i + 1}", runs[-1]), flush=True)
+                    medians[variant] = RunFigures(
+                        *(
+                            statistics.median(getattr(r, f) for r in runs)
+                            for f in RunFigures.__dataclass_fields__
+                        )
+                    )
+            print(f"\nmedians of {args.runs} runs ({args.requests} requests seeded, workers={args.workers}):")
+            for variant, figures in medians.items():
+                print(_line(variant, figures))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=20_000, help="demo requests to seed")
+    parser.add_argument("--connections", type=int, default=32, help="concurrent keep-alive connections")
+    parser.add_argument("--seconds", type=float, default=20, help="measured duration of one run")
+    parser.add_argument("--warmup", type=float, default=3, help="seconds of load before measuring")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--runs", type=int, default=3, help="runs per variant (the median is reported)")
+    parser.add_argument("--clients", type=int, default=1, help="load-generator processes")
+    parser.add_argument(
+        "--variants", default=",".join(VARIANTS), help="comma-separated subset of " + ", ".join(VARIANTS)
+    )
+    args = parser.parse_args(argv)
+    unknown = set(args.variants.split(",")) - set(VARIANTS)
+    if unknown:
+        parser.error(f"unknown variant(s): {', '.join(sorted(unknown))}")
+    asyncio.run(_bench(args))
+
+
+if __name__ == "__main__":
+    main()
