@@ -11,8 +11,8 @@ createServiceRequest, triageServiceRequest and startWork.
 GraphQL: each of N concurrent HTTP clients cycles its own request through
 requestCustomerInfo and provideCustomerInfo (each a status change with a
 PUBLIC comment: request UPDATE with version + 1, comment INSERT,
-STATUS_CHANGED + COMMENTED events, two hash-chained audit entries under the
-audit head's lock, pg_notify), as fast as it can.
+STATUS_CHANGED + COMMENTED events, two audit entries hash-chained at commit
+under the audit head's lock, pg_notify), as fast as it can.
 
 Raw: N asyncpg connections do the same writes on requests of their own, one
 transaction per transition, with no GraphQL, HTTP, auth or ORM in between.
@@ -44,7 +44,7 @@ import uvicorn
 from auth.keys import ensure_signing_key, load_keys
 from auth.permissions import allowed_scopes
 from auth.tokens import mint_token
-from db.audit import canonical, entry_hash
+from db.audit import canonical_prefix
 from db.engine import make_engine, make_sessionmaker
 from db.events import notify_events
 from db.importer import import_master_data
@@ -236,10 +236,10 @@ VALUES ($1, 'STATUS_CHANGED', $2, $3, 'Sue', $4, $5, NULL, $7, $8),
        ($1, 'COMMENTED', $2, $3, 'Sue', NULL, NULL, $6, $7, $8)
 """
 _AUDIT = """
-INSERT INTO audit_entries (sequence, occurred_at, actor_subject, action, entity_type, entity_id,
-                           before, after, previous_hash, hash)
-SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
-                     $7::jsonb[], $8::jsonb[], $9::text[], $10::text[])
+INSERT INTO audit_pending (occurred_at, actor_subject, action, entity_type, entity_id, before, after,
+                           canonical_prefix)
+SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[],
+                     $7::jsonb[], $8::text[])
 """
 
 
@@ -270,41 +270,23 @@ async def _raw_transition(conn: asyncpg.Connection, request: Tracked, n: int) ->
                 {"status": to_status, "version": row["version"]},
             ),
         ]
-        head = await conn.fetchrow("SELECT sequence, hash FROM audit_head WHERE id = 1 FOR UPDATE")
-        sequence, previous = int(head["sequence"]), str(head["hash"])
-        columns: list[list[Any]] = [[] for _ in range(10)]
+        # Chained at COMMIT by the trigger of migration 0007, exactly as the server's writes are.
+        columns: list[list[Any]] = [[] for _ in range(8)]
         for action, entity_type, entity_id, before, after in records:
-            sequence += 1
-            digest = entry_hash(
-                previous,
-                canonical(
-                    sequence=sequence,
-                    occurred_at=now,
-                    actor_subject=SUPERVISOR,
-                    action=action,
-                    entity_type=entity_type,
-                    entity_id=entity_id,
-                    before=before,
-                    after=after,
-                ),
+            prefix = canonical_prefix(
+                occurred_at=now,
+                actor_subject=SUPERVISOR,
+                action=action,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                before=before,
+                after=after,
             )
-            values = [
-                sequence,
-                now,
-                SUPERVISOR,
-                action,
-                entity_type,
-                entity_id,
-                json.dumps(before),
-                json.dumps(after),
-                previous,
-                digest,
-            ]
+            values = [now, SUPERVISOR, action, entity_type, entity_id]
+            values += [json.dumps(before), json.dumps(after), prefix]
             for column, value in zip(columns, values, strict=True):
                 column.append(value)
-            previous = digest
         await conn.execute(_AUDIT, *columns)
-        await conn.execute("UPDATE audit_head SET sequence = $1, hash = $2 WHERE id = 1", sequence, previous)
         await notify_events(conn, request_ids=[request.pk], kinds=["COMMENTED", "STATUS_CHANGED"])
     request.version, request.status = row["version"], to_status
 

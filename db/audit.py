@@ -1,8 +1,12 @@
 """The append-only, hash-chained audit trail (LIFECYCLE.md §6).
 
 hash = SHA-256 hex of (previous hash + canonical JSON of the entry's content).
-Appenders lock the single `audit_head` row, so concurrent writers queue
-behind each other and the chain never forks; entries are never updated.
+A change writes its entries to `audit_pending` with the canonical text up to
+the sequence number (`canonical_prefix`); a deferred trigger (migration 0007)
+chains them at COMMIT inside PostgreSQL: it locks the single `audit_head`
+row, so concurrent writers queue behind each other only for the instant of
+their commits and the chain never forks; entries are never updated.
+`verify_chain` recomputes every hash here, from the stored columns.
 """
 
 from __future__ import annotations
@@ -15,12 +19,20 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from db.models import AuditEntry, AuditHead
+from db.models import AuditEntry, AuditPending
 
-__all__ = ["AuditRecord", "AuditVerification", "append_audit", "canonical", "entry_hash", "verify_chain"]
+__all__ = [
+    "AuditRecord",
+    "AuditVerification",
+    "append_audit",
+    "canonical",
+    "canonical_prefix",
+    "entry_hash",
+    "verify_chain",
+]
 
 GENESIS = "0" * 64
 
@@ -87,36 +99,45 @@ def entry_hash(previous_hash: str, content: str) -> str:
     return hashlib.sha256((previous_hash + content).encode("utf-8")).hexdigest()
 
 
+def canonical_prefix(
+    *,
+    occurred_at: datetime,
+    actor_subject: str,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    before: Any,
+    after: Any,
+) -> str:
+    """`canonical(...)` up to its sequence number: the chain trigger appends `<sequence>}`.
+
+    "sequence" sorts after every other key, so it is the last member of the canonical text.
+    """
+    text_ = canonical(
+        sequence=0,
+        occurred_at=occurred_at,
+        actor_subject=actor_subject,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        before=before,
+        after=after,
+    )
+    suffix = '"sequence":0}'
+    if not text_.endswith(suffix):  # pragma: no cover - guards the key order the trigger relies on
+        raise AssertionError("the sequence must be the last member of the canonical text")
+    return text_[: -len("0}")]
+
+
 async def append_audit(session: AsyncSession, records: Sequence[AuditRecord], *, now: datetime) -> None:
-    """Append `records` to the chain inside the caller's transaction (call it last, just before commit)."""
+    """Queue `records` for the chain; the trigger numbers and hashes them when the transaction commits."""
     if not records:
         return
-    head = (
-        await session.execute(
-            select(AuditHead.sequence, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
-        )
-    ).one()
-    sequence, previous = int(head.sequence), str(head.hash)
     rows = []
     for record in records:
-        sequence += 1
         before, after = _plain(record.before), _plain(record.after)
-        digest = entry_hash(
-            previous,
-            canonical(
-                sequence=sequence,
-                occurred_at=now,
-                actor_subject=record.actor_subject,
-                action=record.action,
-                entity_type=record.entity_type,
-                entity_id=record.entity_id,
-                before=before,
-                after=after,
-            ),
-        )
         rows.append(
             {
-                "sequence": sequence,
                 "occurred_at": now,
                 "actor_subject": record.actor_subject,
                 "action": record.action,
@@ -124,13 +145,18 @@ async def append_audit(session: AsyncSession, records: Sequence[AuditRecord], *,
                 "entity_id": record.entity_id,
                 "before": before,
                 "after": after,
-                "previous_hash": previous,
-                "hash": digest,
+                "canonical_prefix": canonical_prefix(
+                    occurred_at=now,
+                    actor_subject=record.actor_subject,
+                    action=record.action,
+                    entity_type=record.entity_type,
+                    entity_id=record.entity_id,
+                    before=before,
+                    after=after,
+                ),
             }
         )
-        previous = digest
-    await session.execute(insert(AuditEntry), rows)
-    await session.execute(update(AuditHead).where(AuditHead.id == 1).values(sequence=sequence, hash=previous))
+    await session.execute(insert(AuditPending), rows)
 
 
 async def verify_chain(conn: AsyncConnection, *, batch: int = 5000) -> AuditVerification:

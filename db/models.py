@@ -45,6 +45,7 @@ __all__ = [
     "ApprovalDecision",
     "AuditEntry",
     "AuditHead",
+    "AuditPending",
     "Base",
     "BusinessCalendar",
     "BusinessRules",
@@ -700,6 +701,23 @@ class AuditEntry(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class AuditPending(Base):
+    """Entries of a transaction not yet chained: the commit-time trigger of migration 0007 moves them
+    to audit_entries (numbered and hashed) and deletes them, so committed rows never stay here."""
+
+    __tablename__ = "audit_pending"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(TZ)
+    actor_subject: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(64))
+    entity_type: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[str] = mapped_column(String(200))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # canonical text of the entry up to its sequence number (db.audit.canonical_prefix)
+    canonical_prefix: Mapped[str] = mapped_column(Text)
+
+
 class IdempotencyKey(Base):
     __tablename__ = "idempotency_keys"
     __table_args__ = (PrimaryKeyConstraint("subject", "key"),)
@@ -715,6 +733,9 @@ class IdempotencyKey(Base):
 # stale); read by db/metrics.py. team_key is the team id, 0 for none. Written by triggers only.
 
 
+_SHARD = text("(pg_backend_pid() % 16)")
+
+
 class MetricsRequestDaily(Base):
     """Requests per UTC creation day, team, type and status / channel / priority: counts, duration sums."""
 
@@ -725,6 +746,8 @@ class MetricsRequestDaily(Base):
     # 'status' (with every measure), 'channel' or 'priority' (counts only); key: its value.
     dimension: Mapped[str] = mapped_column(String(8), primary_key=True)
     key: Mapped[str] = mapped_column(String(24), primary_key=True)
+    # Writers on different connections upsert different rows (migration 0007); readers sum over shards.
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True, server_default=_SHARD)
     n: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     breach_recorded: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     ever_resolved: Mapped[int] = mapped_column(Integer, server_default=text("0"))
@@ -751,6 +774,8 @@ class MetricsDurationDaily(Base):
     type: Mapped[str] = mapped_column(String(32), primary_key=True)
     metric: Mapped[str] = mapped_column(String(1), primary_key=True)
     bucket: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    # Writers on different connections upsert different rows (migration 0007); readers sum over shards.
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True, server_default=_SHARD)
     n: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
 
@@ -761,5 +786,7 @@ class MetricsSlaDaily(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     team_key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # Writers on different connections upsert different rows (migration 0007); readers sum over shards.
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True, server_default=_SHARD)
     due: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     met: Mapped[int] = mapped_column(Integer, server_default=text("0"))

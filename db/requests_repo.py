@@ -9,6 +9,7 @@ The SLA clock and the transition guards read the same facts through
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
@@ -16,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, select, text, update
+from sqlalchemy import Text, and_, cast, exists, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import BusinessRules, ExchangeRate
@@ -294,9 +295,19 @@ async def payment_row(session: AsyncSession, *, payment_id: int) -> PaymentRow |
 
 
 async def load_rules(session: AsyncSession) -> Rules:
-    """The configured business rules (table business_rules; shipped defaults for missing sets)."""
-    rows = (await session.execute(select(BusinessRules.name, BusinessRules.rules))).all()
-    return parse_rules({name: data for name, data in rows})
+    """The configured business rules (table business_rules; shipped defaults for missing sets).
+
+    Read in every transaction that applies them (a change to the table takes effect at once);
+    parsed only when their text differs from what was parsed before.
+    """
+    stmt = select(BusinessRules.name, cast(BusinessRules.rules, Text)).order_by(BusinessRules.name)
+    rows = (await session.execute(stmt)).all()
+    return _parsed_rules(tuple((str(name), str(data)) for name, data in rows))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_rules(rows: tuple[tuple[str, str], ...]) -> Rules:
+    return parse_rules({name: json.loads(data) for name, data in rows})
 
 
 async def exchange_rates(session: AsyncSession) -> dict[str, Decimal]:

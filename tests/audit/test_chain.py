@@ -231,3 +231,27 @@ async def test_twenty_concurrent_writers_never_fork_the_chain(
     async with engine.connect() as conn:
         head = (await conn.execute(text("SELECT sequence, hash FROM audit_head"))).one()
     assert (head.sequence, head.hash) == (60, entries[-1].hash)
+
+
+async def test_an_open_transaction_never_holds_up_another_commit(
+    wide_engine: AsyncEngine, engine: AsyncEngine
+) -> None:
+    """Entries are chained at COMMIT: a change that has written its entries but not committed
+    blocks nobody, and the chain follows commit order."""
+    sessions = make_sessionmaker(wide_engine)
+    actor = ChangeActor(subject="slow@example.com", name="Slow")
+    async with UnitOfWork(sessions, actor=actor, now=datetime.now(UTC)) as slow:
+        slow.audit("TEST", "ServiceRequest", 1, None, {"k": "slow"})
+        from db.audit import append_audit
+
+        await append_audit(slow.session, slow._audit, now=slow.now)  # written, not committed
+        fast_actor = ChangeActor(subject="fast@example.com", name="Fast")
+        async with UnitOfWork(sessions, actor=fast_actor, now=datetime.now(UTC)) as fast:
+            await fast.session.execute(text("SET LOCAL lock_timeout = '2s'"))
+            fast.audit("TEST", "ServiceRequest", 2, None, {"k": "fast"})
+            await asyncio.wait_for(fast.commit(), 5)
+        await slow.session.commit()
+        slow._committed = True
+    entries = await _entries(engine)
+    _assert_chained(entries)
+    assert [e.actor_subject for e in entries] == ["fast@example.com", "slow@example.com"]

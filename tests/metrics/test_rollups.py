@@ -26,20 +26,36 @@ from tests.metrics.data import END, NOW, START, Ids, at, insert_data_set
 _ROLLUPS = ("metrics_request_daily", "metrics_duration_daily", "metrics_sla_daily")
 
 
-def _migration() -> Any:
-    path = Path(__file__).parents[2] / "db" / "migrations" / "versions" / "0005_metrics_indexes.py"
-    spec = importlib.util.spec_from_file_location("metrics_migration", path)
+def _migration(name: str) -> Any:
+    path = Path(__file__).parents[2] / "db" / "migrations" / "versions" / name
+    spec = importlib.util.spec_from_file_location(f"migration_{path.stem}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
+_KEYS = {
+    "metrics_request_daily": "day, team_key, type, dimension, key",
+    "metrics_duration_daily": "day, team_key, type, metric, bucket",
+    "metrics_sla_daily": "day, team_key, type",
+}
+_MEASURES = {
+    "metrics_request_daily": "sum(n), sum(breach_recorded), sum(ever_resolved), sum(reopened), sum(fr_count),"
+    " sum(fr_seconds), sum(res_count), sum(res_seconds)",
+    "metrics_duration_daily": "sum(n)",
+    "metrics_sla_daily": "sum(due), sum(met)",
+}
+
+
 async def _rollup_rows(conn: AsyncConnection) -> dict[str, set[tuple[Any, ...]]]:
+    """Each rollup's totals per key (summed over the writers' shards), zero totals left out."""
     rows = {}
     for table in _ROLLUPS:
-        measure = "due <> 0 OR met <> 0" if table == "metrics_sla_daily" else "n <> 0"
-        rows[table] = {tuple(r) for r in await conn.execute(text(f"SELECT * FROM {table} WHERE {measure}"))}
+        measure = "sum(due) <> 0 OR sum(met) <> 0" if table == "metrics_sla_daily" else "sum(n) <> 0"
+        keys = _KEYS[table]
+        query = f"SELECT {keys}, {_MEASURES[table]} FROM {table} GROUP BY {keys} HAVING {measure}"
+        rows[table] = {tuple(r) for r in await conn.execute(text(query))}
     return rows
 
 
@@ -72,12 +88,13 @@ async def ids(engine: AsyncEngine) -> Ids:
 
 
 async def test_rollups_equal_a_recount_after_changes(engine: AsyncEngine, ids: Ids) -> None:
-    migration = _migration()
+    columns = _migration("0005_metrics_indexes.py")._COLUMNS
+    sharded = _migration("0007_contention_free_commits.py")
     async with engine.connect() as conn:
         maintained = await _rollup_rows(conn)
         assert maintained["metrics_request_daily"]  # the data set is in them
         await conn.execute(text("TRUNCATE " + ", ".join(_ROLLUPS)))
-        for statement in migration._apply(f"SELECT {migration._COLUMNS}, 1 AS sign FROM service_requests"):
+        for statement in sharded.rollup_statements(f"SELECT {columns}, 1 AS sign FROM service_requests"):
             await conn.execute(text(statement))
         recounted = await _rollup_rows(conn)
         await conn.rollback()
@@ -223,3 +240,53 @@ async def test_rollups_follow_writes_made_in_replica_mode(engine: AsyncEngine, i
         ).scalar_one()
     # One request: one 'status', one 'channel' and one 'priority' row more.
     assert after - before == 3
+
+
+async def test_writers_on_two_connections_do_not_wait_for_each_other(engine: AsyncEngine, ids: Ids) -> None:
+    """Two open transactions changing requests of the same day, team, type and status both proceed:
+    each upserts the rollup rows of its own shard (migration 0007), not one row they would queue on."""
+    copy = text(
+        "INSERT INTO service_requests (customer_id, type, channel, subject, description, priority, status,"
+        " created_by_subject, sla_policy_id, first_response_due_at, resolution_due_at, created_at, team_id)"
+        " SELECT customer_id, type, channel, subject, description, priority, status, created_by_subject,"
+        " sla_policy_id, first_response_due_at, resolution_due_at, created_at, team_id"
+        " FROM service_requests WHERE id = :id RETURNING id"
+    )
+    async with engine.begin() as conn:
+        source = {"id": (ids.requests or {})["R4"]}
+        twins = [(await conn.execute(copy, source)).scalar_one() for _ in range(2)]
+    # Two connections on different shards (backend pid modulo 16).
+    held: list[AsyncConnection] = []
+    first = await engine.connect()
+    held.append(first)
+    pid = (await first.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    second = None
+    try:
+        while second is None:
+            candidate = await engine.connect()
+            held.append(candidate)
+            other = (await candidate.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            if other % 16 != pid % 16:
+                second = candidate
+        change = text("UPDATE service_requests SET status = 'CANCELLED', cancelled_at = now() WHERE id = :id")
+        await first.execute(change, {"id": twins[0]})  # holds its rollup rows until it ends
+        await second.execute(text("SET LOCAL lock_timeout = '2s'"))
+        await second.execute(change, {"id": twins[1]})  # would time out if it queued behind the first
+        await second.commit()
+        await first.commit()
+    finally:
+        for conn in held:
+            await conn.close()
+    async with engine.connect() as conn:
+        resolved = (
+            await conn.execute(
+                text(
+                    "SELECT sum(n) FROM metrics_request_daily"
+                    " WHERE dimension = 'status' AND key = 'CANCELLED'"
+                    " AND (day, team_key, type) = (SELECT CAST(created_at AT TIME ZONE 'UTC' AS date),"
+                    " coalesce(team_id, 0), type FROM service_requests WHERE id = :id)"
+                ),
+                {"id": twins[0]},
+            )
+        ).scalar_one()
+    assert resolved >= 2  # both changes counted (and more if the data set resolved others of that key)
