@@ -54,7 +54,7 @@ from db.queries.rows import (
     _Row,
 )
 from db.queries.scope import CustomerScope
-from domain.calendar import calendar_from_json
+from domain.calendar import BusinessCalendar, calendar_from_json
 from domain.sla import SlaPolicy as DomainSlaPolicy
 
 __all__ = ["Loaders", "SharedConnection"]
@@ -280,14 +280,7 @@ class Loaders:
         cached = self._domain_policies.get(policy.id)
         if cached is not None:
             return cached
-        calendar = None
-        if calendar_row is not None:
-            calendar = calendar_from_json(
-                calendar_row.time_zone,
-                calendar_row.weekly_hours,
-                calendar_row.holidays,
-                name=calendar_row.name,
-            )
+        calendar = _calendar_of(calendar_row) if calendar_row is not None else None
         built = DomainSlaPolicy(
             first_response_seconds=policy.first_response_seconds,
             resolution_seconds=policy.resolution_seconds,
@@ -295,3 +288,22 @@ class Loaders:
         )
         self._domain_policies[policy.id] = built
         return built
+
+
+# Domain calendars by their stored form, shared by operations: parsing one (calendar_from_json)
+# cost each operation about as much as the SLA of a dozen requests, and a shared calendar keeps
+# its per-day span cache warm. An edited calendar has another key; the size is bounded.
+_CALENDARS: dict[tuple[object, ...], BusinessCalendar] = {}
+_CALENDARS_MAX = 256
+
+
+def _calendar_of(row: CalendarRow) -> BusinessCalendar:
+    key = (row.id, row.name, row.time_zone, repr(row.weekly_hours), tuple(row.holidays))
+    calendar = _CALENDARS.get(key)
+    if calendar is None:
+        if len(_CALENDARS) >= _CALENDARS_MAX:
+            _CALENDARS.clear()
+        calendar = _CALENDARS[key] = calendar_from_json(
+            row.time_zone, row.weekly_hours, row.holidays, name=row.name
+        )
+    return calendar

@@ -8,7 +8,7 @@ instead of three, and the policy/calendar loaders are primed from it.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -141,6 +141,26 @@ def _record(row: RowMapping) -> RequestRecord:
     return RequestRecord(RequestRow.of(row), PolicyRow.of(row, "p_"), calendar)
 
 
+def _records(rows: Iterable[RowMapping]) -> list[RequestRecord]:
+    """Records of many rows: the requests share a handful of policies and calendars (immutable
+    rows), so each of those is built once rather than once per request."""
+    policies: dict[int, PolicyRow] = {}
+    calendars: dict[int, CalendarRow] = {}
+    records = []
+    for row in rows:
+        policy = policies.get(row["p_id"])
+        if policy is None:
+            policy = policies[row["p_id"]] = PolicyRow.of(row, "p_")
+        calendar_id = row["c_id"]
+        calendar = None
+        if calendar_id is not None:
+            calendar = calendars.get(calendar_id)
+            if calendar is None:
+                calendar = calendars[calendar_id] = CalendarRow.of(row, "c_")
+        records.append(RequestRecord(RequestRow.of(row), policy, calendar))
+    return records
+
+
 _PART = {
     "CREATED_AT": KeyPart(R.created_at, "datetime"),
     "UPDATED_AT": KeyPart(R.updated_at, "datetime"),
@@ -174,7 +194,7 @@ async def fetch_request_page(
     """One page of requests matching `flt` within `scope`, with their SLA policies."""
     base = _record_select().where(*request_conditions(flt, scope, now))
     result = await keyset.fetch_page(conn, base, ordering, page)
-    return result, [_record(r) for r in result.rows]
+    return result, _records(result.rows)
 
 
 async def count_requests(
@@ -196,7 +216,7 @@ async def fetch_request_rows(
     if not ids:
         return []
     stmt = _record_select().where(id_in(R.id, ids), in_scope(R.customer_id, scope))
-    return [_record(r) for r in (await conn.execute(stmt)).mappings()]
+    return _records((await conn.execute(stmt)).mappings())
 
 
 async def fetch_request_by_number(

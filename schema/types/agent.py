@@ -10,6 +10,7 @@ from domain.enums import ApprovalLevel, RequestType, Role
 from schema import ids
 from schema.context import Context
 from schema.types.node import Node, load_node
+from schema.types.ready import now_or_later
 from schema.types.scope import customer_scope
 
 __all__ = ["Agent", "Team", "agent_by_id"]
@@ -36,10 +37,11 @@ class Agent(Node):
             approval_level=ApprovalLevel(row.approval_level),
         )
 
+    # Relation fields are synchronous when the loaders hold their rows: see schema.types.ready.
+
     @strawberry.field
-    async def teams(self, info: Ctx) -> list[Team]:
-        rows = await info.context.loaders.teams_by_staff.load(self.row.id)
-        return [Team.from_row(r) for r in rows]
+    def teams(self, info: Ctx) -> list[Team]:
+        return now_or_later(info.context.loaders.teams_by_staff, self.row.id, _teams)
 
     @strawberry.field
     def skills(self) -> list[RequestType]:
@@ -48,9 +50,10 @@ class Agent(Node):
     @strawberry.field(
         description="Requests assigned to this agent that are not RESOLVED, CLOSED or CANCELLED."
     )
-    async def open_workload(self, info: Ctx) -> int:
+    def open_workload(self, info: Ctx) -> int:
         # Counted within the caller's customers: other customers' requests do not exist for them.
-        return await info.context.loaders.open_workload.load((self.row.id, customer_scope(info.context)))
+        key = (self.row.id, customer_scope(info.context))
+        return now_or_later(info.context.loaders.open_workload, key, _count)
 
 
 @strawberry.type
@@ -63,13 +66,25 @@ class Team(Node):
         return cls(id=strawberry.ID(ids.encode("Team", row.id)), row=row, name=row.name)
 
     @strawberry.field
-    async def members(self, info: Ctx) -> list[Agent]:
-        rows = await info.context.loaders.members_by_team.load(self.row.id)
-        return [Agent.from_row(r) for r in rows]
+    def members(self, info: Ctx) -> list[Agent]:
+        return now_or_later(info.context.loaders.members_by_team, self.row.id, _agents)
 
     @strawberry.field
-    async def open_requests(self, info: Ctx) -> int:
-        return await info.context.loaders.team_open_requests.load((self.row.id, customer_scope(info.context)))
+    def open_requests(self, info: Ctx) -> int:
+        key = (self.row.id, customer_scope(info.context))
+        return now_or_later(info.context.loaders.team_open_requests, key, _count)
+
+
+def _teams(rows: list[TeamRow]) -> list[Team]:
+    return [Team.from_row(r) for r in rows]
+
+
+def _agents(rows: list[StaffRow]) -> list[Agent]:
+    return [Agent.from_row(r) for r in rows]
+
+
+def _count(count: int) -> int:
+    return count
 
 
 async def agent_by_id(ctx: Context, pk: int) -> Agent | None:

@@ -18,6 +18,7 @@ from schema.inputs import ApprovalFilter as ApprovalFilterInput
 from schema.pagination import Connection, connection, page_request
 from schema.types.money import Money, optional_money
 from schema.types.node import Node, load_node
+from schema.types.ready import now_or_later, required
 from schema.types.refs import AgentRef, ServiceRequestRef
 from schema.types.scope import customer_scope
 
@@ -26,12 +27,11 @@ __all__ = ["Approval", "ApprovalDecision", "approval_by_id", "approval_connectio
 Ctx = Info[Context, None]
 
 
-async def _agent(info: Ctx, staff_id: int) -> AgentRef:
+def _agent(info: Ctx, staff_id: int) -> AgentRef:
+    """The staff member (synchronous when the loader holds the row: see schema.types.ready)."""
     from schema.types.agent import Agent
 
-    row = await info.context.loaders.staff.load(staff_id)
-    assert row is not None  # foreign key
-    return Agent.from_row(row)
+    return required(info.context.loaders.staff, staff_id, Agent.from_row)
 
 
 @strawberry.type
@@ -42,8 +42,8 @@ class ApprovalDecision:
     decided_at: datetime
 
     @strawberry.field
-    async def approver(self, info: Ctx) -> AgentRef:
-        return await _agent(info, self.row.approver_id)
+    def approver(self, info: Ctx) -> AgentRef:
+        return _agent(info, self.row.approver_id)
 
 
 @strawberry.type
@@ -72,28 +72,29 @@ class Approval(Node):
         )
 
     @strawberry.field
-    async def service_request(self, info: Ctx) -> ServiceRequestRef:
+    def service_request(self, info: Ctx) -> ServiceRequestRef:
         from schema.types.request import ServiceRequest
 
-        record = await info.context.loaders.service_request.load(self.row.request_id)
-        assert record is not None  # foreign key
-        return ServiceRequest.from_row(record)
+        return required(info.context.loaders.service_request, self.row.request_id, ServiceRequest.from_row)
 
     @strawberry.field
     def amount(self) -> Money | None:
         return optional_money(self.row.amount, self.row.currency)
 
     @strawberry.field
-    async def requested_by(self, info: Ctx) -> AgentRef:
-        return await _agent(info, self.row.requested_by_id)
+    def requested_by(self, info: Ctx) -> AgentRef:
+        return _agent(info, self.row.requested_by_id)
 
     @strawberry.field
-    async def decisions(self, info: Ctx) -> list[ApprovalDecision]:
-        rows = await info.context.loaders.decisions_by_approval.load(self.row.id)
-        return [
-            ApprovalDecision(row=r, decision=Decision(r.decision), comment=r.comment, decided_at=r.decided_at)
-            for r in rows
-        ]
+    def decisions(self, info: Ctx) -> list[ApprovalDecision]:
+        return now_or_later(info.context.loaders.decisions_by_approval, self.row.id, _decisions)
+
+
+def _decisions(rows: list[DecisionRow]) -> list[ApprovalDecision]:
+    return [
+        ApprovalDecision(row=r, decision=Decision(r.decision), comment=r.comment, decided_at=r.decided_at)
+        for r in rows
+    ]
 
 
 def decider_of(ctx: Context) -> Decider:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
 import strawberry
 from strawberry.types import Info
@@ -19,6 +20,7 @@ from schema.pagination import Connection, connection, page_request
 from schema.types.insight import FinancialHealth, PaymentBehavior, financial_health_of, payment_behavior_of
 from schema.types.money import Money, money
 from schema.types.node import Node, load_node
+from schema.types.ready import now_or_later, optional, required
 from schema.types.refs import InvoiceRef, PaymentRef, ServiceRequestRef
 from schema.types.scope import Capability, can, customer_scope, today
 
@@ -66,15 +68,16 @@ class Customer(Node):
     def risk_rating(self, info: Ctx) -> RiskRating | None:
         return RiskRating(self.row.risk_rating) if self._credit(info, "riskRating") else None
 
+    # Relation fields are synchronous when the loaders hold their rows: see schema.types.ready.
+
     @strawberry.field(description="Sum of outstanding amounts of the customer's open invoices, per currency.")
-    async def open_balance(self, info: Ctx) -> list[Money]:
-        totals = await info.context.loaders.open_balance.load(self.row.id)
-        return [money(amount, currency) for currency, amount in totals]
+    def open_balance(self, info: Ctx) -> list[Money]:
+        return now_or_later(info.context.loaders.open_balance, self.row.id, _balances)
 
     @strawberry.field
-    async def contract(self, info: Ctx) -> Contract | None:
-        row = await info.context.loaders.current_contract.load((self.row.id, today(info.context)))
-        return Contract.from_row(row) if row is not None else None
+    def contract(self, info: Ctx) -> Contract | None:
+        key = (self.row.id, today(info.context))
+        return optional(info.context.loaders.current_contract, key, Contract.from_row)
 
     @strawberry.field
     async def invoices(
@@ -136,18 +139,21 @@ class Customer(Node):
         )
 
     @strawberry.field(description="Null for callers not allowed to see credit data.")
-    async def payment_behavior(self, info: Ctx) -> PaymentBehavior | None:
+    def payment_behavior(self, info: Ctx) -> PaymentBehavior | None:
         if not self._credit(info, "paymentBehavior"):
             return None
-        row = await info.context.loaders.payment_behavior.load((self.row.id, info.context.now()))
-        return payment_behavior_of(row) if row is not None else None
+        key = (self.row.id, info.context.now())
+        return optional(info.context.loaders.payment_behavior, key, payment_behavior_of)
 
     @strawberry.field(description="Null for callers not allowed to see credit data.")
-    async def financial_health(self, info: Ctx) -> FinancialHealth | None:
+    def financial_health(self, info: Ctx) -> FinancialHealth | None:
         if not self._credit(info, "financialHealth"):
             return None
-        row = await info.context.loaders.financial_health.load(self.row.id)
-        return financial_health_of(row) if row is not None else None
+        return optional(info.context.loaders.financial_health, self.row.id, financial_health_of)
+
+
+def _balances(totals: list[tuple[str, Decimal]]) -> list[Money]:
+    return [money(amount, currency) for currency, amount in totals]
 
 
 @strawberry.type
@@ -174,10 +180,8 @@ class Contract(Node):
         )
 
     @strawberry.field
-    async def customer(self, info: Ctx) -> Customer:
-        row = await info.context.loaders.customer.load(self.row.customer_id)
-        assert row is not None  # foreign key
-        return Customer.from_row(row)
+    def customer(self, info: Ctx) -> Customer:
+        return required(info.context.loaders.customer, self.row.customer_id, Customer.from_row)
 
 
 async def customer_by_id(ctx: Context, pk: int) -> Customer | None:

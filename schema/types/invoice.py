@@ -24,6 +24,7 @@ from schema.context import Context
 from schema.pagination import Connection, connection, page_request
 from schema.types.money import Money, money
 from schema.types.node import Node, load_node
+from schema.types.ready import now_or_later, optional, required
 from schema.types.refs import AgentRef, ApprovalRef, CustomerRef, ServiceRequestRef
 from schema.types.scope import Capability, can, customer_scope, today, visible
 
@@ -41,19 +42,24 @@ __all__ = [
 Ctx = Info[Context, None]
 
 
-async def _customer(info: Ctx, customer_id: int) -> CustomerRef:
+# Relation fields are synchronous when the loaders hold their rows: see schema.types.ready.
+
+
+def _customer(info: Ctx, customer_id: int) -> CustomerRef:
     from schema.types.customer import Customer
 
-    row = await info.context.loaders.customer.load(customer_id)
-    assert row is not None  # foreign key
-    return Customer.from_row(row)
+    return required(info.context.loaders.customer, customer_id, Customer.from_row)
 
 
-async def _invoice(info: Ctx, invoice_id: int | None) -> Invoice | None:
+def _invoice(info: Ctx, invoice_id: int | None) -> Invoice | None:
     if invoice_id is None:
         return None
-    row = await info.context.loaders.invoice.load(invoice_id)
-    return Invoice.from_row(row) if row is not None and visible(info.context, row.customer_id) else None
+    ctx = info.context
+
+    def build(row: InvoiceRow | None) -> Invoice | None:
+        return Invoice.from_row(row) if row is not None and visible(ctx, row.customer_id) else None
+
+    return now_or_later(ctx.loaders.invoice, invoice_id, build)
 
 
 @strawberry.type
@@ -76,8 +82,8 @@ class Invoice(Node):
         )
 
     @strawberry.field
-    async def customer(self, info: Ctx) -> CustomerRef:
-        return await _customer(info, self.row.customer_id)
+    def customer(self, info: Ctx) -> CustomerRef:
+        return _customer(info, self.row.customer_id)
 
     @strawberry.field
     def amount(self) -> Money:
@@ -101,14 +107,17 @@ class Invoice(Node):
         )
 
     @strawberry.field
-    async def payments(self, info: Ctx) -> list[Payment]:
-        rows = await info.context.loaders.payments_by_invoice.load(self.row.id)
-        return [Payment.from_row(r) for r in rows if visible(info.context, r.customer_id)]
+    def payments(self, info: Ctx) -> list[Payment]:
+        ctx = info.context
+
+        def build(rows: list[PaymentRow]) -> list[Payment]:
+            return [Payment.from_row(r) for r in rows if visible(ctx, r.customer_id)]
+
+        return now_or_later(ctx.loaders.payments_by_invoice, self.row.id, build)
 
     @strawberry.field
-    async def adjustments(self, info: Ctx) -> list[Adjustment]:
-        rows = await info.context.loaders.adjustments_by_invoice.load(self.row.id)
-        return [Adjustment.from_row(r) for r in rows]
+    def adjustments(self, info: Ctx) -> list[Adjustment]:
+        return now_or_later(info.context.loaders.adjustments_by_invoice, self.row.id, _adjustments)
 
     @strawberry.field
     async def service_requests(
@@ -139,12 +148,12 @@ class Payment(Node):
         )
 
     @strawberry.field
-    async def customer(self, info: Ctx) -> CustomerRef:
-        return await _customer(info, self.row.customer_id)
+    def customer(self, info: Ctx) -> CustomerRef:
+        return _customer(info, self.row.customer_id)
 
     @strawberry.field
-    async def invoice(self, info: Ctx) -> Invoice | None:
-        return await _invoice(info, self.row.invoice_id)
+    def invoice(self, info: Ctx) -> Invoice | None:
+        return _invoice(info, self.row.invoice_id)
 
     @strawberry.field
     def amount(self) -> Money:
@@ -172,39 +181,36 @@ class Adjustment(Node):
         )
 
     @strawberry.field
-    async def invoice(self, info: Ctx) -> Invoice:
-        row = await info.context.loaders.invoice.load(self.row.invoice_id)
-        assert row is not None  # foreign key
-        return Invoice.from_row(row)
+    def invoice(self, info: Ctx) -> Invoice:
+        return required(info.context.loaders.invoice, self.row.invoice_id, Invoice.from_row)
 
     @strawberry.field
-    async def service_request(self, info: Ctx) -> ServiceRequestRef:
+    def service_request(self, info: Ctx) -> ServiceRequestRef:
         from schema.types.request import ServiceRequest
 
-        record = await info.context.loaders.service_request.load(self.row.request_id)
-        assert record is not None  # foreign key
-        return ServiceRequest.from_row(record)
+        return required(info.context.loaders.service_request, self.row.request_id, ServiceRequest.from_row)
 
     @strawberry.field
     def amount(self) -> Money:
         return money(self.row.amount, self.row.currency)
 
     @strawberry.field
-    async def approval(self, info: Ctx) -> ApprovalRef | None:
+    def approval(self, info: Ctx) -> ApprovalRef | None:
         from schema.types.approval import Approval
 
         if self.row.approval_id is None or not can(info.context, Capability.READ_APPROVALS):
             return None
-        row = await info.context.loaders.approval.load(self.row.approval_id)
-        return Approval.from_row(row) if row is not None else None
+        return optional(info.context.loaders.approval, self.row.approval_id, Approval.from_row)
 
     @strawberry.field
-    async def posted_by(self, info: Ctx) -> AgentRef:
+    def posted_by(self, info: Ctx) -> AgentRef:
         from schema.types.agent import Agent
 
-        row = await info.context.loaders.staff.load(self.row.posted_by_id)
-        assert row is not None  # foreign key
-        return Agent.from_row(row)
+        return required(info.context.loaders.staff, self.row.posted_by_id, Agent.from_row)
+
+
+def _adjustments(rows: list[AdjustmentRow]) -> list[Adjustment]:
+    return [Adjustment.from_row(r) for r in rows]
 
 
 async def invoice_by_id(ctx: Context, pk: int) -> Invoice | None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 import strawberry
+from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from db.queries.requests import (
@@ -15,6 +19,7 @@ from db.queries.requests import (
     fetch_request_page,
     request_ordering,
 )
+from db.queries.rows import InvoiceRow, PaymentRow
 from domain.enums import (
     OPEN_STATUSES,
     Channel,
@@ -30,9 +35,10 @@ from schema import ids
 from schema.context import Context
 from schema.enums import OrderDirection
 from schema.inputs import ServiceRequestFilter, ServiceRequestOrder
-from schema.pagination import Connection, connection, page_request
+from schema.pagination import Connection, Prefetch, connection, page_request
 from schema.types.money import Money, optional_money
 from schema.types.node import Node, load_node
+from schema.types.ready import now_or_later, optional, required
 from schema.types.refs import (
     AdjustmentRef,
     AgentRef,
@@ -69,12 +75,10 @@ class Resolution:
     resolved_by_id: strawberry.Private[int]
 
     @strawberry.field
-    async def resolved_by(self, info: Ctx) -> AgentRef:
+    def resolved_by(self, info: Ctx) -> AgentRef:
         from schema.types.agent import Agent
 
-        row = await info.context.loaders.staff.load(self.resolved_by_id)
-        assert row is not None  # foreign key
-        return Agent.from_row(row)
+        return required(info.context.loaders.staff, self.resolved_by_id, Agent.from_row)
 
 
 @strawberry.type(
@@ -125,13 +129,13 @@ class ServiceRequest(Node):
     def pk(self) -> int:
         return self.record.request.id
 
+    # The relation fields are synchronous: see schema.types.ready (a page prefetches their rows).
+
     @strawberry.field
-    async def customer(self, info: Ctx) -> CustomerRef:
+    def customer(self, info: Ctx) -> CustomerRef:
         from schema.types.customer import Customer
 
-        row = await info.context.loaders.customer.load(self.record.request.customer_id)
-        assert row is not None  # foreign key
-        return Customer.from_row(row)
+        return required(info.context.loaders.customer, self.record.request.customer_id, Customer.from_row)
 
     @strawberry.field(description="Amount in question (disputed amount, requested credit change...).")
     def financial_impact(self) -> Money | None:
@@ -139,41 +143,51 @@ class ServiceRequest(Node):
         return optional_money(r.financial_impact_amount, r.financial_impact_currency)
 
     @strawberry.field
-    async def invoice(self, info: Ctx) -> InvoiceRef | None:
+    def invoice(self, info: Ctx) -> InvoiceRef | None:
         from schema.types.invoice import Invoice
 
         invoice_id = self.record.request.invoice_id
-        row = await info.context.loaders.invoice.load(invoice_id) if invoice_id is not None else None
-        return Invoice.from_row(row) if row is not None and visible(info.context, row.customer_id) else None
+        if invoice_id is None:
+            return None
+        ctx = info.context
+
+        def build(row: InvoiceRow | None) -> Invoice | None:
+            return Invoice.from_row(row) if row is not None and visible(ctx, row.customer_id) else None
+
+        return now_or_later(ctx.loaders.invoice, invoice_id, build)
 
     @strawberry.field
-    async def payment(self, info: Ctx) -> PaymentRef | None:
+    def payment(self, info: Ctx) -> PaymentRef | None:
         from schema.types.invoice import Payment
 
         payment_id = self.record.request.payment_id
-        row = await info.context.loaders.payment.load(payment_id) if payment_id is not None else None
-        return Payment.from_row(row) if row is not None and visible(info.context, row.customer_id) else None
+        if payment_id is None:
+            return None
+        ctx = info.context
+
+        def build(row: PaymentRow | None) -> Payment | None:
+            return Payment.from_row(row) if row is not None and visible(ctx, row.customer_id) else None
+
+        return now_or_later(ctx.loaders.payment, payment_id, build)
 
     @strawberry.field
-    async def team(self, info: Ctx) -> TeamRef | None:
+    def team(self, info: Ctx) -> TeamRef | None:
         from schema.types.agent import Team
 
         team_id = self.record.request.team_id
         # The staff directory is internal (READ_TEAMS): restricted fields resolve to null.
         if team_id is None or not can(info.context, Capability.READ_TEAMS):
             return None
-        row = await info.context.loaders.team.load(team_id)
-        return Team.from_row(row) if row is not None else None
+        return optional(info.context.loaders.team, team_id, Team.from_row)
 
     @strawberry.field
-    async def assignee(self, info: Ctx) -> AgentRef | None:
+    def assignee(self, info: Ctx) -> AgentRef | None:
         from schema.types.agent import Agent
 
         staff_id = self.record.request.assignee_id
         if staff_id is None or not can(info.context, Capability.READ_TEAMS):
             return None
-        row = await info.context.loaders.staff.load(staff_id)
-        return Agent.from_row(row) if row is not None else None
+        return optional(info.context.loaders.staff, staff_id, Agent.from_row)
 
     @strawberry.field
     def sla(self, info: Ctx) -> SlaRef:
@@ -182,20 +196,26 @@ class ServiceRequest(Node):
         return sla_of(info.context, self.record)
 
     @strawberry.field
-    async def approvals(self, info: Ctx) -> list[ApprovalRef]:
+    def approvals(self, info: Ctx) -> list[ApprovalRef]:
         from schema.types.approval import Approval
 
         if not can(info.context, Capability.READ_APPROVALS):
             return []
-        rows = await info.context.loaders.approvals_by_request.load(self.pk)
-        return [Approval.from_row(r) for r in rows]
+        return now_or_later(
+            info.context.loaders.approvals_by_request,
+            self.pk,
+            lambda rows: [Approval.from_row(r) for r in rows],
+        )
 
     @strawberry.field
-    async def adjustments(self, info: Ctx) -> list[AdjustmentRef]:
+    def adjustments(self, info: Ctx) -> list[AdjustmentRef]:
         from schema.types.invoice import Adjustment
 
-        rows = await info.context.loaders.adjustments_by_request.load(self.pk)
-        return [Adjustment.from_row(r) for r in rows]
+        return now_or_later(
+            info.context.loaders.adjustments_by_request,
+            self.pk,
+            lambda rows: [Adjustment.from_row(r) for r in rows],
+        )
 
     @strawberry.field
     def resolution(self) -> Resolution | None:
@@ -228,14 +248,21 @@ class ServiceRequest(Node):
         return await event_connection(info.context, request_id=self.pk, first=first, after=after)
 
     @strawberry.field(description="Transitions the viewer may perform now.")
-    async def available_transitions(self, info: Ctx) -> list[Transition]:
-        ctx = info.context
+    def available_transitions(self, info: Ctx) -> list[Transition]:
+        if self.status not in OPEN_STATUSES:
+            return self._transitions(info.context, pending=False)
+        return now_or_later(
+            info.context.loaders.approvals_by_request,
+            self.pk,
+            lambda approvals: self._transitions(
+                info.context, pending=any(a.status == ApprovalStatusEnum.PENDING for a in approvals)
+            ),
+        )
+
+    def _transitions(self, ctx: Context, *, pending: bool) -> list[Transition]:
+        """The transitions the viewer may perform, given whether an approval is pending."""
         p = ctx.principal
         r = self.record.request
-        pending = False
-        if self.status in OPEN_STATUSES:
-            approvals = await ctx.loaders.approvals_by_request.load(self.pk)
-            pending = any(a.status == ApprovalStatusEnum.PENDING for a in approvals)
         facts = RequestFacts(
             status=self.status,
             customer_id=r.customer_id,
@@ -350,4 +377,49 @@ async def service_request_connection(
             return await count_requests(conn, flt=query, scope=scope, now=now)
 
     loaders.prime_requests(records)
-    return connection(ordering, result, [ServiceRequest.from_row(r) for r in records], total)
+    nodes = [ServiceRequest.from_row(r) for r in records]
+    return connection(ordering, result, nodes, total, prefetch=_relations_of(ctx, records))
+
+
+def _relations_of(ctx: Context, records: Sequence[RequestRecord]) -> Prefetch:
+    """The prefetch of a page's relations (see schema.pagination.Connection).
+
+    One `load_many` per relation the query selects on the nodes, all started together: each is
+    the batch the nodes' own fields would have made, under the same conditions (a field that
+    answers null or [] without loading, for lack of a capability, is not prefetched), so the
+    statements are the same and only the per-field awaiting goes. The fields still apply their
+    own access rules to what they find.
+    """
+
+    def prefetch(selected: frozenset[str]) -> Awaitable[object] | None:
+        loaders = ctx.loaders
+        rows = [record.request for record in records]
+        wanted: list[tuple[DataLoader[int, Any], Iterable[int | None]]] = []
+        if "customer" in selected:
+            wanted.append((loaders.customer, (r.customer_id for r in rows)))
+        if "invoice" in selected:
+            wanted.append((loaders.invoice, (r.invoice_id for r in rows)))
+        if "payment" in selected:
+            wanted.append((loaders.payment, (r.payment_id for r in rows)))
+        if can(ctx, Capability.READ_TEAMS):
+            if "team" in selected:
+                wanted.append((loaders.team, (r.team_id for r in rows)))
+            if "assignee" in selected:
+                wanted.append((loaders.staff, (r.assignee_id for r in rows)))
+        if "approvals" in selected and can(ctx, Capability.READ_APPROVALS):
+            wanted.append((loaders.approvals_by_request, (r.id for r in rows)))
+        if "availableTransitions" in selected:
+            # Only open requests look at their approvals (a pending one blocks transitions).
+            opened = (r.id for r in rows if RequestStatus(r.status) in OPEN_STATUSES)
+            wanted.append((loaders.approvals_by_request, opened))
+        if "adjustments" in selected:
+            wanted.append((loaders.adjustments_by_request, (r.id for r in rows)))
+        loads = []
+        for loader, keys in wanted:
+            present = [key for key in dict.fromkeys(keys) if key is not None]
+            if present:
+                loads.append(loader.load_many(present))
+        # A failed batch is not an error of the page: each node's field raises it, as before.
+        return asyncio.gather(*loads, return_exceptions=True) if loads else None
+
+    return prefetch

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 import strawberry
@@ -15,6 +16,7 @@ from domain.sla import SlaSnapshot, evaluate, paused_business_seconds
 from schema import ids
 from schema.context import Context
 from schema.types.node import Node
+from schema.types.ready import optional
 
 __all__ = ["BusinessCalendar", "Sla", "SlaPolicy", "sla_of"]
 
@@ -59,11 +61,11 @@ class SlaPolicy(Node):
         )
 
     @strawberry.field(description="Business-hours calendar the targets are counted in; null means 24x7.")
-    async def calendar(self, info: Ctx) -> BusinessCalendar | None:
+    def calendar(self, info: Ctx) -> BusinessCalendar | None:
+        # Synchronous when the loader holds the row (pages prime it): see schema.types.ready.
         if self.row.calendar_id is None:
             return None
-        row = await info.context.loaders.calendar.load(self.row.calendar_id)
-        return BusinessCalendar.from_row(row) if row is not None else None
+        return optional(info.context.loaders.calendar, self.row.calendar_id, BusinessCalendar.from_row)
 
 
 @strawberry.type
@@ -81,6 +83,16 @@ class Sla:
     )
     paused_seconds: int
     breached_at: datetime | None
+
+
+@functools.lru_cache(maxsize=256)
+def _policy_view(row: PolicyRow) -> SlaPolicy:
+    """`SlaPolicy.from_row`, shared by the requests (and operations) that see the same row.
+
+    A page of 50 requests has a handful of policies; the rows are immutable and compare by
+    value, so an edited policy is a new key, and the objects are only ever read.
+    """
+    return SlaPolicy.from_row(row)
 
 
 def sla_of(ctx: Context, record: RequestRecord) -> Sla:
@@ -111,7 +123,7 @@ def sla_of(ctx: Context, record: RequestRecord) -> Sla:
         # The running pause counts like the stored ones: in the policy's business time.
         paused += paused_business_seconds(calendar=policy.calendar, paused_at=r.paused_at, resumed_at=now)
     return Sla(
-        policy=SlaPolicy.from_row(record.policy),
+        policy=_policy_view(record.policy),
         state=SlaState(view.state),
         first_response_due_at=r.first_response_due_at,
         first_responded_at=r.first_responded_at,

@@ -23,6 +23,7 @@ from schema import ids
 from schema.context import Context
 from schema.pagination import Connection, connection, page_request
 from schema.types.node import Node, load_node
+from schema.types.ready import now_or_later, optional, required
 from schema.types.refs import ApprovalRef, ServiceRequestRef
 from schema.types.scope import Capability, can, internal_comments
 
@@ -80,33 +81,34 @@ class RequestEvent(Node):
             to_status=RequestStatus(row.to_status) if row.to_status else None,
         )
 
+    # Relation fields are synchronous when the loaders hold their rows: see schema.types.ready.
+
     @strawberry.field
-    async def service_request(self, info: Ctx) -> ServiceRequestRef:
+    def service_request(self, info: Ctx) -> ServiceRequestRef:
         from schema.types.request import ServiceRequest
 
-        record = await info.context.loaders.service_request.load(self.row.request_id)
-        assert record is not None  # foreign key
-        return ServiceRequest.from_row(record)
+        return required(info.context.loaders.service_request, self.row.request_id, ServiceRequest.from_row)
 
     @strawberry.field(description="For COMMENTED: only PUBLIC comments reach CUSTOMER and PARTNER callers.")
-    async def comment(self, info: Ctx) -> Comment | None:
+    def comment(self, info: Ctx) -> Comment | None:
         if self.row.comment_id is None:
             return None
-        row = await info.context.loaders.comment.load(self.row.comment_id)
-        if row is None or (
-            row.visibility == DomainVisibility.INTERNAL and not internal_comments(info.context)
-        ):
-            return None
-        return Comment.from_row(row)
+        ctx = info.context
+
+        def build(row: CommentRow | None) -> Comment | None:
+            if row is None or (row.visibility == DomainVisibility.INTERNAL and not internal_comments(ctx)):
+                return None
+            return Comment.from_row(row)
+
+        return now_or_later(ctx.loaders.comment, self.row.comment_id, build)
 
     @strawberry.field
-    async def approval(self, info: Ctx) -> ApprovalRef | None:
+    def approval(self, info: Ctx) -> ApprovalRef | None:
         from schema.types.approval import Approval
 
         if self.row.approval_id is None or not can(info.context, Capability.READ_APPROVALS):
             return None
-        row = await info.context.loaders.approval.load(self.row.approval_id)
-        return Approval.from_row(row) if row is not None else None
+        return optional(info.context.loaders.approval, self.row.approval_id, Approval.from_row)
 
 
 async def comment_by_id(ctx: Context, pk: int) -> Comment | None:

@@ -7,6 +7,7 @@ from strawberry.types import Info
 
 from domain.enums import Role
 from schema.context import Context
+from schema.types.ready import optional
 from schema.types.refs import AgentRef, CustomerRef
 
 __all__ = ["Viewer", "viewer_for"]
@@ -20,24 +21,23 @@ class Viewer:
     scopes: list[str]
 
     @strawberry.field(description="Set for CUSTOMER callers: the customer they belong to.")
-    async def customer(self, info: Info[Context, None]) -> CustomerRef | None:
+    def customer(self, info: Info[Context, None]) -> CustomerRef | None:
         from schema.types.customer import Customer
 
         p = info.context.principal
         if not p.is_customer or p.customer_id is None:
             return None
-        row = await info.context.loaders.customer.load(p.customer_id)
-        return Customer.from_row(row) if row is not None else None
+        return optional(info.context.loaders.customer, p.customer_id, Customer.from_row)
 
     @strawberry.field(description="Set for staff callers.")
-    async def agent(self, info: Info[Context, None]) -> AgentRef | None:
+    def agent(self, info: Info[Context, None]) -> AgentRef | None:
         from schema.types.agent import Agent
 
         staff_id = info.context.principal.staff_id
         if staff_id is None:
             return None
-        row = await info.context.loaders.staff.load(staff_id)
-        return Agent.from_row(row) if row is not None else None
+        # Synchronous when the loader holds the row: see schema.types.ready.
+        return optional(info.context.loaders.staff, staff_id, Agent.from_row)
 
 
 async def viewer_for(ctx: Context) -> Viewer:
