@@ -53,6 +53,9 @@ class ConsoleApp {
   private requestEvents: CasegraphSubscription | undefined;
   private openId: string | null = null;
   private formIsOpen = false;
+  /** Version of the open request on screen, and the newest one a live event announced. */
+  private shownVersion = 0;
+  private announcedVersion = 0;
   private versions: Map<string, number> | null = null;
   private readonly alerts = new AlertBanners(byId('alerts'), {
     open: (id) => void this.open(id),
@@ -60,7 +63,11 @@ class ConsoleApp {
     failed: (error) => this.notice(`SLA alerts: ${describe(error)}`, 'error'),
   });
   private readonly reloadQueue = debounce(() => void this.loadQueue(), RELOAD_DEBOUNCE_MS);
-  private readonly reloadDetail = debounce(() => void this.loadDetail(), RELOAD_DEBOUNCE_MS);
+  // Debounced: by the time it runs the agent may have opened a form, which a reload would wipe.
+  private readonly reloadDetail = debounce(() => {
+    if (this.formIsOpen) this.markStale();
+    else void this.loadDetail();
+  }, RELOAD_DEBOUNCE_MS);
 
   async start(): Promise<void> {
     startTicker();
@@ -180,6 +187,8 @@ class ConsoleApp {
     if (!client) return;
     this.openId = id;
     this.formIsOpen = false;
+    this.shownVersion = 0;
+    this.announcedVersion = 0;
     document.querySelectorAll('.queue-row').forEach((row) => row.classList.toggle('selected', (row as HTMLElement).dataset['id'] === id));
     this.requestEvents?.unsubscribe();
     // The team feed misses a request that leaves the team (escalation): follow the open one itself too.
@@ -193,15 +202,19 @@ class ConsoleApp {
 
   /** A live event changed the open request: reload it, unless the agent is filling in a form. */
   private detailChanged(version: number): void {
-    if (!this.formIsOpen) {
-      this.reloadDetail();
-      return;
-    }
-    // Their form still carries the version they saw; submitting it will meet VERSION_CONFLICT.
+    this.announcedVersion = Math.max(this.announcedVersion, version);
+    if (version <= this.shownVersion) return; // already on screen (e.g. the agent's own action)
+    if (this.formIsOpen) this.markStale();
+    else this.reloadDetail();
+  }
+
+  /** Their form still carries the version they saw; submitting it will meet VERSION_CONFLICT. */
+  private markStale(): void {
+    if (this.announcedVersion <= this.shownVersion) return;
     const pane = byId('detail-pane');
     pane.querySelector('.stale')?.remove();
     pane.querySelector('.detail')?.prepend(
-      h('p', { class: 'stale', 'data-testid': 'stale-notice' }, `Changed meanwhile (now version ${version}). `,
+      h('p', { class: 'stale', 'data-testid': 'stale-notice' }, `Changed meanwhile (now version ${this.announcedVersion}). `,
         h('button', { type: 'button', class: 'link', onclick: () => void this.loadDetail() }, 'Reload')),
     );
   }
@@ -218,6 +231,7 @@ class ConsoleApp {
         return;
       }
       this.formIsOpen = false;
+      this.shownVersion = node.version;
       renderDetail(byId('detail-pane'), node, Date.now(), {
         target: (d) => this.target(d),
         perform: (action, target, values) => this.perform(action, target, values),
