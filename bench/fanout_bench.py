@@ -347,6 +347,8 @@ async def _bench(url: str, args: argparse.Namespace) -> None:
         "--no-access-log",
         "--backlog",
         "4096",
+        "--ws-per-message-deflate",
+        "false",  # as `casegraph serve` runs it
         env=env,
     )
     base = f"http://127.0.0.1:{port}"

@@ -67,6 +67,9 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
             proxy_headers=True,
             ws_ping_interval=20.0,
             ws_ping_timeout=20.0,
+            # Events are a few hundred bytes of JSON: per-message compression saved little on the
+            # wire and cost every socket a zlib context (~35 KiB) plus CPU on every frame sent.
+            ws_per_message_deflate=False,
             log_level="info",
         )
 
