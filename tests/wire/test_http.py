@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -104,3 +105,31 @@ async def test_jwks_publishes_the_signing_key(client: httpx.AsyncClient, tokens:
     jwks = (await client.get("/.well-known/jwks.json")).json()
     assert jwks["keys"]
     assert all("kid" in k and k["kty"] == "RSA" and "d" not in k for k in jwks["keys"])
+
+
+async def test_an_unexpected_failure_is_masked_and_logged(
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    tokens: Tokens,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A bug inside a resolver reaches the client as a generic error (no message, no trace)
+    and the operator's log as the full exception."""
+    import resolvers.query
+
+    async def broken(*_: object) -> object:
+        raise RuntimeError("secret detail: connection string postgres://x")
+
+    monkeypatch.setattr(resolvers.query, "all_teams", broken)
+    await _staff(engine, "admin@example.com")
+    with caplog.at_level("ERROR", logger="casegraph.graphql"):
+        response = await client.post(
+            "/graphql", json={"query": "{ teams { id } }"}, headers=bearer(tokens.staff("admin@example.com"))
+        )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["data"] is None
+    assert [e["message"] for e in body["errors"]] == ["Internal server error."]
+    assert "secret" not in response.text and "Traceback" not in response.text
+    assert any("secret detail" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
