@@ -9,7 +9,7 @@ of the changed columns and records the events in call order.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from auth.principal import Principal
@@ -57,9 +57,19 @@ class RequestChange:
     """Accumulates what one operation does to a request locked by the caller."""
 
     def __init__(
-        self, uow: UnitOfWork, row: RequestRow, *, policy: repo.LoadedPolicy, author: Author, action: str
+        self,
+        uow: UnitOfWork,
+        row: RequestRow,
+        *,
+        policy: repo.LoadedPolicy,
+        author: Author,
+        action: str,
+        auto_close_after: timedelta | None = None,
     ) -> None:
         self.uow = uow
+        # The configured delay (business rules `lifecycle.auto_close_days`) when the change may
+        # resolve the request: the SLA engine's next check of a RESOLVED request is its auto-close.
+        self.auto_close_after = auto_close_after
         self.before = row
         self.policy = policy
         self.author = author
@@ -122,7 +132,11 @@ class RequestChange:
 
     async def save(self) -> RequestRow:
         """Write the values (version + 1, updated_at, next SLA check), the audit entry and the events."""
-        self.set(next_sla_check_at=repo.next_sla_check(self.current, self.policy.policy))
+        self.set(
+            next_sla_check_at=repo.next_sla_check(
+                self.current, self.policy.policy, auto_close_after=self.auto_close_after
+            )
+        )
         written = await repo.update_request(
             self.uow.session, request_id=self.before.id, values=self.values, now=self.now
         )

@@ -102,7 +102,14 @@ async def perform_transition(
     if error is not None:
         raise error
     policy = await repo.policy_by_id(uow.session, policy_id=row.sla_policy_id)
-    change = RequestChange(uow, row, policy=policy, author=author, action=spec.action.value)
+    change = RequestChange(
+        uow,
+        row,
+        policy=policy,
+        author=author,
+        action=spec.action.value,
+        auto_close_after=rules.lifecycle.auto_close_after,
+    )
     await _EFFECTS[spec.action](work, change, message)
     return await change.save(), change.comment_ids
 

@@ -242,3 +242,25 @@ async def test_an_idle_engine_sends_no_statements_and_a_new_request_wakes_it(
 
 async def _has_events(engine: AsyncEngine, pk: int) -> bool:
     return len(await sla_events(engine, pk)) >= 2
+
+
+async def test_a_configured_auto_close_delay_is_what_resolving_schedules(
+    engine: AsyncEngine, world: World, start_servers: StartServers
+) -> None:
+    """Business rules `lifecycle.auto_close_days` (here 3) decide when the engine will close it."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE business_rules SET rules = jsonb_set(rules, '{auto_close_days}', '3')"
+                " WHERE name = 'lifecycle'"
+            )
+        )
+    (server,) = await start_servers(1)
+    api = server.api
+    request = await api.create(dispute(world))
+    pk = ids.decode(request["id"])[1]
+    for name in ("triageServiceRequest", "startWork"):
+        request = await api.act(name, request)
+    await api.act("resolveServiceRequest", request, code="NO_ADJUSTMENT_NEEDED", summary="Explained.")
+    resolved = await request_row(engine, pk)
+    assert resolved["next_sla_check_at"] == resolved["resolved_at"] + timedelta(days=3)
