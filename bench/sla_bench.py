@@ -1,12 +1,15 @@
 """Benchmark of the SLA engine: alert lateness under a burst, and database load while idle.
 
     .venv/bin/python -m bench.sla_bench [--requests 100000] [--spread 30] [--engines 2]
+                                        [--background 0]
 
 Starts a private PostgreSQL in a temporary directory (or uses DATABASE_URL,
 where it creates and drops a database of its own) and migrates it. Inserts N
 open requests (one INSERT ... SELECT generate_series) whose first-response
 breach falls due spread evenly over `--spread` seconds, starting a few
-seconds after the insert, while `--engines` engine processes run (each with
+seconds after the insert (with `--background M`, M more open requests whose
+alerts are days away are inserted first: a large open backlog in the
+engine's index), while `--engines` engine processes run (each with
 its own pool, EventHub and SLA engine, as a server process has; woken once
 after the insert, which no event announces), and waits until every breach
 was emitted.
@@ -156,6 +159,14 @@ async def _bench(url: str, admin: asyncpg.Connection, name: str, args: argparse.
     try:
         for statement in _SETUP:
             await conn.execute(statement)
+        if args.background:
+            # Open requests whose next alert is days away: the engine's index holds them all,
+            # and none of them may cost the engine anything while the measured ones fall due.
+            started = time.monotonic()
+            later = datetime.now(UTC) + timedelta(days=2)
+            await conn.execute(_FILL, later, 30 * 86400.0, args.background)
+            print(f"{args.background:,} background open requests (due in 2 to 32 days) inserted in "
+                  f"{time.monotonic() - started:.1f} s")  # fmt: skip
         engines = [await _EngineProcess.start(url) for _ in range(args.engines)]
         lead = 3 + args.requests / 5_000  # the insert must end before the first breach
         first_due = datetime.now(UTC) + timedelta(seconds=lead)
@@ -245,6 +256,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--spread", type=float, default=30.0, help="seconds over which the breaches fall due")
     parser.add_argument("--engines", type=int, default=2, help="engine processes (server processes) at once")
+    parser.add_argument(
+        "--background", type=int, default=0, help="more open requests, due days later (a large open backlog)"
+    )
     parser.add_argument("--serve-engine", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_engine:
