@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from db import requests_repo as repo
 from db.queries.rows import RequestRow
 from db.uow import UnitOfWork
-from domain.capture import TEXT_MAX, text_error
+from domain.capture import TEXT_MAX, InvoiceFacts, MoneyInput, PaymentFacts, capture_errors, text_error
 from domain.enums import (
     CommentVisibility,
+    KycStatus,
     Priority,
     RequestEventKind,
     RequestStatus,
@@ -156,7 +157,52 @@ async def _check_resolve(work: _Work) -> list[DomainError]:
     return errors
 
 
+async def _check_triage(work: _Work) -> list[DomainError]:
+    """A new type must be one the request could have been captured as (LIFECYCLE §2).
+
+    The request's own invoice, payment, amount and customer are checked against the new type's
+    rules as at its creation (the dispute window counts from the day the customer raised it);
+    each refusal points at `type`, the field that asked for the change.
+    """
+    new_type, row = work.spec.new_type, work.row
+    if new_type is None or new_type.value == row.type:
+        return []
+    session = work.uow.session
+    raised_on = repo.utc_today(row.created_at)
+    customer = await repo.customer_facts(
+        session, customer_id=row.customer_id, today=raised_on, rules=work.rules
+    )
+    assert customer is not None  # foreign key
+    invoice = None if row.invoice_id is None else await repo.invoice_row(session, invoice_id=row.invoice_id)
+    payment = None if row.payment_id is None else await repo.payment_row(session, payment_id=row.payment_id)
+    impact = None
+    if row.financial_impact_amount is not None and row.financial_impact_currency is not None:
+        impact = MoneyInput(row.financial_impact_amount, row.financial_impact_currency)
+    errors = capture_errors(
+        customer_id=row.customer_id,
+        request_type=new_type,
+        subject=row.subject,
+        description=row.description,
+        financial_impact=impact,
+        invoice_id=row.invoice_id,
+        invoice=None
+        if invoice is None
+        else InvoiceFacts(invoice.customer_id, invoice.currency, invoice.outstanding, invoice.issued_on),
+        payment_id=row.payment_id,
+        payment=None if payment is None else PaymentFacts(payment.customer_id),
+        kyc_status=KycStatus(customer.customer.kyc_status),
+        dispute_window_days=customer.dispute_window_days,
+        today=raised_on,
+        rules=work.rules.lifecycle,
+    )
+    return [
+        DomainError(error.code, f"type {new_type.value}: {error.message}", ("input", "type"))
+        for error in errors
+    ]
+
+
 _CHECKS: dict[TransitionAction, Callable[[_Work], Awaitable[list[DomainError]]]] = {
+    _A.TRIAGE: _check_triage,
     _A.ASSIGN: _check_assign,
     _A.RESOLVE: _check_resolve,
 }

@@ -441,3 +441,41 @@ async def test_who_may_act(api: Api, world: World, engine: AsyncEngine) -> None:
     new = await api.create(**dispute(world, "10.00"))
     cancelled = await api.act("partner:erp-connector", "cancelServiceRequest", new)
     assert cancelled["status"] == "CANCELLED"
+
+
+async def test_a_type_change_at_triage_must_meet_the_new_types_capture_rules(
+    api: Api, world: World, engine: AsyncEngine
+) -> None:
+    """Retyping is refused where capturing the request as that type would have been (§2)."""
+    inquiry = await api.create(
+        customerId=ids.encode("Customer", world.acme.id),
+        type="GENERAL_INQUIRY",
+        channel="EMAIL",
+        subject="Question about my bill",
+        description="What is this line?",
+    )
+
+    def triage(request: dict[str, Any], new_type: str) -> dict[str, Any]:
+        return {"id": request["id"], "expectedVersion": request["version"], "type": new_type}
+
+    # A dispute needs an invoice and an amount.
+    error = await _refused(
+        api, engine, "sup@example.com", "triageServiceRequest", triage(inquiry, "BILLING_DISPUTE")
+    )
+    assert (error["code"], error["field"]) == ("VALIDATION_FAILED", ["input", "type"])
+    # Credit-limit changes wait for KYC.
+    pending = await api.create(
+        customerId=ids.encode("Customer", world.pending_kyc.id),
+        type="GENERAL_INQUIRY",
+        channel="EMAIL",
+        subject="Our limit",
+        description="Can it be raised?",
+    )
+    error = await _refused(
+        api, engine, "sup@example.com", "triageServiceRequest", triage(pending, "CREDIT_LIMIT_CHANGE")
+    )
+    assert (error["code"], error["field"]) == ("KYC_NOT_VERIFIED", ["input", "type"])
+    # A dispute may become an invoice correction: both need what it has.
+    request = await api.create(**dispute(world))
+    triaged = await api.act("sup@example.com", "triageServiceRequest", request, type="INVOICE_CORRECTION")
+    assert (triaged["status"], triaged["type"]) == ("TRIAGED", "INVOICE_CORRECTION")
