@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -163,6 +163,25 @@ class Loaders:
         # The domain's view of a policy (with its calendar); built from primed rows, no SQL of its own.
         self.sla_policy: DataLoader[int, DomainSlaPolicy] = DataLoader(self._load_sla_policies)
         self._domain_policies: dict[int, DomainSlaPolicy] = {}
+        self._keyed: dict[Hashable, DataLoader[int, Any]] = {}
+
+    def keyed(
+        self, key: Hashable, batch: Callable[[AsyncConnection, list[int]], Awaitable[Mapping[int, V]]]
+    ) -> DataLoader[int, V]:
+        """The operation's loader of `batch` (parent ids -> value each) for `key`.
+
+        For nested connections: a customer's invoices asked on every customer of a page is one
+        `batch` for all of them, one loader per distinct set of arguments (`key`).
+        """
+        loader = self._keyed.get(key)
+        if loader is None:
+
+            async def load(parents: Sequence[int]) -> list[V]:
+                found = await self._run(batch, list(parents))
+                return [found[p] for p in parents]
+
+            loader = self._keyed[key] = DataLoader(load)
+        return loader
 
     def connection(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
         """The operation's read connection, for the caller's task alone until the block ends.

@@ -19,9 +19,13 @@ __all__ = [
     "INVOICE_ORDER",
     "PAYMENT_ORDER",
     "count_invoices",
+    "count_invoices_by_customer",
     "count_payments",
+    "count_payments_by_customer",
     "fetch_invoice_page",
+    "fetch_invoice_pages",
     "fetch_payment_page",
+    "fetch_payment_pages",
     "invoice_status_sql",
 ]
 
@@ -115,3 +119,59 @@ async def count_payments(conn: AsyncConnection, *, customer_id: int, scope: Cust
     """totalCount of a customer's payments within scope."""
     base = select(P.id).where(P.customer_id == customer_id, in_scope(P.customer_id, scope))
     return await keyset.count(conn, base)
+
+
+async def fetch_invoice_pages(
+    conn: AsyncConnection,
+    customer_ids: Sequence[int],
+    *,
+    scope: CustomerScope,
+    page: PageRequest,
+    today: date,
+    statuses: Sequence[str] | None = None,
+    impossible: bool = False,
+) -> dict[int, tuple[Page, list[InvoiceRow]]]:
+    """`fetch_invoice_page` of each customer at once (Customer.invoices over a page of customers)."""
+    conds = _invoice_conditions(
+        scope=scope, customer_id=None, statuses=statuses, today=today, impossible=impossible
+    )
+    base = select(*columns(INVOICES, InvoiceRow)).where(*conds)
+    pages = await keyset.fetch_pages(
+        conn, base, INVOICE_ORDER, page, parent=I.customer_id, parents=customer_ids
+    )
+    return {pid: (found, [InvoiceRow.of(r) for r in found.rows]) for pid, found in pages.items()}
+
+
+async def count_invoices_by_customer(
+    conn: AsyncConnection,
+    customer_ids: Sequence[int],
+    *,
+    scope: CustomerScope,
+    today: date,
+    statuses: Sequence[str] | None = None,
+    impossible: bool = False,
+) -> dict[int, int]:
+    """`count_invoices` of each customer at once."""
+    conds = _invoice_conditions(
+        scope=scope, customer_id=None, statuses=statuses, today=today, impossible=impossible
+    )
+    return await keyset.count_by(conn, select(I.id).where(*conds), parent=I.customer_id, parents=customer_ids)
+
+
+async def fetch_payment_pages(
+    conn: AsyncConnection, customer_ids: Sequence[int], *, scope: CustomerScope, page: PageRequest
+) -> dict[int, tuple[Page, list[PaymentRow]]]:
+    """`fetch_payment_page` of each customer at once."""
+    base = select(*columns(PAYMENTS, PaymentRow)).where(in_scope(P.customer_id, scope))
+    pages = await keyset.fetch_pages(
+        conn, base, PAYMENT_ORDER, page, parent=P.customer_id, parents=customer_ids
+    )
+    return {pid: (found, [PaymentRow.of(r) for r in found.rows]) for pid, found in pages.items()}
+
+
+async def count_payments_by_customer(
+    conn: AsyncConnection, customer_ids: Sequence[int], *, scope: CustomerScope
+) -> dict[int, int]:
+    """`count_payments` of each customer at once."""
+    base = select(P.id).where(in_scope(P.customer_id, scope))
+    return await keyset.count_by(conn, base, parent=P.customer_id, parents=customer_ids)

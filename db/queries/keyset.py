@@ -13,6 +13,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -22,7 +24,17 @@ from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, tr
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-__all__ = ["InvalidCursor", "KeyPart", "Ordering", "Page", "PageRequest", "count", "fetch_page"]
+__all__ = [
+    "InvalidCursor",
+    "KeyPart",
+    "Ordering",
+    "Page",
+    "PageRequest",
+    "count",
+    "count_by",
+    "fetch_page",
+    "fetch_pages",
+]
 
 Kind = Literal["datetime", "date", "int", "decimal", "str"]
 Key = tuple[Any, ...]
@@ -217,3 +229,78 @@ async def count(conn: AsyncConnection, base: Select[Any]) -> int:
     """Rows of `base` (totalCount: same scope and filters, no cursor)."""
     stmt = select(func.count()).select_from(base.order_by(None).subquery())
     return int((await conn.execute(stmt)).scalar_one())
+
+
+async def fetch_pages(
+    conn: AsyncConnection,
+    base: Select[Any],
+    ordering: Ordering,
+    page: PageRequest,
+    *,
+    parent: ColumnElement[Any],
+    parents: Sequence[int],
+) -> dict[int, Page]:
+    """`fetch_page` of `base` for each of `parents` (rows whose `parent` column is that id) at once.
+
+    A nested connection (a customer's invoices, a request's comments) asked on a whole page of
+    parents: one statement numbers each parent's rows in page order (row_number() per parent)
+    and keeps the first size + 1, plus one probe for all parents when a cursor is given. The
+    pages are exactly those `fetch_page` gives parent by parent.
+    """
+    ids = sorted(set(parents))
+    desc = ordering.descending
+    forward = page.first is not None or page.last is None
+    size = (page.first if page.first is not None else 20) if forward else page.last
+    assert size is not None
+    walk = desc if forward else not desc
+    q = base.where(parent.in_(ids))
+    if page.after is not None:
+        q = q.where(_after(ordering, page.after, desc))
+    if page.before is not None:
+        q = q.where(_after(ordering, page.before, not desc))
+    number = func.row_number().over(partition_by=parent, order_by=_order_by(ordering, walk))
+    inner = q.add_columns(
+        *ordering.key_columns(), parent.label("parent_key_"), number.label("row_n_")
+    ).subquery()
+    stmt = (
+        select(inner).where(inner.c["row_n_"] <= size + 1).order_by(inner.c["parent_key_"], inner.c["row_n_"])
+    )
+    grouped: dict[int, list[RowMapping]] = defaultdict(list)
+    for row in (await conn.execute(stmt)).mappings():
+        grouped[row["parent_key_"]].append(row)
+    probe = page.after if forward else page.before
+    beyond: set[int] = set()
+    if probe is not None:
+        where = _not_after(ordering, probe, desc if forward else not desc)
+        found = base.where(parent.in_(ids), where).add_columns(parent.label("parent_key_")).subquery()
+        beyond = set((await conn.execute(select(found.c["parent_key_"]).distinct())).scalars())
+    pages = {}
+    for pid in ids:
+        rows = grouped.get(pid, [])
+        if forward:
+            assert size == (page.first if page.first is not None else 20)
+            has_next = len(rows) > size or page.before is not None
+            rows = rows[:size]
+            has_previous = pid in beyond
+            if page.last is not None and len(rows) > page.last:
+                rows, has_previous = rows[-page.last :], True
+        else:
+            has_previous = len(rows) > size or page.after is not None
+            rows = rows[:size]
+            rows.reverse()
+            has_next = pid in beyond
+        pages[pid] = Page(
+            rows=rows, keys=[ordering.key_of(r) for r in rows], has_next=has_next, has_previous=has_previous
+        )
+    return pages
+
+
+async def count_by(
+    conn: AsyncConnection, base: Select[Any], *, parent: ColumnElement[Any], parents: Sequence[int]
+) -> dict[int, int]:
+    """`count` of `base` for each of `parents` at once (one GROUP BY)."""
+    ids = sorted(set(parents))
+    sub = base.order_by(None).where(parent.in_(ids)).add_columns(parent.label("parent_key_")).subquery()
+    stmt = select(sub.c["parent_key_"], func.count()).group_by(sub.c["parent_key_"])
+    counted = {int(pid): int(n) for pid, n in (await conn.execute(stmt)).all()}
+    return {pid: counted.get(pid, 0) for pid in ids}

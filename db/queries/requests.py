@@ -30,8 +30,10 @@ __all__ = [
     "RequestFilter",
     "RequestRecord",
     "count_requests",
+    "count_requests_by",
     "fetch_request_by_number",
     "fetch_request_page",
+    "fetch_request_pages",
     "fetch_request_rows",
     "request_conditions",
     "request_ordering",
@@ -207,6 +209,44 @@ async def count_requests(
     source = _from() if flt.sla_states is not None else REQUESTS
     base = select(R.id).select_from(source).where(*request_conditions(flt, scope, now))
     return await keyset.count(conn, base)
+
+
+# The parents a nested ServiceRequestConnection hangs off: Customer.serviceRequests, Invoice.serviceRequests.
+PARENT_COLUMNS = {"customer": R.customer_id, "invoice": R.invoice_id}
+
+
+async def fetch_request_pages(
+    conn: AsyncConnection,
+    parents: Sequence[int],
+    *,
+    parent: str,
+    flt: RequestFilter,
+    scope: CustomerScope,
+    now: datetime,
+    ordering: Ordering,
+    page: PageRequest,
+) -> dict[int, tuple[Page, list[RequestRecord]]]:
+    """`fetch_request_page` of each parent (`parent`: "customer" or "invoice") at once."""
+    base = _record_select().where(*request_conditions(flt, scope, now))
+    pages = await keyset.fetch_pages(
+        conn, base, ordering, page, parent=PARENT_COLUMNS[parent], parents=parents
+    )
+    return {pid: (found, _records(found.rows)) for pid, found in pages.items()}
+
+
+async def count_requests_by(
+    conn: AsyncConnection,
+    parents: Sequence[int],
+    *,
+    parent: str,
+    flt: RequestFilter,
+    scope: CustomerScope,
+    now: datetime,
+) -> dict[int, int]:
+    """`count_requests` of each parent at once."""
+    source = _from() if flt.sla_states is not None else REQUESTS
+    base = select(R.id).select_from(source).where(*request_conditions(flt, scope, now))
+    return await keyset.count_by(conn, base, parent=PARENT_COLUMNS[parent], parents=parents)
 
 
 async def fetch_request_rows(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, select, true
@@ -17,10 +18,14 @@ __all__ = [
     "EVENT_ORDER",
     "comment_visible",
     "count_comments",
+    "count_comments_by_request",
     "count_events",
+    "count_events_by_request",
     "event_visible",
     "fetch_comment_page",
+    "fetch_comment_pages",
     "fetch_event_page",
+    "fetch_event_pages",
 ]
 
 COMMENT_ORDER = Ordering("Comment:ID:ASC", (KeyPart(COMMENTS.c.id, "int"),))
@@ -75,3 +80,41 @@ async def fetch_event_page(
 async def count_events(conn: AsyncConnection, *, request_id: int, internal: bool) -> int:
     """totalCount of the events that exist for the caller."""
     return await keyset.count(conn, _events([EVENTS.c.id], request_id, internal))
+
+
+async def fetch_comment_pages(
+    conn: AsyncConnection, request_ids: Sequence[int], *, internal: bool, page: PageRequest
+) -> dict[int, tuple[Page, list[CommentRow]]]:
+    """`fetch_comment_page` of each request at once (comments over a page of requests)."""
+    base = select(*columns(COMMENTS, CommentRow)).where(comment_visible(internal))
+    pages = await keyset.fetch_pages(
+        conn, base, COMMENT_ORDER, page, parent=COMMENTS.c.request_id, parents=request_ids
+    )
+    return {pid: (found, [CommentRow.of(r) for r in found.rows]) for pid, found in pages.items()}
+
+
+async def count_comments_by_request(
+    conn: AsyncConnection, request_ids: Sequence[int], *, internal: bool
+) -> dict[int, int]:
+    """`count_comments` of each request at once."""
+    base = select(COMMENTS.c.id).where(comment_visible(internal))
+    return await keyset.count_by(conn, base, parent=COMMENTS.c.request_id, parents=request_ids)
+
+
+async def fetch_event_pages(
+    conn: AsyncConnection, request_ids: Sequence[int], *, internal: bool, page: PageRequest
+) -> dict[int, tuple[Page, list[EventRow]]]:
+    """`fetch_event_page` of each request at once."""
+    base = select(*columns(EVENTS, EventRow)).where(event_visible(internal))
+    pages = await keyset.fetch_pages(
+        conn, base, EVENT_ORDER, page, parent=EVENTS.c.request_id, parents=request_ids
+    )
+    return {pid: (found, [EventRow.of(r) for r in found.rows]) for pid, found in pages.items()}
+
+
+async def count_events_by_request(
+    conn: AsyncConnection, request_ids: Sequence[int], *, internal: bool
+) -> dict[int, int]:
+    """`count_events` of each request at once."""
+    base = select(EVENTS.c.id).where(event_visible(internal))
+    return await keyset.count_by(conn, base, parent=EVENTS.c.request_id, parents=request_ids)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from functools import partial
 
 import strawberry
 from strawberry.types import Info
@@ -12,9 +13,11 @@ from db.queries.invoices import (
     INVOICE_ORDER,
     PAYMENT_ORDER,
     count_invoices,
-    count_payments,
+    count_invoices_by_customer,
+    count_payments_by_customer,
     fetch_invoice_page,
-    fetch_payment_page,
+    fetch_invoice_pages,
+    fetch_payment_pages,
 )
 from db.queries.rows import AdjustmentRow, InvoiceRow, PaymentRow
 from domain.enums import AdjustmentKind, InvoiceStatus, PaymentStatus
@@ -248,13 +251,36 @@ async def invoice_connection(
         "statuses": statuses,
         "impossible": impossible,
     }
-    engine = ctx.services.engine
-    async with engine.connect() as conn:
-        result, rows = await fetch_invoice_page(conn, page=page, **args)  # type: ignore[arg-type]
+    if customer_id is not None:
+        # Customer.invoices: one batch for every customer of the operation asking the same page.
+        scope, on = customer_scope(ctx), today(ctx)
+        wanted = None if statuses is None else tuple(str(x) for x in statuses)
+        key = (page, scope, on, wanted, impossible)
+        pages = ctx.loaders.keyed(
+            ("Customer.invoices", key),
+            partial(
+                fetch_invoice_pages, page=page, scope=scope, today=on, statuses=wanted, impossible=impossible
+            ),
+        )
+        counts = ctx.loaders.keyed(
+            ("Customer.invoices#count", key),
+            partial(
+                count_invoices_by_customer, scope=scope, today=on, statuses=wanted, impossible=impossible
+            ),
+        )
+        result, rows = await pages.load(customer_id)
 
-    async def total() -> int:
+        async def total() -> int:
+            return await counts.load(customer_id)
+
+    else:
+        engine = ctx.services.engine
         async with engine.connect() as conn:
-            return await count_invoices(conn, **args)  # type: ignore[arg-type]
+            result, rows = await fetch_invoice_page(conn, page=page, **args)  # type: ignore[arg-type]
+
+        async def total() -> int:
+            async with engine.connect() as conn:
+                return await count_invoices(conn, **args)  # type: ignore[arg-type]
 
     for row in rows:
         ctx.loaders.invoice.prime(row.id, row)
@@ -273,12 +299,16 @@ async def payment_connection(
     """A customer's payments, newest first."""
     page = page_request(PAYMENT_ORDER, first=first, after=after, last=last, before=before)
     scope = customer_scope(ctx)
-    engine = ctx.services.engine
-    async with engine.connect() as conn:
-        result, rows = await fetch_payment_page(conn, customer_id=customer_id, scope=scope, page=page)
+    # One batch for every customer of the operation asking the same page (Customer.payments).
+    pages = ctx.loaders.keyed(
+        ("Customer.payments", page, scope), partial(fetch_payment_pages, page=page, scope=scope)
+    )
+    counts = ctx.loaders.keyed(
+        ("Customer.payments#count", scope), partial(count_payments_by_customer, scope=scope)
+    )
+    result, rows = await pages.load(customer_id)
 
     async def total() -> int:
-        async with engine.connect() as conn:
-            return await count_payments(conn, customer_id=customer_id, scope=scope)
+        return await counts.load(customer_id)
 
     return connection(PAYMENT_ORDER, result, [Payment.from_row(r) for r in rows], total)

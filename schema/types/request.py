@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import strawberry
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
+from db.queries.keyset import Ordering, Page, PageRequest
 from db.queries.requests import (
     RequestFilter,
     RequestRecord,
     count_requests,
+    count_requests_by,
     fetch_request_by_number,
     fetch_request_page,
+    fetch_request_pages,
     request_ordering,
 )
 from db.queries.rows import InvoiceRow, PaymentRow
@@ -363,22 +368,68 @@ async def service_request_connection(
         descending=order is None or order.direction is OrderDirection.DESC,
     )
     page = page_request(ordering, first=first, after=after, last=last, before=before)
-    query = request_filter(flt, customer_id=customer_id, invoice_id=invoice_id)
     scope, now = customer_scope(ctx), ctx.now()
     loaders = ctx.loaders
-    # The operation's read connection: the count then shares it with the nodes' batches.
-    async with loaders.connection() as conn:
-        result, records = await fetch_request_page(
-            conn, flt=query, scope=scope, now=now, ordering=ordering, page=page
+    if customer_id is not None or invoice_id is not None:
+        result, records, total = await _nested_requests(
+            ctx, flt, ordering, page, customer_id=customer_id, invoice_id=invoice_id
         )
-
-    async def total() -> int:
+    else:
+        query = request_filter(flt)
+        # The operation's read connection: the count then shares it with the nodes' batches.
         async with loaders.connection() as conn:
-            return await count_requests(conn, flt=query, scope=scope, now=now)
+            result, records = await fetch_request_page(
+                conn, flt=query, scope=scope, now=now, ordering=ordering, page=page
+            )
+
+        async def total() -> int:
+            async with loaders.connection() as conn:
+                return await count_requests(conn, flt=query, scope=scope, now=now)
 
     loaders.prime_requests(records)
     nodes = [ServiceRequest.from_row(r) for r in records]
     return connection(ordering, result, nodes, total, prefetch=_relations_of(ctx, records))
+
+
+async def _nested_requests(
+    ctx: Context,
+    flt: ServiceRequestFilter | None,
+    ordering: Ordering,
+    page: PageRequest,
+    *,
+    customer_id: int | None,
+    invoice_id: int | None,
+) -> tuple[Page, list[RequestRecord], Callable[[], Awaitable[int]]]:
+    """Customer.serviceRequests / Invoice.serviceRequests: one batch for every parent of the
+    operation asking the same page (the parent's own condition becomes the partition)."""
+    parent, parent_id, field = (
+        ("customer", customer_id, "customer_id")
+        if customer_id is not None
+        else ("invoice", invoice_id, "invoice_id")
+    )
+    assert parent_id is not None
+    query = request_filter(flt)
+    own = getattr(query, field)
+    # An id in the filter naming another parent matches nothing (request_filter's rule).
+    query = replace(query, **{field: None}, impossible=query.impossible or own not in (None, parent_id))
+    scope, now = customer_scope(ctx), ctx.now()
+    key = (parent, repr(query), scope)
+    pages = ctx.loaders.keyed(
+        ("serviceRequests", key, ordering.name, page),
+        partial(
+            fetch_request_pages, parent=parent, flt=query, scope=scope, now=now, ordering=ordering, page=page
+        ),
+    )
+    counts = ctx.loaders.keyed(
+        ("serviceRequests#count", key),
+        partial(count_requests_by, parent=parent, flt=query, scope=scope, now=now),
+    )
+    result, records = await pages.load(parent_id)
+
+    async def total() -> int:
+        return await counts.load(parent_id)
+
+    return result, records, total
 
 
 def _relations_of(ctx: Context, records: Sequence[RequestRecord]) -> Prefetch:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 import strawberry
 from strawberry.types import Info
@@ -12,10 +13,10 @@ from db.queries.rows import CommentRow, EventRow
 from db.queries.timeline import (
     COMMENT_ORDER,
     EVENT_ORDER,
-    count_comments,
-    count_events,
-    fetch_comment_page,
-    fetch_event_page,
+    count_comments_by_request,
+    count_events_by_request,
+    fetch_comment_pages,
+    fetch_event_pages,
 )
 from domain.enums import CommentVisibility, RequestEventKind, RequestStatus, Role
 from domain.enums import CommentVisibility as DomainVisibility
@@ -122,13 +123,18 @@ async def comment_connection(
     """A request's comments, oldest first; INTERNAL ones only for callers who may read them."""
     page = page_request(COMMENT_ORDER, first=first, after=after)
     internal = internal_comments(ctx)
-    engine = ctx.services.engine
-    async with engine.connect() as conn:
-        result, rows = await fetch_comment_page(conn, request_id=request_id, internal=internal, page=page)
+    # One batch for every request of the operation asking the same page (a page of requests).
+    pages = ctx.loaders.keyed(
+        ("ServiceRequest.comments", page, internal),
+        partial(fetch_comment_pages, page=page, internal=internal),
+    )
+    counts = ctx.loaders.keyed(
+        ("ServiceRequest.comments#count", internal), partial(count_comments_by_request, internal=internal)
+    )
+    result, rows = await pages.load(request_id)
 
     async def total() -> int:
-        async with engine.connect() as conn:
-            return await count_comments(conn, request_id=request_id, internal=internal)
+        return await counts.load(request_id)
 
     for row in rows:
         ctx.loaders.comment.prime(row.id, row)
@@ -141,12 +147,15 @@ async def event_connection(
     """A request's events, oldest first, without events about comments the caller may not see."""
     page = page_request(EVENT_ORDER, first=first, after=after)
     internal = internal_comments(ctx)
-    engine = ctx.services.engine
-    async with engine.connect() as conn:
-        result, rows = await fetch_event_page(conn, request_id=request_id, internal=internal, page=page)
+    pages = ctx.loaders.keyed(
+        ("ServiceRequest.events", page, internal), partial(fetch_event_pages, page=page, internal=internal)
+    )
+    counts = ctx.loaders.keyed(
+        ("ServiceRequest.events#count", internal), partial(count_events_by_request, internal=internal)
+    )
+    result, rows = await pages.load(request_id)
 
     async def total() -> int:
-        async with engine.connect() as conn:
-            return await count_events(conn, request_id=request_id, internal=internal)
+        return await counts.load(request_id)
 
     return connection(EVENT_ORDER, result, [RequestEvent.from_row(r) for r in rows], total)
