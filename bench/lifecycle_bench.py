@@ -1,12 +1,13 @@
 """Throughput of lifecycle transitions: GraphQL over HTTP against the same writes in raw asyncpg.
 
-    .venv/bin/python -m bench.lifecycle_bench [--clients 32] [--seconds 15] [--runs 3]
+    .venv/bin/python -m bench.lifecycle_bench [--clients 32] [--seconds 15] [--runs 3] [--workers 1]
 
 Creates a private PostgreSQL in a temporary directory (or a database of its
 own on DATABASE_URL, dropped afterwards), migrates it, imports a small
-organisation, starts the real server (uvicorn in this process, on a free
-port, background workers off) and opens one request per client through
-createServiceRequest, triageServiceRequest and startWork.
+organisation, starts the real server (`uvicorn --factory server.app:create_app
+--workers W` in a subprocess, bench.common; background workers off) and opens
+one request per client through createServiceRequest, triageServiceRequest and
+startWork.
 
 GraphQL: each of N concurrent HTTP clients cycles its own request through
 requestCustomerInfo and provideCustomerInfo (each a status change with a
@@ -18,8 +19,8 @@ Raw: N asyncpg connections do the same writes on requests of their own, one
 transaction per transition, with no GraphQL, HTTP, auth or ORM in between.
 
 Prints transitions per second of both as the median over `--runs` runs, and
-their ratio. The HTTP clients run in the server's process and event loop, so
-the GraphQL figure includes the clients' own cost.
+their ratio. The HTTP clients (httpx) and the raw connections run in this
+process, beside the server's processes on the same machine.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import tempfile
 import time
@@ -39,11 +39,11 @@ from typing import Any
 
 import asyncpg
 import httpx
-import uvicorn
 
 from auth.keys import ensure_signing_key, load_keys
 from auth.permissions import allowed_scopes
 from auth.tokens import mint_token
+from bench.common import running_server
 from db.audit import canonical_prefix
 from db.engine import make_engine, make_sessionmaker
 from db.events import notify_events
@@ -52,7 +52,6 @@ from db.migrate import upgrade
 from domain.enums import Role
 from schema import ids
 from server import pgserver
-from server.app import create_app
 from server.settings import Settings, asyncpg_url, sqlalchemy_url
 
 SUPERVISOR = "sue@example.com"
@@ -310,37 +309,18 @@ async def _raw_run(pool: asyncpg.Pool, requests: list[Tracked], seconds: float) 
 # ------------------------------------------------------------------------ main ----
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _bench(url: str, *, clients: int, seconds: float, runs: int) -> None:
+async def _bench(url: str, *, clients: int, seconds: float, runs: int, workers: int) -> None:
     token = await _prepare(url)
-    settings = Settings(DATABASE_URL=url, CASEGRAPH_WORKERS=False, CASEGRAPH_DB_POOL_SIZE=clients)
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(settings),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-    )
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        if serving.done():
-            serving.result()
-        await asyncio.sleep(0.02)
+    async with running_server(url, workers=workers, pool_size=clients) as server:
+        await _measure(url, server.base_url, token, clients=clients, seconds=seconds, runs=runs)
+
+
+async def _measure(url: str, base_url: str, token: str, *, clients: int, seconds: float, runs: int) -> None:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     headers = {"Authorization": f"Bearer {token}"}
     pool = await asyncpg.create_pool(url, min_size=clients, max_size=clients)
     try:
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}", headers=headers, limits=limits, timeout=60
-        ) as client:
+        async with httpx.AsyncClient(base_url=base_url, headers=headers, limits=limits, timeout=60) as client:
             customer = await pool.fetchval("SELECT id FROM customers WHERE external_ref = 'C-1'")
             customer_gid = ids.encode("Customer", customer)
             http_requests = [await _open_request(client, customer_gid, n) for n in range(clients)]
@@ -367,8 +347,6 @@ async def _bench(url: str, *, clients: int, seconds: float, runs: int) -> None:
         print(f"ratio             : GraphQL reaches {http / raw:.1%} of raw ({raw / http:.2f}x slower)")
     finally:
         await pool.close()
-        server.should_exit = True
-        await serving
 
 
 async def _with_database(base_url: str, args: argparse.Namespace) -> None:
@@ -380,7 +358,7 @@ async def _with_database(base_url: str, args: argparse.Namespace) -> None:
         await admin.close()
     try:
         url = base_url.rpartition("/")[0] + "/" + name
-        await _bench(url, clients=args.clients, seconds=args.seconds, runs=args.runs)
+        await _bench(url, clients=args.clients, seconds=args.seconds, runs=args.runs, workers=args.workers)
     finally:
         admin = await asyncpg.connect(base_url)
         try:
@@ -396,6 +374,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=1, help="server processes (uvicorn --workers)")
     args = parser.parse_args(argv)
     configured = os.environ.get("DATABASE_URL")
     if configured:
