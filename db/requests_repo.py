@@ -42,6 +42,7 @@ from db.queries.rows import (
     columns,
 )
 from domain.calendar import calendar_from_json
+from domain.capture import InvoiceFacts, PaymentFacts
 from domain.enums import (
     OPEN_STATUSES,
     ApprovalStatus,
@@ -64,6 +65,7 @@ __all__ = [
     "StaffMember",
     "alerted_targets",
     "cancel_pending_approvals",
+    "capture_facts",
     "changed",
     "clear_dispute_unless_open",
     "customer_facts",
@@ -292,6 +294,20 @@ async def payment_row(session: AsyncSession, *, payment_id: int) -> PaymentRow |
     stmt = select(*columns(PAYMENTS, PaymentRow)).where(PAYMENTS.c.id == payment_id)
     found = (await session.execute(stmt)).mappings().first()
     return PaymentRow.of(found) if found is not None else None
+
+
+async def capture_facts(
+    session: AsyncSession, *, invoice_id: int | None, payment_id: int | None
+) -> tuple[InvoiceFacts | None, PaymentFacts | None]:
+    """What capture validation (domain.capture) needs of a request's invoice and payment."""
+    invoice = None if invoice_id is None else await invoice_row(session, invoice_id=invoice_id)
+    payment = None if payment_id is None else await payment_row(session, payment_id=payment_id)
+    return (
+        None
+        if invoice is None
+        else InvoiceFacts(invoice.customer_id, invoice.currency, invoice.outstanding, invoice.issued_on),
+        None if payment is None else PaymentFacts(payment.customer_id),
+    )
 
 
 async def load_rules(session: AsyncSession) -> Rules:

@@ -20,11 +20,9 @@ __all__ = [
     "PAYMENT_ORDER",
     "count_invoices",
     "count_invoices_by_customer",
-    "count_payments",
     "count_payments_by_customer",
     "fetch_invoice_page",
     "fetch_invoice_pages",
-    "fetch_payment_page",
     "fetch_payment_pages",
     "invoice_status_sql",
 ]
@@ -53,7 +51,6 @@ def invoice_status_sql(today: date) -> ColumnElement[Any]:
 def _invoice_conditions(
     *,
     scope: CustomerScope,
-    customer_id: int | None,
     statuses: Sequence[str] | None,
     today: date,
     impossible: bool,
@@ -61,8 +58,6 @@ def _invoice_conditions(
     conds: list[ColumnElement[bool]] = [in_scope(I.customer_id, scope)]
     if impossible:
         conds.append(false())
-    if customer_id is not None:
-        conds.append(I.customer_id == customer_id)
     if statuses is not None:
         conds.append(invoice_status_sql(today).in_([str(s) for s in statuses]))
     return conds
@@ -74,14 +69,11 @@ async def fetch_invoice_page(
     scope: CustomerScope,
     page: PageRequest,
     today: date,
-    customer_id: int | None = None,
     statuses: Sequence[str] | None = None,
     impossible: bool = False,
 ) -> tuple[Page, list[InvoiceRow]]:
     """Invoices newest issued first."""
-    conds = _invoice_conditions(
-        scope=scope, customer_id=customer_id, statuses=statuses, today=today, impossible=impossible
-    )
+    conds = _invoice_conditions(scope=scope, statuses=statuses, today=today, impossible=impossible)
     result = await keyset.fetch_page(
         conn, select(*columns(INVOICES, InvoiceRow)).where(*conds), INVOICE_ORDER, page
     )
@@ -93,32 +85,12 @@ async def count_invoices(
     *,
     scope: CustomerScope,
     today: date,
-    customer_id: int | None = None,
     statuses: Sequence[str] | None = None,
     impossible: bool = False,
 ) -> int:
     """totalCount of the same invoice filter and scope."""
-    conds = _invoice_conditions(
-        scope=scope, customer_id=customer_id, statuses=statuses, today=today, impossible=impossible
-    )
+    conds = _invoice_conditions(scope=scope, statuses=statuses, today=today, impossible=impossible)
     return await keyset.count(conn, select(I.id).where(*conds))
-
-
-async def fetch_payment_page(
-    conn: AsyncConnection, *, customer_id: int, scope: CustomerScope, page: PageRequest
-) -> tuple[Page, list[PaymentRow]]:
-    """A customer's payments, linked to an invoice or not, newest first."""
-    base = select(*columns(PAYMENTS, PaymentRow)).where(
-        P.customer_id == customer_id, in_scope(P.customer_id, scope)
-    )
-    result = await keyset.fetch_page(conn, base, PAYMENT_ORDER, page)
-    return result, [PaymentRow.of(r) for r in result.rows]
-
-
-async def count_payments(conn: AsyncConnection, *, customer_id: int, scope: CustomerScope) -> int:
-    """totalCount of a customer's payments within scope."""
-    base = select(P.id).where(P.customer_id == customer_id, in_scope(P.customer_id, scope))
-    return await keyset.count(conn, base)
 
 
 async def fetch_invoice_pages(
@@ -132,9 +104,7 @@ async def fetch_invoice_pages(
     impossible: bool = False,
 ) -> dict[int, tuple[Page, list[InvoiceRow]]]:
     """`fetch_invoice_page` of each customer at once (Customer.invoices over a page of customers)."""
-    conds = _invoice_conditions(
-        scope=scope, customer_id=None, statuses=statuses, today=today, impossible=impossible
-    )
+    conds = _invoice_conditions(scope=scope, statuses=statuses, today=today, impossible=impossible)
     base = select(*columns(INVOICES, InvoiceRow)).where(*conds)
     pages = await keyset.fetch_pages(
         conn, base, INVOICE_ORDER, page, parent=I.customer_id, parents=customer_ids
@@ -152,16 +122,14 @@ async def count_invoices_by_customer(
     impossible: bool = False,
 ) -> dict[int, int]:
     """`count_invoices` of each customer at once."""
-    conds = _invoice_conditions(
-        scope=scope, customer_id=None, statuses=statuses, today=today, impossible=impossible
-    )
+    conds = _invoice_conditions(scope=scope, statuses=statuses, today=today, impossible=impossible)
     return await keyset.count_by(conn, select(I.id).where(*conds), parent=I.customer_id, parents=customer_ids)
 
 
 async def fetch_payment_pages(
     conn: AsyncConnection, customer_ids: Sequence[int], *, scope: CustomerScope, page: PageRequest
 ) -> dict[int, tuple[Page, list[PaymentRow]]]:
-    """`fetch_payment_page` of each customer at once."""
+    """A page of each customer's payments (linked to an invoice or not), newest first."""
     base = select(*columns(PAYMENTS, PaymentRow)).where(in_scope(P.customer_id, scope))
     pages = await keyset.fetch_pages(
         conn, base, PAYMENT_ORDER, page, parent=P.customer_id, parents=customer_ids
@@ -172,6 +140,6 @@ async def fetch_payment_pages(
 async def count_payments_by_customer(
     conn: AsyncConnection, customer_ids: Sequence[int], *, scope: CustomerScope
 ) -> dict[int, int]:
-    """`count_payments` of each customer at once."""
+    """totalCount of each customer's payments within scope."""
     base = select(P.id).where(in_scope(P.customer_id, scope))
     return await keyset.count_by(conn, base, parent=P.customer_id, parents=customer_ids)

@@ -179,44 +179,57 @@ async def _exists(conn: AsyncConnection, base: Select[Any], where: ColumnElement
     return bool((await conn.execute(probe)).scalar())
 
 
-async def fetch_page(conn: AsyncConnection, base: Select[Any], ordering: Ordering, page: PageRequest) -> Page:
-    """One page of `base` (already filtered and scoped) in `ordering`, per Relay's algorithm."""
+def _walk(ordering: Ordering, page: PageRequest) -> tuple[bool, int, bool]:
+    """(forward, rows wanted, descending as walked): `first` walks forward, `last` alone backward."""
+    forward = page.first is not None or page.last is None
+    if forward:
+        return True, page.first if page.first is not None else 20, ordering.descending
+    assert page.last is not None
+    return False, page.last, not ordering.descending
+
+
+def _window(base: Select[Any], ordering: Ordering, page: PageRequest) -> Select[Any]:
+    """`base` with the key columns, between the page's cursors."""
     stmt = base.add_columns(*ordering.key_columns())
-    desc = ordering.descending
-    if page.first is not None or page.last is None:
-        first = page.first if page.first is not None else 20
-        q = stmt
-        if page.after is not None:
-            q = q.where(_after(ordering, page.after, desc))
-        if page.before is not None:
-            q = q.where(_after(ordering, page.before, not desc))
-        rows = list((await conn.execute(q.order_by(*_order_by(ordering, desc)).limit(first + 1))).mappings())
-        has_next = len(rows) > first or page.before is not None
-        rows = rows[:first]
-        has_previous = False
-        if page.after is not None:
-            has_previous = await _exists(conn, base, _not_after(ordering, page.after, desc))
+    if page.after is not None:
+        stmt = stmt.where(_after(ordering, page.after, ordering.descending))
+    if page.before is not None:
+        stmt = stmt.where(_after(ordering, page.before, not ordering.descending))
+    return stmt
+
+
+def _page(ordering: Ordering, page: PageRequest, rows: list[RowMapping], *, beyond: bool) -> Page:
+    """Relay's page from up to size + 1 rows in walking order; `beyond`: a row lies before the
+    cursor the walk started from (after `after` forward, before `before` backward)."""
+    forward, size, _ = _walk(ordering, page)
+    if forward:
+        has_next = len(rows) > size or page.before is not None
+        rows, has_previous = rows[:size], beyond
         if page.last is not None and len(rows) > page.last:
             rows, has_previous = rows[-page.last :], True
     else:
-        last = page.last
-        q = stmt
-        if page.before is not None:
-            q = q.where(_after(ordering, page.before, not desc))
-        if page.after is not None:
-            q = q.where(_after(ordering, page.after, desc))
-        rows = list(
-            (await conn.execute(q.order_by(*_order_by(ordering, not desc)).limit(last + 1))).mappings()
-        )
-        has_previous = len(rows) > last or page.after is not None
-        rows = rows[:last]
-        rows.reverse()
-        has_next = False
-        if page.before is not None:
-            has_next = await _exists(conn, base, _not_after(ordering, page.before, not desc))
+        has_previous = len(rows) > size or page.after is not None
+        rows, has_next = rows[:size][::-1], beyond
     return Page(
         rows=rows, keys=[ordering.key_of(r) for r in rows], has_next=has_next, has_previous=has_previous
     )
+
+
+def _start(ordering: Ordering, page: PageRequest) -> tuple[Key, bool] | None:
+    """The cursor the walk starts from and its walking direction, if any (for the `beyond` probe)."""
+    forward, _, walk = _walk(ordering, page)
+    start = page.after if forward else page.before
+    return None if start is None else (start, walk)
+
+
+async def fetch_page(conn: AsyncConnection, base: Select[Any], ordering: Ordering, page: PageRequest) -> Page:
+    """One page of `base` (already filtered and scoped) in `ordering`, per Relay's algorithm."""
+    _, size, walk = _walk(ordering, page)
+    stmt = _window(base, ordering, page).order_by(*_order_by(ordering, walk)).limit(size + 1)
+    rows = list((await conn.execute(stmt)).mappings())
+    start = _start(ordering, page)
+    beyond = start is not None and await _exists(conn, base, _not_after(ordering, *start))
+    return _page(ordering, page, rows, beyond=beyond)
 
 
 def _not_after(ordering: Ordering, key: Key, descending: bool) -> ColumnElement[bool]:
@@ -243,56 +256,34 @@ async def fetch_pages(
     """`fetch_page` of `base` for each of `parents` (rows whose `parent` column is that id) at once.
 
     A nested connection (a customer's invoices, a request's comments) asked on a whole page of
-    parents: one statement numbers each parent's rows in page order (row_number() per parent)
-    and keeps the first size + 1, plus one probe for all parents when a cursor is given. The
-    pages are exactly those `fetch_page` gives parent by parent.
+    parents: one statement numbers each parent's rows in walking order (row_number() per
+    parent) and keeps the first size + 1, plus one probe for all parents when a cursor is
+    given. The pages are exactly those `fetch_page` gives parent by parent.
     """
     ids = sorted(set(parents))
-    desc = ordering.descending
-    forward = page.first is not None or page.last is None
-    size = (page.first if page.first is not None else 20) if forward else page.last
-    assert size is not None
-    walk = desc if forward else not desc
-    q = base.where(parent.in_(ids))
-    if page.after is not None:
-        q = q.where(_after(ordering, page.after, desc))
-    if page.before is not None:
-        q = q.where(_after(ordering, page.before, not desc))
+    _, size, walk = _walk(ordering, page)
     number = func.row_number().over(partition_by=parent, order_by=_order_by(ordering, walk))
-    inner = q.add_columns(
-        *ordering.key_columns(), parent.label("parent_key_"), number.label("row_n_")
-    ).subquery()
+    inner = (
+        _window(base.where(parent.in_(ids)), ordering, page)
+        .add_columns(parent.label("parent_key_"), number.label("row_n_"))
+        .subquery()
+    )
     stmt = (
         select(inner).where(inner.c["row_n_"] <= size + 1).order_by(inner.c["parent_key_"], inner.c["row_n_"])
     )
     grouped: dict[int, list[RowMapping]] = defaultdict(list)
     for row in (await conn.execute(stmt)).mappings():
         grouped[row["parent_key_"]].append(row)
-    probe = page.after if forward else page.before
     beyond: set[int] = set()
-    if probe is not None:
-        where = _not_after(ordering, probe, desc if forward else not desc)
-        found = base.where(parent.in_(ids), where).add_columns(parent.label("parent_key_")).subquery()
-        beyond = set((await conn.execute(select(found.c["parent_key_"]).distinct())).scalars())
-    pages = {}
-    for pid in ids:
-        rows = grouped.get(pid, [])
-        if forward:
-            assert size == (page.first if page.first is not None else 20)
-            has_next = len(rows) > size or page.before is not None
-            rows = rows[:size]
-            has_previous = pid in beyond
-            if page.last is not None and len(rows) > page.last:
-                rows, has_previous = rows[-page.last :], True
-        else:
-            has_previous = len(rows) > size or page.after is not None
-            rows = rows[:size]
-            rows.reverse()
-            has_next = pid in beyond
-        pages[pid] = Page(
-            rows=rows, keys=[ordering.key_of(r) for r in rows], has_next=has_next, has_previous=has_previous
+    start = _start(ordering, page)
+    if start is not None:
+        found = (
+            base.where(parent.in_(ids), _not_after(ordering, *start))
+            .add_columns(parent.label("parent_key_"))
+            .subquery()
         )
-    return pages
+        beyond = set((await conn.execute(select(found.c["parent_key_"]).distinct())).scalars())
+    return {pid: _page(ordering, page, grouped.get(pid, []), beyond=pid in beyond) for pid in ids}
 
 
 async def count_by(

@@ -20,6 +20,7 @@ from strawberry.types import Info
 from auth.permissions import Capability
 from auth.principal import Principal
 from db.finance_repo import constraint_error
+from db.queries.rows import ApprovalRow, RequestRow
 from db.uow import UnitOfWork
 from domain.capture import MoneyInput as RawMoney
 from domain.enums import AdjustmentKind, ApprovalKind, Decision
@@ -78,6 +79,19 @@ def _author(principal: Principal) -> Author:
     return Author.of(principal)
 
 
+async def _approval_payload(
+    ctx: Context, outcome: tuple[ApprovalRow, RequestRow] | DomainError
+) -> ApprovalPayload:
+    """The payload of requestApproval / decideApproval: the rule broken, or both rows as now read."""
+    if isinstance(outcome, DomainError):
+        return ApprovalPayload(user_errors=[user_error(outcome)])
+    approval, request = outcome
+    return ApprovalPayload(
+        approval=await approval_by_id(ctx, approval.id),
+        service_request=await service_request_by_id(ctx, request.id),
+    )
+
+
 async def _run(ctx: Context, work: Callable[[UnitOfWork], Awaitable[T]]) -> T | DomainError:
     """`work` in one transaction, committed when it returns; a broken rule rolls everything back."""
     try:
@@ -111,13 +125,7 @@ class FinanceMutations:
             justification=input.justification,
         )
         outcome = await _run(ctx, lambda uow: request_approval(uow, spec=spec, author=author))
-        if isinstance(outcome, DomainError):
-            return ApprovalPayload(user_errors=[user_error(outcome)])
-        approval, request = outcome
-        return ApprovalPayload(
-            approval=await approval_by_id(ctx, approval.id),
-            service_request=await service_request_by_id(ctx, request.id),
-        )
+        return await _approval_payload(ctx, outcome)
 
     @strawberry.mutation
     async def decide_approval(self, info: Ctx, input: DecideApprovalInput) -> ApprovalPayload:
@@ -130,13 +138,7 @@ class FinanceMutations:
             comment=input.comment,
         )
         outcome = await _run(ctx, lambda uow: decide_approval(uow, spec=spec, author=author))
-        if isinstance(outcome, DomainError):
-            return ApprovalPayload(user_errors=[user_error(outcome)])
-        approval, request = outcome
-        return ApprovalPayload(
-            approval=await approval_by_id(ctx, approval.id),
-            service_request=await service_request_by_id(ctx, request.id),
-        )
+        return await _approval_payload(ctx, outcome)
 
     @strawberry.mutation
     async def post_adjustment(self, info: Ctx, input: PostAdjustmentInput) -> AdjustmentPayload:

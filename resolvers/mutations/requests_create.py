@@ -18,7 +18,7 @@ from typing import Any
 from db import requests_repo as repo
 from db.queries.rows import RequestRow
 from db.uow import UnitOfWork
-from domain.capture import InvoiceFacts, MoneyInput, PaymentFacts, capture_errors
+from domain.capture import MoneyInput, capture_errors
 from domain.enums import Channel, KycStatus, Priority, RequestEventKind, RequestStatus, RequestType
 from domain.errors import DomainError, UserErrorCode, first_error
 from domain.money import Money, parse_money, to_usd
@@ -96,8 +96,9 @@ async def create_request(uow: UnitOfWork, *, spec: CreateSpec, author: Author) -
     customer = await repo.customer_facts(session, customer_id=spec.customer_id, today=today, rules=rules)
     if customer is None or not author.sees_customer(spec.customer_id):
         raise not_found("customer", "customerId")
-    invoice = None if spec.invoice_id is None else await repo.invoice_row(session, invoice_id=spec.invoice_id)
-    payment = None if spec.payment_id is None else await repo.payment_row(session, payment_id=spec.payment_id)
+    invoice, payment = await repo.capture_facts(
+        session, invoice_id=spec.invoice_id, payment_id=spec.payment_id
+    )
     errors = capture_errors(
         customer_id=spec.customer_id,
         request_type=spec.type,
@@ -105,11 +106,9 @@ async def create_request(uow: UnitOfWork, *, spec: CreateSpec, author: Author) -
         description=spec.description,
         financial_impact=spec.financial_impact,
         invoice_id=spec.invoice_id,
-        invoice=None
-        if invoice is None
-        else InvoiceFacts(invoice.customer_id, invoice.currency, invoice.outstanding, invoice.issued_on),
+        invoice=invoice,
         payment_id=spec.payment_id,
-        payment=None if payment is None else PaymentFacts(payment.customer_id),
+        payment=payment,
         kyc_status=KycStatus(customer.customer.kyc_status),
         dispute_window_days=customer.dispute_window_days,
         today=today,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from db import requests_repo as repo
 from db.queries.rows import RequestRow
 from db.uow import UnitOfWork
-from domain.capture import TEXT_MAX, InvoiceFacts, MoneyInput, PaymentFacts, capture_errors, text_error
+from domain.capture import TEXT_MAX, MoneyInput, capture_errors, text_error
 from domain.enums import (
     CommentVisibility,
     KycStatus,
@@ -173,8 +173,7 @@ async def _check_triage(work: _Work) -> list[DomainError]:
         session, customer_id=row.customer_id, today=raised_on, rules=work.rules
     )
     assert customer is not None  # foreign key
-    invoice = None if row.invoice_id is None else await repo.invoice_row(session, invoice_id=row.invoice_id)
-    payment = None if row.payment_id is None else await repo.payment_row(session, payment_id=row.payment_id)
+    invoice, payment = await repo.capture_facts(session, invoice_id=row.invoice_id, payment_id=row.payment_id)
     impact = None
     if row.financial_impact_amount is not None and row.financial_impact_currency is not None:
         impact = MoneyInput(row.financial_impact_amount, row.financial_impact_currency)
@@ -185,11 +184,9 @@ async def _check_triage(work: _Work) -> list[DomainError]:
         description=row.description,
         financial_impact=impact,
         invoice_id=row.invoice_id,
-        invoice=None
-        if invoice is None
-        else InvoiceFacts(invoice.customer_id, invoice.currency, invoice.outstanding, invoice.issued_on),
+        invoice=invoice,
         payment_id=row.payment_id,
-        payment=None if payment is None else PaymentFacts(payment.customer_id),
+        payment=payment,
         kyc_status=KycStatus(customer.customer.kyc_status),
         dispute_window_days=customer.dispute_window_days,
         today=raised_on,

@@ -244,17 +244,10 @@ async def invoice_connection(
 ) -> Connection[Invoice]:
     """Invoices within the caller's scope, newest issued first; `impossible`: match nothing."""
     page = page_request(INVOICE_ORDER, first=first, after=after, last=last, before=before)
-    args = {
-        "scope": customer_scope(ctx),
-        "today": today(ctx),
-        "customer_id": customer_id,
-        "statuses": statuses,
-        "impossible": impossible,
-    }
+    scope, on = customer_scope(ctx), today(ctx)
+    wanted = None if statuses is None else tuple(str(x) for x in statuses)
     if customer_id is not None:
         # Customer.invoices: one batch for every customer of the operation asking the same page.
-        scope, on = customer_scope(ctx), today(ctx)
-        wanted = None if statuses is None else tuple(str(x) for x in statuses)
         key = (page, scope, on, wanted, impossible)
         pages = ctx.loaders.keyed(
             ("Customer.invoices", key),
@@ -276,11 +269,15 @@ async def invoice_connection(
     else:
         engine = ctx.services.engine
         async with engine.connect() as conn:
-            result, rows = await fetch_invoice_page(conn, page=page, **args)  # type: ignore[arg-type]
+            result, rows = await fetch_invoice_page(
+                conn, page=page, scope=scope, today=on, statuses=wanted, impossible=impossible
+            )
 
         async def total() -> int:
             async with engine.connect() as conn:
-                return await count_invoices(conn, **args)  # type: ignore[arg-type]
+                return await count_invoices(
+                    conn, scope=scope, today=on, statuses=wanted, impossible=impossible
+                )
 
     for row in rows:
         ctx.loaders.invoice.prime(row.id, row)
