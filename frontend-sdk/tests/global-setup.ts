@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
+import { casegraphEnv } from './support/cli.js';
 import type { LiveServer } from './support/live.js';
 
 const run = promisify(execFile);
@@ -44,13 +45,6 @@ function demoCustomerRef(): string {
     if (tuple?.[1]) return tuple[1];
   }
   return 'C-1001';
-}
-
-function serverEnv(dataDir: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, CASEGRAPH_DATA_DIR: dataDir, CASEGRAPH_ENV: 'development' };
-  delete env.DATABASE_URL;
-  delete env.BROADCAST_URL;
-  return env;
 }
 
 async function cli(env: NodeJS.ProcessEnv, args: string[]): Promise<string> {
@@ -114,7 +108,7 @@ async function stopOrphanPostgres(dataDir: string): Promise<void> {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const dataDir = mkdtempSync(join(tmpdir(), 'casegraph-sdk-'));
-  const env = serverEnv(dataDir);
+  const env = casegraphEnv(dataDir);
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   let output = '';
@@ -160,6 +154,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
       customerToken,
       customerRef,
       partner: partnerSecret ? { clientId: PARTNER_CLIENT_ID, clientSecret: partnerSecret } : null,
+      dataDir,
+      casegraphBin: CASEGRAPH,
     };
     project.provide('casegraph', live);
   } catch (error) {

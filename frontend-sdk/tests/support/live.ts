@@ -14,6 +14,9 @@ export interface LiveServer {
   customerRef: string;
   /** The demo partner's client credentials, when `casegraph partner-secret` worked. */
   partner: { clientId: string; clientSecret: string } | null;
+  /** The server's CASEGRAPH_DATA_DIR and `casegraph` binary, for CLI commands beside it (support/cli.ts). */
+  dataDir: string;
+  casegraphBin: string;
 }
 
 declare module 'vitest' {
