@@ -4,7 +4,6 @@
 import { RequestEventKind, type ConsoleSlaAlertsSubscription } from '../src/index.js';
 import { BarChart } from './charts.js';
 import {
-  NO_TEAM,
   formatCount,
   formatDuration,
   formatMoney,
@@ -56,8 +55,35 @@ function chartPanel(testid: string, title: string, height: number): { panel: HTM
   return { panel, canvas, table };
 }
 
-function fillTable(table: HTMLElement, rows: Count[]): void {
-  table.replaceChildren(...rows.map((r) => h('tr', { 'data-key': r.key, 'data-count': r.count }, h('th', {}, r.label), h('td', {}, r.count))));
+/** One bar per count, and the same counts as the chart's (visually hidden) table. */
+function bars(target: { chart: BarChart; table: HTMLElement }, counts: Count[], color: string[]): void {
+  target.chart.update(counts.map((c) => c.label), [{ label: 'Open', values: counts.map((c) => c.count), color }]);
+  target.table.replaceChildren(
+    ...counts.map((c) => h('tr', { 'data-key': c.key, 'data-count': c.count }, h('th', {}, c.label), h('td', {}, c.count))),
+  );
+}
+
+function feedItem(alert: SlaAlert, open: () => void): HTMLElement {
+  const request = alert.serviceRequest;
+  const breached = alert.kind === RequestEventKind.SLA_BREACHED;
+  const time = (instant: string): string => new Date(instant).toLocaleTimeString();
+  return h(
+    'li',
+    {
+      class: `feed-item ${breached ? 'feed-breached' : 'feed-at-risk'}`,
+      'data-testid': 'live-alert',
+      'data-kind': alert.kind,
+      'data-number': request.number,
+    },
+    h('span', { class: 'chip' }, breached ? 'Breached' : 'At risk'),
+    h('div', { class: 'feed-text' },
+      h('div', {},
+        h('button', { type: 'button', class: 'link', onclick: open }, request.number),
+        ' ',
+        h('span', { class: 'feed-subject' }, request.subject)),
+      h('div', { class: 'muted' }, `${humanize(alert.target)} due ${time(alert.dueAt)}`)),
+    h('time', { class: 'muted', datetime: alert.occurredAt }, time(alert.occurredAt)),
+  );
 }
 
 export class DashboardView {
@@ -159,21 +185,20 @@ export class DashboardView {
     this.updated.textContent = `Updated ${to.toLocaleTimeString()}`;
     this.updated.classList.remove('failed');
 
-    this.set(this.tiles.open, f.open, formatCount(f.open), `${formatCount(f.createdCount)} created · ${formatCount(f.resolvedCount)} resolved in 30 days`);
-    this.set(this.tiles.compliance, f.slaCompliance, formatPercent(f.slaCompliance),
-      f.slaCompliance === null ? 'no resolution target fell due' : `${formatCount(f.breachedInWindow)} of ${formatCount(f.createdCount)} created breached a target`);
-    this.tiles.compliance.root.style.setProperty('--meter', f.slaCompliance === null ? '0' : String(f.slaCompliance));
+    const count = (n: number): string => formatCount(n);
+    this.set(this.tiles.open, f.open, count(f.open), `${count(f.createdCount)} created · ${count(f.resolvedCount)} resolved in 30 days`);
+    const compliance = f.slaCompliance;
+    this.set(this.tiles.compliance, compliance, formatPercent(compliance), compliance === null
+      ? 'no resolution target fell due'
+      : `${count(f.breachedInWindow)} of ${count(f.createdCount)} created breached a target`);
+    this.tiles.compliance.root.style.setProperty('--meter', String(compliance ?? 0));
     this.money(this.tiles.disputed, f.disputedAmountOpen, 'open billing disputes', 'no open billing disputes');
     this.money(this.tiles.adjustments, f.adjustmentsPosted, 'credit memos and write-offs, net of debit memos', 'none posted in 30 days');
 
-    const colors = f.byStatus.map((c) => STATUS_COLORS[c.key] ?? TEAM_COLOR);
-    this.byStatus.chart.update(f.byStatus.map((c) => c.label), [{ label: 'Open', values: f.byStatus.map((c) => c.count), color: colors }]);
-    fillTable(this.byStatus.table, f.byStatus);
-    const teamColors = f.byTeam.map((c) => (scope === null || c.key === scope ? TEAM_COLOR : TEAM_MUTED));
-    this.byTeam.chart.update(f.byTeam.map((c) => (c.key === NO_TEAM ? 'No team' : c.label)), [{ label: 'Open', values: f.byTeam.map((c) => c.count), color: teamColors }]);
-    fillTable(this.byTeam.table, f.byTeam);
-    this.aging.chart.update(f.aging.map((c) => c.label), [{ label: 'Open', values: f.aging.map((c) => c.count), color: AGING_COLORS.slice(0, f.aging.length) }]);
-    fillTable(this.aging.table, f.aging);
+    bars(this.byStatus, f.byStatus, f.byStatus.map((c) => STATUS_COLORS[c.key] ?? TEAM_COLOR));
+    // Scoped to one team: the others stay for comparison, muted.
+    bars(this.byTeam, f.byTeam, f.byTeam.map((c) => (scope === null || c.key === scope ? TEAM_COLOR : TEAM_MUTED)));
+    bars(this.aging, f.aging, AGING_COLORS.slice(0, f.aging.length));
 
     const rows = [
       { key: 'firstResponse', label: 'First response', stats: f.firstResponse },
@@ -207,13 +232,7 @@ export class DashboardView {
     const key = `${request.id}:${alert.target}`;
     this.feed.querySelector('.feed-empty')?.remove();
     this.feedItems.get(key)?.remove();
-    const breached = alert.kind === RequestEventKind.SLA_BREACHED;
-    const item = h('li', { class: `feed-item ${breached ? 'feed-breached' : 'feed-at-risk'}`, 'data-testid': 'live-alert', 'data-kind': alert.kind, 'data-number': request.number },
-      h('span', { class: 'chip' }, breached ? 'Breached' : 'At risk'),
-      h('div', { class: 'feed-text' },
-        h('div', {}, h('button', { type: 'button', class: 'link', onclick: () => this.handlers.open(request.id) }, request.number), ' ', h('span', { class: 'feed-subject' }, request.subject)),
-        h('div', { class: 'muted' }, `${humanize(alert.target)} due ${new Date(alert.dueAt).toLocaleTimeString()}`)),
-      h('time', { class: 'muted', datetime: alert.occurredAt }, new Date(alert.occurredAt).toLocaleTimeString()));
+    const item = feedItem(alert, () => this.handlers.open(request.id));
     this.feedItems.set(key, item);
     this.feed.prepend(item);
     while (this.feedItems.size > MAX_FEED) {
@@ -226,7 +245,8 @@ export class DashboardView {
 
   clearFeed(): void {
     this.feedItems.clear();
-    this.feed.replaceChildren(h('li', { class: 'feed-empty' }, `No SLA alerts since ${new Date().toLocaleTimeString()}. At-risk and breach alerts of this scope appear here as they happen.`));
+    this.feed.replaceChildren(h('li', { class: 'feed-empty' },
+      `No SLA alerts since ${new Date().toLocaleTimeString()}. At-risk and breach alerts of this scope appear here as they happen.`));
   }
 
   liveStatus(text: string, ok: boolean): void {

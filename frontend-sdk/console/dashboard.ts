@@ -43,8 +43,6 @@ export class Dashboard {
   private client: CasegraphClient | undefined;
   private teamId: string | null = null;
   private following: Following | undefined;
-  /** Reads started, for the page's status and the tests (`data-loads` on the root). */
-  private loads = 0;
 
   constructor(
     private readonly root: HTMLElement,
@@ -120,8 +118,6 @@ export class Dashboard {
     if (!view) return;
     const { client, teamId, counters } = following;
     const mark = counters.mark();
-    this.loads += 1;
-    this.root.dataset['loads'] = String(this.loads);
     try {
       const answer = await client.request(ConsoleDashboardDocument, { teamId });
       if (following !== this.following) return; // scope changed or hidden meanwhile
@@ -129,6 +125,7 @@ export class Dashboard {
       view.setTeams(answer.teams, teamId);
       view.figures(figuresOf(answer, teamId), teamId);
       view.counters(counters.atRiskCount, counters.breachedCount);
+      // When the last read landed: the tests wait for it.
       this.root.dataset['loadedAt'] = String(Date.now());
     } catch (error) {
       if (following === this.following) view.failed(`Update failed: ${describe(error)}`);

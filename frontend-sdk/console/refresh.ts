@@ -74,8 +74,8 @@ export class RefreshScheduler {
     this.lastPending = null;
   }
 
-  /** When the next refresh will start (epoch ms), for tests and the page's status line. */
-  nextAt(): number {
+  /** When the next refresh is due (epoch ms). */
+  private nextAt(): number {
     if (this.firstPending === null || this.lastPending === null) return this.lastStart + this.timing.idleMs;
     const settled = Math.min(this.lastPending + this.timing.debounceMs, this.firstPending + this.timing.maxWaitMs);
     return Math.max(settled, this.lastStart + this.timing.minGapMs);
