@@ -56,7 +56,7 @@ from bench.peer_page import (
     check_customer_page,
     check_peer_page,
 )
-from bench.peer_report import describe_environment, medians_table, run_line
+from bench.peer_report import describe_environment, medians_table, run_line, server_log_exceptions
 from db.demo_data import ADMIN_EMAIL
 from server.settings import Settings
 
@@ -292,10 +292,17 @@ async def _bench(args: argparse.Namespace) -> None:
             postgres = await _postgres_cpu(conn)
             await _check_connections(conn, args)
             servers = Servers(
-                casegraph=await stack.enter_async_context(running_server(url, extra_env=cg_env)),
+                casegraph=await stack.enter_async_context(
+                    running_server(url, extra_env=cg_env, log=out / "casegraph.log")
+                ),
                 casegraph_workers=(
                     await stack.enter_async_context(
-                        running_server(url, workers=args.workers, extra_env=cg_env)
+                        running_server(
+                            url,
+                            workers=args.workers,
+                            extra_env=cg_env,
+                            log=out / f"casegraph_w{args.workers}.log",
+                        )
                     )
                     if args.workers > 1
                     else None
@@ -337,8 +344,10 @@ async def _bench(args: argparse.Namespace) -> None:
         f"medians of {args.runs} alternating runs, {args.seconds:g} s each after {args.warmup:g} s "
         f"of warm-up, {args.connections} connections, {args.requests:,} requests seeded:\n\n{table}\n"
     )
-    (out / "summary.md").write_text(environment + "\n" + summary)
-    print("\n" + summary + f"\nraw outputs: {out}")
+    logs = "".join(server_log_exceptions(log) for log in sorted(out.glob("casegraph*.log")))
+    logs = "\n" + logs if logs else ""
+    (out / "summary.md").write_text(environment + "\n" + summary + logs)
+    print("\n" + summary + logs + f"\nraw outputs: {out}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,6 +6,7 @@ import os
 import platform
 import statistics
 import subprocess
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 from bench import postgraphile
 from bench.loadgen import LoadFigures
 
-__all__ = ["describe_environment", "medians_table", "run_line"]
+__all__ = ["describe_environment", "medians_table", "run_line", "server_log_exceptions"]
 
 
 def _ms(value: float | None) -> str:
@@ -134,3 +135,23 @@ def describe_environment(
         f"settings: {dict(settings)}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def server_log_exceptions(log: Path) -> str:
+    """A line naming the exceptions a server logged, by type; empty when it logged none.
+
+    A client that closes its connection with an answer still in flight (wrk does, at the end of
+    every run) may show here as a disconnect: that is the run ending, not a bad answer.
+    """
+    found: Counter[str] = Counter()
+    in_traceback = False
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("Traceback (most recent call last):"):
+            in_traceback = True
+        elif in_traceback and line and not line[0].isspace():
+            found[line.split(":", 1)[0]] += 1
+            in_traceback = False
+    if not found:
+        return ""
+    kinds = ", ".join(f"{kind} x{count}" for kind, count in found.most_common())
+    return f"{log.name}: {sum(found.values())} exceptions logged ({kinds})\n"
