@@ -23,7 +23,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -143,12 +143,20 @@ def _cmdline(pid: int) -> str:
 
 @contextlib.asynccontextmanager
 async def running_server(
-    url: str, *, workers: int = 1, background_workers: bool = False, pool_size: int | None = None
+    url: str,
+    *,
+    workers: int = 1,
+    background_workers: bool = False,
+    pool_size: int | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    log: Path | None = None,
 ) -> AsyncIterator[RunningServer]:
     """`uvicorn --factory server.app:create_app` on a free loopback port until the block ends.
 
     Background workers (SLA engine, auto-close) are off unless asked for: they would add
-    load unrelated to what a read benchmark measures.
+    load unrelated to what a read benchmark measures. `extra_env` is added to the server's
+    environment last (e.g. a setting under comparison); with `log`, the server's output goes
+    to that file instead of the benchmark's own.
     """
     env = {
         **os.environ,
@@ -159,14 +167,20 @@ async def running_server(
     if pool_size is not None:
         env["CASEGRAPH_DB_POOL_SIZE"] = str(pool_size)
     env.pop("BROADCAST_URL", None)
+    env.update(extra_env or {})
     port = pgserver._free_port()
+    output = log.open("ab") if log else None  # the child keeps its own copy of the descriptor
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "uvicorn", "--factory", "server.app:create_app",
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
         "--log-level", "warning", "--no-access-log", "--backlog", "4096",
         env=env,
+        stdout=output,
+        stderr=output,
         start_new_session=True,  # its own process group: stopping it stops its workers
     )  # fmt: skip
+    if output:
+        output.close()
     server = RunningServer(base_url=f"http://127.0.0.1:{port}", process=process)
     try:
         await _ready(server, expected=workers)
