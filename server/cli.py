@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.engine import make_engine, make_sessionmaker
 from db.migrate import upgrade
 from server.database import database_url
+from server.logging_setup import configure_logging, logging_config
 from server.settings import Settings, sqlalchemy_url
 
 __all__ = ["main"]
@@ -70,7 +71,9 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
             # Events are a few hundred bytes of JSON: per-message compression saved little on the
             # wire and cost every socket a zlib context (~35 KiB) plus CPU on every frame sent.
             ws_per_message_deflate=False,
-            log_level="info",
+            # Our logging in every worker; server.request_log replaces uvicorn's access log.
+            log_config=logging_config(settings.effective_log_format, settings.log_level),
+            access_log=False,
         )
 
 
@@ -247,10 +250,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
+    settings = Settings()
+    configure_logging(settings.effective_log_format, settings.log_level)
     try:
-        args.func(args, Settings())
+        args.func(args, settings)
     except CommandError as exc:
         print(f"casegraph {args.command}: {exc}", file=sys.stderr)
         return 2
