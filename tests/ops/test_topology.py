@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import Tokens
-from tests.realtime_api.conftest import ADD_COMMENT, Org, org  # noqa: F401 (fixture)
+from tests.realtime_api.conftest import ADD_COMMENT, Org
 from tests.realtime_api.support import WsClient, free_port, graphql
 from tests.support.builders import gid
 
@@ -49,7 +49,7 @@ async def _process(*args: str, env: dict[str, str]) -> AsyncIterator[asyncio.sub
         *args,
         env=env,
         stdout=asyncio.subprocess.DEVNULL,
-        stderr=open(os.environ.get("TOPO_LOG", os.devnull), "a"),  # noqa: SIM115
+        stderr=asyncio.subprocess.DEVNULL,
     )
     try:
         yield proc
