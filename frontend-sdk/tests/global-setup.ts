@@ -46,8 +46,14 @@ function demoCustomerRef(): string {
   return 'C-1001';
 }
 
-function serverEnv(dataDir: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, CASEGRAPH_DATA_DIR: dataDir, CASEGRAPH_ENV: 'development' };
+function serverEnv(dataDir: string, portalPort: number): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    CASEGRAPH_DATA_DIR: dataDir,
+    CASEGRAPH_ENV: 'development',
+    // The portal page of tests/portal is served from this origin.
+    CORS_ALLOWED_ORIGINS: `http://localhost:${portalPort}`,
+  };
   delete env.DATABASE_URL;
   delete env.BROADCAST_URL;
   return env;
@@ -114,8 +120,9 @@ async function stopOrphanPostgres(dataDir: string): Promise<void> {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const dataDir = mkdtempSync(join(tmpdir(), 'casegraph-sdk-'));
-  const env = serverEnv(dataDir);
   const port = await freePort();
+  const portalPort = await freePort();
+  const env = serverEnv(dataDir, portalPort);
   const base = `http://127.0.0.1:${port}`;
   let output = '';
   const child = spawn(
@@ -159,6 +166,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       adminToken,
       customerToken,
       customerRef,
+      portalPort,
       partner: partnerSecret ? { clientId: PARTNER_CLIENT_ID, clientSecret: partnerSecret } : null,
     };
     project.provide('casegraph', live);
