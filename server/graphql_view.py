@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -33,6 +33,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from auth.principal import Principal
 from schema.context import AppServices, Context
+from telemetry.request_record import note_error_codes, note_principal
 
 __all__ = ["Authenticator", "CasegraphGraphQL", "InvalidCredentials"]
 
@@ -56,6 +57,7 @@ def _bearer(value: str | None) -> str | None:
 
 
 def _unauthorized(presented: bool, detail: str) -> Response:
+    note_error_codes(["UNAUTHENTICATED"])
     challenge = 'Bearer realm="casegraph"'
     if presented:
         challenge += f', error="invalid_token", error_description="{detail}"'
@@ -73,6 +75,7 @@ class CasegraphGraphQL(GraphQL[Context, None]):
         services: AppServices,
         authenticate: Authenticator,
         graphiql: bool,
+        allowed_origins: Sequence[str] = (),
     ) -> None:
         super().__init__(
             schema,
@@ -82,6 +85,8 @@ class CasegraphGraphQL(GraphQL[Context, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             connection_init_wait_timeout=timedelta(seconds=10),
             max_subscriptions_per_connection=50,
+            # Pages on these origins may open sockets (besides the server's own origin; CORS_ALLOWED_ORIGINS).
+            allowed_origins=allowed_origins,
         )
         self.services = services
         self.authenticate = authenticate
@@ -119,6 +124,7 @@ class CasegraphGraphQL(GraphQL[Context, None]):
                 await _unauthorized(True, str(exc) or "invalid token")(scope, receive, send)
                 return
             scope.setdefault("state", {})["principal"] = principal
+            _note(principal)
         await super().__call__(scope, receive, send)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
@@ -187,6 +193,7 @@ class CasegraphGraphQL(GraphQL[Context, None]):
         except InvalidCredentials as exc:
             raise ConnectionRejectionError({"message": str(exc) or "invalid token"}) from exc
         context.principal_or_none = principal
+        _note(principal)
         self._close_at_expiry(context, principal)
         return UNSET
 
@@ -202,6 +209,11 @@ class CasegraphGraphQL(GraphQL[Context, None]):
         task = asyncio.get_running_loop().create_task(close_when_expired())
         # The task dies with the socket: cancel it when the connection's context is dropped.
         websocket.scope.setdefault("state", {})["expiry_task"] = task
+
+
+def _note(principal: Principal) -> None:
+    """The caller, for the request log (a partner's subject is its OAuth client id)."""
+    note_principal(principal.subject, client_id=principal.subject if principal.is_partner else None)
 
 
 def _is_request_error(data: Mapping[str, Any]) -> bool:

@@ -108,8 +108,10 @@ async function stopOrphanPostgres(dataDir: string): Promise<void> {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const dataDir = mkdtempSync(join(tmpdir(), 'casegraph-sdk-'));
-  const env = casegraphEnv(dataDir);
   const port = await freePort();
+  const portalPort = await freePort();
+  // The portal page of tests/portal is served from this origin.
+  const env = { ...casegraphEnv(dataDir), CORS_ALLOWED_ORIGINS: `http://localhost:${portalPort}` };
   const base = `http://127.0.0.1:${port}`;
   let output = '';
   const child = spawn(
@@ -153,6 +155,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       adminToken,
       customerToken,
       customerRef,
+      portalPort,
       partner: partnerSecret ? { clientId: PARTNER_CLIENT_ID, clientSecret: partnerSecret } : null,
       dataDir,
       casegraphBin: CASEGRAPH,
