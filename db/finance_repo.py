@@ -18,23 +18,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.customer_insight import financial_health
-from db.queries.rows import (
-    ADJUSTMENTS,
-    APPROVALS,
-    DECISIONS,
-    INVOICES,
-    PAYMENTS,
-    AdjustmentRow,
-    ApprovalRow,
-    DecisionRow,
-    InvoiceRow,
-    PaymentRow,
-    columns,
-)
+from db.tables import ADJUSTMENTS, APPROVALS, DECISIONS, INVOICES, PAYMENTS, columns
 from domain.enums import InvoiceStatus
 from domain.errors import DomainError, UserErrorCode
 from domain.invoices import invoice_status
 from domain.rules import RiskRules
+from records.rows import AdjustmentRow, ApprovalRow, DecisionRow, InvoiceRow, PaymentRow
 
 __all__ = [
     "approval_request_id",

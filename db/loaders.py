@@ -25,8 +25,9 @@ from strawberry.dataloader import DataLoader
 from db import customer_insight
 from db.customer_insight import FinancialHealthRow, PaymentBehaviorRow
 from db.queries import lookups
-from db.queries.requests import RequestRecord, fetch_request_rows
-from db.queries.rows import (
+from db.queries.requests import fetch_request_rows
+from db.queries.scope import CustomerScope
+from db.tables import (
     ADJUSTMENTS,
     APPROVALS,
     CALENDARS,
@@ -39,6 +40,10 @@ from db.queries.rows import (
     POLICIES,
     STAFF,
     TEAMS,
+)
+from domain.calendar import BusinessCalendar, calendar_from_json
+from domain.sla import SlaPolicy as DomainSlaPolicy
+from records.rows import (
     AdjustmentRow,
     ApprovalRow,
     CalendarRow,
@@ -49,19 +54,17 @@ from db.queries.rows import (
     InvoiceRow,
     PaymentRow,
     PolicyRow,
+    RequestRecord,
+    Row,
     StaffRow,
     TeamRow,
-    _Row,
 )
-from db.queries.scope import CustomerScope
-from domain.calendar import BusinessCalendar, calendar_from_json
-from domain.sla import SlaPolicy as DomainSlaPolicy
 
 __all__ = ["Loaders", "SharedConnection"]
 
 K = TypeVar("K")
 V = TypeVar("V")
-RowT = TypeVar("RowT", bound=_Row)
+RowT = TypeVar("RowT", bound=Row)
 
 # (id, caller's customer scope): counts must not include other customers' requests.
 ScopedKey = tuple[int, CustomerScope]

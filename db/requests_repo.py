@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import BusinessRules, ExchangeRate
 from db.queries.lookups import current_contracts
-from db.queries.rows import (
+from db.tables import (
     ADJUSTMENTS,
     APPROVALS,
     CALENDARS,
@@ -35,10 +35,6 @@ from db.queries.rows import (
     STAFF,
     TEAM_MEMBERS,
     TEAMS,
-    CustomerRow,
-    InvoiceRow,
-    PaymentRow,
-    RequestRow,
     columns,
 )
 from domain.calendar import calendar_from_json
@@ -58,6 +54,7 @@ from domain.lifecycle import RequestFacts
 from domain.routing import Candidate
 from domain.rules import DEFAULT_RULES, Rules, parse_rules
 from domain.sla import SlaPolicy, SlaSnapshot, next_check_at
+from records.rows import CustomerRow, InvoiceRow, PaymentRow, RequestRow
 
 __all__ = [
     "CustomerFacts",

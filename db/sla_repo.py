@@ -16,7 +16,8 @@ from sqlalchemy import BigInteger, Boolean, DateTime, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from db.queries.rows import REQUESTS, RequestRow, columns
+from db.tables import REQUESTS, columns
+from records.rows import RequestRow
 
 __all__ = [
     "SlaStamps",

@@ -31,8 +31,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db import requests_repo as repo
 from db import sla_repo
-from db.events import EventRow
-from db.queries.rows import RequestRow
 from db.sla_repo import SlaStamps
 from db.uow import ChangeActor, UnitOfWork
 from domain.enums import RequestEventKind, RequestStatus, SlaTarget, TransitionAction
@@ -40,6 +38,8 @@ from domain.errors import DomainError
 from domain.lifecycle import auto_close_due
 from domain.rules import Rules
 from domain.sla import PendingAlert, SlaPolicy, next_alerts
+from records.events import EventRow
+from records.rows import RequestRow
 from resolvers.mutations.request_change import Author
 from resolvers.mutations.requests_transitions import TransitionSpec, perform_transition
 from resolvers.mutations.system import escalate_within

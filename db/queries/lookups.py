@@ -12,21 +12,10 @@ from sqlalchemy import ColumnElement, Table, and_, case, func, literal, or_, sel
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db.queries.rows import (
-    CONTRACTS,
-    INVOICES,
-    REQUESTS,
-    STAFF,
-    TEAM_MEMBERS,
-    TEAMS,
-    ContractRow,
-    StaffRow,
-    TeamRow,
-    _Row,
-    columns,
-)
 from db.queries.scope import CustomerScope, id_in, in_scope
+from db.tables import CONTRACTS, INVOICES, REQUESTS, STAFF, TEAM_MEMBERS, TEAMS, columns
 from domain.enums import OPEN_STATUSES
+from records.rows import ContractRow, Row, StaffRow, TeamRow
 
 __all__ = [
     "current_contracts",
@@ -38,7 +27,7 @@ __all__ = [
     "teams_by_staff",
 ]
 
-RowT = TypeVar("RowT", bound=_Row)
+RowT = TypeVar("RowT", bound=Row)
 
 
 async def rows_by_ids(

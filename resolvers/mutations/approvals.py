@@ -14,7 +14,6 @@ from typing import Any
 
 from db import finance_repo as finance
 from db import requests_repo as repo
-from db.queries.rows import ApprovalRow, RequestRow
 from db.uow import UnitOfWork
 from domain.approvals import (
     ApprovalFacts,
@@ -39,6 +38,7 @@ from domain.enums import (
 from domain.errors import DomainError, UserErrorCode, first_error
 from domain.lifecycle import STATUS_TIMESTAMP_FIELD, transition_errors
 from domain.money import Money, parse_money, to_usd
+from records.rows import ApprovalRow, RequestRow
 from resolvers.mutations.request_change import Author, RequestChange
 from resolvers.mutations.requests_transitions import not_found
 

@@ -8,11 +8,11 @@ PROVIDE_CUSTOMER_INFO (domain.lifecycle.comment_effect decides both).
 from __future__ import annotations
 
 from db import requests_repo as repo
-from db.queries.rows import RequestRow
 from db.uow import UnitOfWork
 from domain.capture import TEXT_MAX, text_error
 from domain.enums import CommentVisibility, RequestStatus
 from domain.lifecycle import comment_effect
+from records.rows import RequestRow
 from resolvers.mutations.request_change import Author, RequestChange
 from resolvers.mutations.requests_transitions import not_found, resume_waiting
 

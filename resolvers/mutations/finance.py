@@ -20,12 +20,12 @@ from strawberry.types import Info
 from auth.permissions import Capability
 from auth.principal import Principal
 from db.finance_repo import constraint_error
-from db.queries.rows import ApprovalRow, RequestRow
 from db.uow import UnitOfWork
 from domain.capture import MoneyInput as RawMoney
 from domain.enums import AdjustmentKind, ApprovalKind, Decision
 from domain.errors import DomainError
 from domain.lifecycle import TransitionForbidden
+from records.rows import ApprovalRow, RequestRow
 from resolvers.mutations.approvals import ApprovalSpec, DecisionSpec, decide_approval, request_approval
 from resolvers.mutations.common import change, require
 from resolvers.mutations.postings import (

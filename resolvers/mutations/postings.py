@@ -16,7 +16,6 @@ from typing import Any
 
 from db import finance_repo as finance
 from db import requests_repo as repo
-from db.queries.rows import AdjustmentRow, ApprovalRow, InvoiceRow, PaymentRow, RequestRow
 from db.uow import UnitOfWork
 from domain.approvals import (
     PAYMENT_APPLICATION_KIND,
@@ -38,6 +37,7 @@ from domain.errors import DomainError, UserErrorCode, first_error
 from domain.invoices import apply_adjustment, apply_payment, exceeds_outstanding_error, unapply_payment
 from domain.money import Money, to_usd
 from domain.rules import Rules
+from records.rows import AdjustmentRow, ApprovalRow, InvoiceRow, PaymentRow, RequestRow
 from resolvers.mutations.approvals import parse_amount
 from resolvers.mutations.request_change import Author, RequestChange
 from resolvers.mutations.requests_transitions import not_found

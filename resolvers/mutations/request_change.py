@@ -14,10 +14,10 @@ from typing import Any
 
 from auth.principal import Principal
 from db import requests_repo as repo
-from db.queries.rows import RequestRow
 from db.uow import UnitOfWork
 from domain.enums import CommentVisibility, RequestEventKind, RequestStatus, Role
 from domain.lifecycle import SYSTEM_ACTOR, Actor, comment_effect
+from records.rows import RequestRow
 from resolvers.mutations.common import domain_actor
 
 __all__ = ["Author", "RequestChange"]

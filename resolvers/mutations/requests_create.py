@@ -16,7 +16,6 @@ from decimal import Decimal
 from typing import Any
 
 from db import requests_repo as repo
-from db.queries.rows import RequestRow
 from db.uow import UnitOfWork
 from domain.capture import MoneyInput, capture_errors
 from domain.enums import Channel, KycStatus, Priority, RequestEventKind, RequestStatus, RequestType
@@ -24,6 +23,7 @@ from domain.errors import DomainError, UserErrorCode, first_error
 from domain.money import Money, parse_money, to_usd
 from domain.routing import derive_priority
 from domain.sla import SlaSnapshot, initial_due_times, next_check_at
+from records.rows import RequestRow
 from resolvers.mutations.request_change import Author
 from resolvers.mutations.requests_routing import route
 from resolvers.mutations.requests_transitions import not_found

@@ -12,13 +12,13 @@ from decimal import Decimal
 from typing import Any
 
 from db import requests_repo as repo
-from db.queries.rows import RequestRow
 from db.uow import UnitOfWork
 from domain.enums import RequestType, RiskRating
 from domain.errors import DomainError
 from domain.money import Money, to_usd
 from domain.routing import TeamChoice, pick_agent, route_team
 from domain.rules import Rules
+from records.rows import RequestRow
 
 __all__ = ["Routed", "impact_usd", "route", "route_within"]
 

@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from db import requests_repo as repo
-from db.queries.rows import RequestRow
 from db.uow import UnitOfWork
 from domain.capture import TEXT_MAX, MoneyInput, capture_errors, text_error
 from domain.enums import (
@@ -31,6 +30,7 @@ from domain.lifecycle import STATUS_TIMESTAMP_FIELD, TRANSITIONS, transition_err
 from domain.routing import escalate_priority
 from domain.rules import Rules
 from domain.sla import SlaSnapshot, rederive_due_times, reopened_resolution_due, resume_due_times
+from records.rows import RequestRow
 from resolvers.mutations.request_change import Author, RequestChange
 from resolvers.mutations.requests_routing import Routed, impact_usd, route, route_within
 

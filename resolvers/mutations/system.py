@@ -17,11 +17,11 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db import requests_repo as repo
-from db.queries.rows import RequestRow
 from db.uow import ChangeActor, UnitOfWork
 from domain.enums import RequestStatus, TransitionAction
 from domain.errors import DomainError
 from domain.lifecycle import auto_close_due, is_open
+from records.rows import RequestRow
 from resolvers.mutations.request_change import Author
 from resolvers.mutations.requests_transitions import TransitionSpec, perform_transition
 

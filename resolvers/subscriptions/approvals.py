@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 
 from auth.permissions import can_decide_level
-from db.events import EventRow
 from domain.approvals import ApprovalFacts, Approver, DecisionFacts, decision_errors
 from domain.enums import ApprovalLevel, ApprovalStatus, Decision, RequestEventKind
+from records.events import EventRow
 from resolvers.subscriptions.stream import open_stream, scoped_filter, stream, visible_event
 from schema.context import Context
 from schema.types.approval import Approval

@@ -8,15 +8,14 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
-from db.events import EventRow, encode_cursor
 from domain.enums import RequestEventKind, SlaTarget
+from records.events import EventRow
 from resolvers.subscriptions.stream import (
     open_stream,
     optional_pk,
     parse_after,
     scoped_filter,
     stream,
-    timeline_row,
     visible_event,
 )
 from schema.context import Context
@@ -78,7 +77,7 @@ async def request_events(
     async def build(row: EventRow) -> RequestEvent | None:
         if not await visible_event(ctx, row):
             return None
-        return RequestEvent.from_row(timeline_row(row))
+        return RequestEvent.from_row(row)
 
     return stream(ctx, open_stream(ctx, after=cursor, flt=hub_filter), build)
 
@@ -102,7 +101,7 @@ async def sla_alerts(
             target=SlaTarget(row.sla_target),
             due_at=row.due_at,
             occurred_at=row.occurred_at,
-            cursor=encode_cursor(row.cursor),
+            cursor=row.cursor_token,
         )
 
     return stream(ctx, open_stream(ctx, after=cursor, flt=hub_filter), build)

@@ -16,9 +16,9 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from auth.permissions import Capability, can_see_comment, can_see_customer, has
-from db.events import Cursor, EventFilter, EventRow, decode_cursor
-from db.queries.rows import EventRow as TimelineEventRow
+from db.events import EventFilter
 from domain.enums import CommentVisibility
+from records.events import Cursor, EventRow, decode_cursor
 from schema import ids
 from schema.context import Context
 from schema.errors import BadUserInput
@@ -31,7 +31,6 @@ __all__ = [
     "parse_after",
     "scoped_filter",
     "stream",
-    "timeline_row",
     "visible_event",
 ]
 
@@ -120,25 +119,6 @@ async def visible_event(ctx: Context, row: EventRow) -> bool:
         if comment is None or not can_see_comment(principal, CommentVisibility(comment.visibility)):
             return False
     return True
-
-
-def timeline_row(row: EventRow) -> TimelineEventRow:
-    """The stream's row in the shape the RequestEvent type is built from."""
-    return TimelineEventRow(
-        id=row.id,
-        txid=row.txid,
-        request_id=row.request_id,
-        kind=row.kind,
-        occurred_at=row.occurred_at,
-        actor_subject=row.actor_subject,
-        actor_name=row.actor_name,
-        from_status=row.from_status,
-        to_status=row.to_status,
-        comment_id=row.comment_id,
-        approval_id=row.approval_id,
-        customer_id=row.customer_id,
-        team_id=row.team_id,
-    )
 
 
 async def stream(

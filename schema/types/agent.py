@@ -5,8 +5,8 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from db.queries.rows import StaffRow, TeamRow
 from domain.enums import ApprovalLevel, RequestType, Role
+from records.rows import StaffRow, TeamRow
 from schema import ids
 from schema.context import Context
 from schema.types.node import Node, load_node
@@ -96,7 +96,7 @@ async def all_teams(ctx: Context) -> list[Team]:
     """`teams`: every team by name."""
     from sqlalchemy import select
 
-    from db.queries.rows import TEAMS, columns
+    from db.tables import TEAMS, columns
 
     async with ctx.services.engine.connect() as conn:
         rows = (

@@ -9,9 +9,9 @@ from strawberry.types import Info
 
 from auth.permissions import can_decide_level
 from db.queries.approvals import APPROVAL_ORDER, ApprovalFilter, Decider, count_approvals, fetch_approval_page
-from db.queries.rows import ApprovalRow, DecisionRow
 from domain.enums import ApprovalKind, ApprovalLevel, ApprovalStatus, Decision
 from domain.enums import ApprovalLevel as DomainLevel
+from records.rows import ApprovalRow, DecisionRow
 from schema import ids
 from schema.context import Context
 from schema.inputs import ApprovalFilter as ApprovalFilterInput

@@ -8,7 +8,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from db.queries.audit import AUDIT_ORDER, count_audit, fetch_audit_page
-from db.queries.rows import AuditRow
+from records.rows import AuditRow
 from schema import ids
 from schema.context import Context
 from schema.pagination import Connection, connection, page_request

@@ -10,8 +10,8 @@ from strawberry.types import Info
 
 from auth.permissions import visible_credit_fields
 from db.queries.customers import CUSTOMER_ORDER, CustomerFilter, count_customers, fetch_customer_page
-from db.queries.rows import ContractRow, CustomerRow
 from domain.enums import CustomerSegment, InvoiceStatus, KycStatus, RiskRating, SlaTier
+from records.rows import ContractRow, CustomerRow
 from schema import ids
 from schema.context import Context
 from schema.inputs import CustomerFilter as CustomerFilterInput

@@ -19,9 +19,9 @@ from db.queries.invoices import (
     fetch_invoice_pages,
     fetch_payment_pages,
 )
-from db.queries.rows import AdjustmentRow, InvoiceRow, PaymentRow
 from domain.enums import AdjustmentKind, InvoiceStatus, PaymentStatus
 from domain.invoices import invoice_status
+from records.rows import AdjustmentRow, InvoiceRow, PaymentRow
 from schema import ids
 from schema.context import Context
 from schema.pagination import Connection, connection, page_request

@@ -16,7 +16,6 @@ from strawberry.types import Info
 from db.queries.keyset import Ordering, Page, PageRequest
 from db.queries.requests import (
     RequestFilter,
-    RequestRecord,
     count_requests,
     count_requests_by,
     fetch_request_by_number,
@@ -24,7 +23,6 @@ from db.queries.requests import (
     fetch_request_pages,
     request_ordering,
 )
-from db.queries.rows import InvoiceRow, PaymentRow
 from domain.enums import (
     OPEN_STATUSES,
     Channel,
@@ -36,6 +34,7 @@ from domain.enums import (
 )
 from domain.enums import ApprovalStatus as ApprovalStatusEnum
 from domain.lifecycle import TRANSITIONS, Actor, RequestFacts, Who, allowed_actions
+from records.rows import InvoiceRow, PaymentRow, RequestRecord
 from schema import ids
 from schema.context import Context
 from schema.enums import OrderDirection

@@ -8,11 +8,10 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
-from db.queries.requests import RequestRecord
-from db.queries.rows import CalendarRow, PolicyRow
 from domain.enums import Priority, SlaState, SlaTier
 from domain.enums import RequestStatus as DomainStatus
 from domain.sla import SlaSnapshot, evaluate, paused_business_seconds
+from records.rows import CalendarRow, PolicyRow, RequestRecord
 from schema import ids
 from schema.context import Context
 from schema.types.node import Node

@@ -8,8 +8,6 @@ from functools import partial
 import strawberry
 from strawberry.types import Info
 
-from db.events import Cursor, encode_cursor
-from db.queries.rows import CommentRow, EventRow
 from db.queries.timeline import (
     COMMENT_ORDER,
     EVENT_ORDER,
@@ -20,6 +18,8 @@ from db.queries.timeline import (
 )
 from domain.enums import CommentVisibility, RequestEventKind, RequestStatus, Role
 from domain.enums import CommentVisibility as DomainVisibility
+from records.events import EventRow
+from records.rows import CommentRow
 from schema import ids
 from schema.context import Context
 from schema.pagination import Connection, connection, page_request
@@ -74,7 +74,7 @@ class RequestEvent(Node):
         return cls(
             id=strawberry.ID(ids.encode("RequestEvent", row.id)),
             row=row,
-            cursor=encode_cursor(Cursor(row.txid, row.id)),
+            cursor=row.cursor_token,
             kind=RequestEventKind(row.kind),
             occurred_at=row.occurred_at,
             actor_name=row.actor_name,

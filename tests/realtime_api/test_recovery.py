@@ -9,7 +9,7 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.events import STREAM_START, encode_cursor
+from records.events import STREAM_START, encode_cursor
 from schema import ids
 from tests.conftest import Tokens
 from tests.realtime_api.conftest import LiveApp, Org, add_comment, write_event

@@ -22,7 +22,7 @@ from starlette.applications import Starlette
 
 from db.engine import make_sessionmaker
 from db.importer import import_master_data
-from db.queries.rows import CustomerRow, InvoiceRow, StaffRow, TeamRow
+from records.rows import CustomerRow, InvoiceRow, StaffRow, TeamRow
 from server.app import create_app
 from server.settings import Settings
 from server.sla_engine import SlaEngine

@@ -21,21 +21,15 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from db.queries.rows import (
-    ADJUSTMENTS,
-    APPROVALS,
-    AUDIT,
-    COMMENTS,
-    DECISIONS,
-    EVENTS,
-    REQUESTS,
+from db.tables import ADJUSTMENTS, APPROVALS, AUDIT, COMMENTS, DECISIONS, EVENTS, REQUESTS
+from records.events import EventRow
+from records.rows import (
     AdjustmentRow,
     ApprovalRow,
     AuditRow,
     CommentRow,
     CustomerRow,
     DecisionRow,
-    EventRow,
     InvoiceRow,
     PaymentRow,
     PolicyRow,

@@ -1,7 +1,9 @@
-"""Plain row records handed from the database layer to the GraphQL types (never ORM objects).
+"""Plain records of stored rows: what storage returns and every layer above reads (never ORM objects).
 
 Field names are the column names, so `RowType.of(mapping)` builds one from a
-Core result mapping and `columns(table, RowType)` selects exactly its columns.
+result mapping; db.tables.columns(table, RowType) selects exactly its columns.
+Standard library only: services, the GraphQL types and the read resolvers
+all handle these records without depending on the database layer.
 """
 
 from __future__ import annotations
@@ -10,31 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Self, cast
-
-from sqlalchemy import Table
-from sqlalchemy.sql.elements import Label
-
-from db import models as m
+from typing import Any, Self
 
 __all__ = [
-    "ADJUSTMENTS",
-    "APPROVALS",
-    "AUDIT",
-    "CALENDARS",
-    "COMMENTS",
-    "CONTRACTS",
-    "CUSTOMERS",
-    "DECISIONS",
-    "EVENTS",
-    "INVOICES",
-    "PARTNER_CUSTOMERS",
-    "PAYMENTS",
-    "POLICIES",
-    "REQUESTS",
-    "STAFF",
-    "TEAMS",
-    "TEAM_MEMBERS",
     "AdjustmentRow",
     "ApprovalRow",
     "AuditRow",
@@ -43,46 +23,24 @@ __all__ = [
     "ContractRow",
     "CustomerRow",
     "DecisionRow",
-    "EventRow",
     "InvoiceRow",
     "PaymentRow",
     "PolicyRow",
+    "RequestRecord",
     "RequestRow",
+    "Row",
     "StaffRow",
     "TeamRow",
-    "columns",
 ]
-
-
-def _t(model: Any) -> Table:
-    return cast(Table, model.__table__)
-
-
-CUSTOMERS = _t(m.Customer)
-CONTRACTS = _t(m.Contract)
-INVOICES = _t(m.Invoice)
-PAYMENTS = _t(m.Payment)
-STAFF = _t(m.Staff)
-TEAMS = _t(m.Team)
-TEAM_MEMBERS = _t(m.TeamMember)
-POLICIES = _t(m.SlaPolicy)
-CALENDARS = _t(m.BusinessCalendar)
-REQUESTS = _t(m.ServiceRequest)
-COMMENTS = _t(m.Comment)
-APPROVALS = _t(m.Approval)
-DECISIONS = _t(m.ApprovalDecision)
-ADJUSTMENTS = _t(m.Adjustment)
-EVENTS = _t(m.RequestEvent)
-AUDIT = _t(m.AuditEntry)
-PARTNER_CUSTOMERS = _t(m.PartnerCustomer)
-
 
 # (row type, prefix) -> (field name, result key) pairs: dataclasses.fields() is slow, and a page
 # of 50 requests builds a few hundred rows.
 _KEYS: dict[tuple[type, str], tuple[tuple[str, str], ...]] = {}
 
 
-class _Row:
+class Row:
+    """Base of the row records: built from a result mapping keyed by column name."""
+
     @classmethod
     def of(cls, mapping: Mapping[Any, Any], prefix: str = "") -> Self:
         """Build from a result mapping whose keys are the column names (plus `prefix`)."""
@@ -92,21 +50,8 @@ class _Row:
         return cls(**{name: mapping[key] for name, key in keys})
 
 
-_COLUMNS: dict[tuple[Table, type, str], tuple[Label[Any], ...]] = {}
-
-
-def columns(table: Table, row_type: type[_Row], prefix: str = "") -> list[Label[Any]]:
-    """The select list producing `row_type` (labels carry `prefix` when several tables are joined)."""
-    # Built once per (table, row type, prefix): labels are immutable and may be shared by statements.
-    labels = _COLUMNS.get((table, row_type, prefix))
-    if labels is None:
-        labels = tuple(table.c[f.name].label(prefix + f.name) for f in fields(row_type))  # type: ignore[arg-type]
-        _COLUMNS[(table, row_type, prefix)] = labels
-    return list(labels)
-
-
 @dataclass(frozen=True, slots=True)
-class CustomerRow(_Row):
+class CustomerRow(Row):
     id: int
     external_ref: str
     name: str
@@ -121,7 +66,7 @@ class CustomerRow(_Row):
 
 
 @dataclass(frozen=True, slots=True)
-class ContractRow(_Row):
+class ContractRow(Row):
     id: int
     number: str
     customer_id: int
@@ -132,7 +77,7 @@ class ContractRow(_Row):
 
 
 @dataclass(frozen=True, slots=True)
-class InvoiceRow(_Row):
+class InvoiceRow(Row):
     id: int
     number: str
     customer_id: int
@@ -146,7 +91,7 @@ class InvoiceRow(_Row):
 
 
 @dataclass(frozen=True, slots=True)
-class PaymentRow(_Row):
+class PaymentRow(Row):
     id: int
     reference: str
     customer_id: int
@@ -158,7 +103,7 @@ class PaymentRow(_Row):
 
 
 @dataclass(frozen=True, slots=True)
-class StaffRow(_Row):
+class StaffRow(Row):
     id: int
     email: str
     name: str
@@ -169,14 +114,14 @@ class StaffRow(_Row):
 
 
 @dataclass(frozen=True, slots=True)
-class TeamRow(_Row):
+class TeamRow(Row):
     id: int
     name: str
     calendar_id: int | None
 
 
 @dataclass(frozen=True, slots=True)
-class PolicyRow(_Row):
+class PolicyRow(Row):
     id: int
     name: str
     tier: str
@@ -187,7 +132,7 @@ class PolicyRow(_Row):
 
 
 @dataclass(frozen=True, slots=True)
-class CalendarRow(_Row):
+class CalendarRow(Row):
     id: int
     name: str
     time_zone: str
@@ -196,7 +141,7 @@ class CalendarRow(_Row):
 
 
 @dataclass(frozen=True, slots=True)
-class RequestRow(_Row):
+class RequestRow(Row):
     id: int
     number: str
     customer_id: int
@@ -237,7 +182,7 @@ class RequestRow(_Row):
 
 
 @dataclass(frozen=True, slots=True)
-class CommentRow(_Row):
+class CommentRow(Row):
     id: int
     request_id: int
     body: str
@@ -249,7 +194,7 @@ class CommentRow(_Row):
 
 
 @dataclass(frozen=True, slots=True)
-class ApprovalRow(_Row):
+class ApprovalRow(Row):
     id: int
     request_id: int
     kind: str
@@ -267,7 +212,7 @@ class ApprovalRow(_Row):
 
 
 @dataclass(frozen=True, slots=True)
-class DecisionRow(_Row):
+class DecisionRow(Row):
     id: int
     approval_id: int
     approver_id: int
@@ -277,7 +222,7 @@ class DecisionRow(_Row):
 
 
 @dataclass(frozen=True, slots=True)
-class AdjustmentRow(_Row):
+class AdjustmentRow(Row):
     id: int
     kind: str
     invoice_id: int
@@ -290,24 +235,7 @@ class AdjustmentRow(_Row):
 
 
 @dataclass(frozen=True, slots=True)
-class EventRow(_Row):
-    id: int
-    txid: int
-    request_id: int
-    kind: str
-    occurred_at: datetime
-    actor_subject: str
-    actor_name: str
-    from_status: str | None
-    to_status: str | None
-    comment_id: int | None
-    approval_id: int | None
-    customer_id: int
-    team_id: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class AuditRow(_Row):
+class AuditRow(Row):
     sequence: int
     occurred_at: datetime
     actor_subject: str
@@ -318,3 +246,12 @@ class AuditRow(_Row):
     after: Any
     previous_hash: str
     hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """A request with the SLA policy and calendar it is measured against."""
+
+    request: RequestRow
+    policy: PolicyRow
+    calendar: CalendarRow | None
