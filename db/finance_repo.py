@@ -17,7 +17,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.customer_insight import financial_health
+from db.queries.financial_health import financial_health
 from db.tables import ADJUSTMENTS, APPROVALS, DECISIONS, INVOICES, PAYMENTS, columns
 from domain.enums import InvoiceStatus
 from domain.errors import DomainError, UserErrorCode

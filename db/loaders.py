@@ -22,9 +22,8 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from strawberry.dataloader import DataLoader
 
-from db import customer_insight
-from db.customer_insight import FinancialHealthRow, PaymentBehaviorRow
 from db.queries import lookups
+from db.queries.financial_health import financial_health
 from db.queries.requests import fetch_request_rows
 from db.queries.scope import CustomerScope
 from db.tables import (
@@ -43,6 +42,7 @@ from db.tables import (
 )
 from domain.calendar import BusinessCalendar, calendar_from_json
 from domain.sla import SlaPolicy as DomainSlaPolicy
+from records.insight import FinancialHealthRow, PaymentBehaviorRow
 from records.rows import (
     AdjustmentRow,
     ApprovalRow,
@@ -59,6 +59,7 @@ from records.rows import (
     StaffRow,
     TeamRow,
 )
+from reporting.customer_insight import payment_behavior
 
 __all__ = ["Loaders", "SharedConnection"]
 
@@ -156,7 +157,7 @@ class Loaders:
         )
         self.open_workload: DataLoader[ScopedKey, int] = DataLoader(self._open_counts("assignee_id"))
         self.team_open_requests: DataLoader[ScopedKey, int] = DataLoader(self._open_counts("team_id"))
-        # Credit insight (db.customer_insight): behaviour depends on the operation's clock.
+        # Credit insight: payment behaviour depends on the operation's clock.
         self.payment_behavior: DataLoader[tuple[int, datetime], PaymentBehaviorRow | None] = DataLoader(
             self._load_payment_behavior
         )
@@ -268,12 +269,12 @@ class Loaders:
             by_now[now].append(customer_id)
         found: dict[tuple[int, datetime], PaymentBehaviorRow] = {}
         for now, ids in by_now.items():
-            rows = await self._run(customer_insight.payment_behavior, ids, now)
+            rows = await self._run(payment_behavior, ids, now)
             found.update({(cid, now): row for cid, row in rows.items()})
         return [found.get(k) for k in keys]
 
     async def _load_financial_health(self, ids: list[int]) -> list[FinancialHealthRow | None]:
-        found = await self._run(customer_insight.financial_health, ids)
+        found = await self._run(financial_health, ids)
         return [found.get(i) for i in ids]
 
     async def _load_sla_policies(self, ids: list[int]) -> list[DomainSlaPolicy]:

@@ -359,7 +359,7 @@ class ServiceRequest(Base):
             "next_sla_check_at",
             postgresql_where=text("next_sla_check_at IS NOT NULL"),
         ),
-        # Metrics (db/metrics.py, migration 0005): index-only scans of a window of requests.
+        # Metrics (reporting/metrics.py, migration 0005): index-only scans of a window of requests.
         Index(
             "ix_service_requests_metrics_created_at",
             "created_at",
@@ -460,7 +460,7 @@ class ServiceRequest(Base):
                 "resolution_breached_at",
             ],
         ),
-        # The raw values of one histogram bucket, for exact percentiles (db/metrics.py).
+        # The raw values of one histogram bucket, for exact percentiles (reporting/metrics.py).
         Index(
             "ix_service_requests_metrics_fr_bucket",
             text("metrics_bucket(metrics_seconds(first_responded_at, created_at))"),
@@ -730,7 +730,7 @@ class IdempotencyKey(Base):
 
 # ------------------------------------------------------------------ metrics rollups (migration 0005) --
 # Kept by statement-level triggers on service_requests in the transaction of every change (never
-# stale); read by db/metrics.py. team_key is the team id, 0 for none. Written by triggers only.
+# stale); read by reporting/metrics.py. team_key is the team id, 0 for none. Written by triggers only.
 
 
 _SHARD = text("(pg_backend_pid() % 16)")

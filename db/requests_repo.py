@@ -21,6 +21,7 @@ from sqlalchemy import Text, and_, cast, exists, func, insert, select, text, upd
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import BusinessRules, ExchangeRate
+from db.queries.financial_health import effective_risk_ratings
 from db.queries.lookups import current_contracts
 from db.tables import (
     ADJUSTMENTS,
@@ -265,8 +266,6 @@ async def customer_facts(
     found = (await session.execute(stmt)).mappings().first()
     if found is None:
         return None
-    from db.customer_insight import effective_risk_ratings
-
     conn = await session.connection()
     contract = (await current_contracts(conn, [customer_id], today)).get(customer_id)
     risk = (await effective_risk_ratings(conn, [customer_id], rules.risk)).get(customer_id)

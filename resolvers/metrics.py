@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from strawberry.types import Info
 
-from db.metrics import DurationRow, MetricsRow, service_metrics
+from reporting.metrics import DurationRow, MetricsRow, service_metrics
 from schema import ids
 from schema.context import Context
 from schema.errors import BadUserInput

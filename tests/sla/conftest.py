@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from db.engine import make_sessionmaker
-from db.importer import import_master_data
+from importer.master_data import import_master_data
 from records.rows import CustomerRow, InvoiceRow, StaffRow, TeamRow
 from server.app import create_app
 from server.settings import Settings

@@ -1,8 +1,8 @@
 """The master-data import (IMPORT.md): validate a whole file, then upsert it by natural keys.
 
 `import_master_data` works inside the caller's transaction and never
-commits: it validates every record first (db.import_records), checks
-references and invoice balances against the database (db.import_checks),
+commits: it validates every record first (importer.parsing), checks
+references and invoice balances against the database (importer.checks),
 and only then writes. A bad record raises `ImportRejected` before any
 statement that writes has run, so nothing is written; the caller commits
 on success and rolls back otherwise.
@@ -14,7 +14,7 @@ same file rewrites no row, and a large file costs a few round trips per
 thousand records rather than one per record. Team membership and partner
 links of the staff and partners named in the file are replaced by what
 the file says. Invoice `outstanding` is recomputed for every invoice the
-import touches (db.import_checks.plan_outstanding).
+import touches (importer.checks.plan_outstanding).
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from sqlalchemy import ARRAY, BigInteger, Numeric, String, Table, bindparam, fun
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.import_checks import check_references, plan_outstanding
-from db.import_records import SECTIONS, ImportRejected, Item, ParsedFile, parse_import
 from db.models import Base
+from importer.checks import check_references, plan_outstanding
+from importer.parsing import SECTIONS, ImportRejected, Item, ParsedFile, parse_import
 
 __all__ = ["ImportRejected", "ImportSummary", "SectionCounts", "import_master_data"]
 

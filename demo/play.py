@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from db import demo_texts as words
-from db.demo_timeline import Timeline
-from db.demo_world import Agent, CustomerRef, TeamRef
+from demo import texts as words
+from demo.timeline import Timeline
+from demo.world import Agent, CustomerRef, TeamRef
 from domain.approvals import MONEY_KINDS
 from domain.enums import ApprovalKind, Channel, Priority, RequestStatus, RequestType
 from domain.routing import escalate_priority

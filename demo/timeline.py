@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from db.demo_world import Policy
+from demo.world import Policy
 from domain.enums import RequestStatus
 
 __all__ = ["Timeline", "plan_timeline"]

@@ -24,10 +24,10 @@ from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 
-from db import demo_texts as words
-from db.demo_play import Batch, Draft, Play, PlayRules
-from db.demo_timeline import plan_timeline
-from db.demo_world import Agent, CustomerRef, World
+from demo import texts as words
+from demo.play import Batch, Draft, Play, PlayRules
+from demo.timeline import plan_timeline
+from demo.world import Agent, CustomerRef, World
 from domain.approvals import MONEY_KINDS, required_approval
 from domain.enums import ApprovalKind, Channel, Priority, RequestStatus, RequestType, SlaTier
 from domain.routing import derive_priority, route_team

@@ -2,7 +2,7 @@
 
 The organisation goes through the master-data import (`import_master_data`),
 exactly as an ERP file would. Requests, their comments, approvals and
-events are then generated (db.demo_requests) in created_at order and
+events are then generated (demo.requests) in created_at order and
 written with PostgreSQL COPY in batches of `batch_size` rows through the
 asyncpg connection underneath SQLAlchemy; PostgreSQL computes the
 generated columns (priority_rank, search_vector) and the `number` default
@@ -13,7 +13,7 @@ more requests with the next numbers; nothing is deleted. Given an engine,
 the import and every batch commit on their own; given a session, everything
 happens in the caller's transaction and the caller commits. The seed
 writes no audit entries: it backfills history, it does not act. Seeded
-SLA due times use a 24x7 approximation (see db.demo_requests).
+SLA due times use a 24x7 approximation (see demo.requests).
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from db.demo_data import demo_organisation
-from db.demo_requests import (
+from db.engine import make_sessionmaker
+from demo.data import demo_organisation
+from demo.requests import (
     APPROVAL_COLUMNS,
     COMMENT_COLUMNS,
     EVENT_COLUMNS,
@@ -40,11 +41,10 @@ from db.demo_requests import (
     Batch,
     RequestGenerator,
 )
-from db.demo_world import load_world
-from db.engine import make_sessionmaker
-from db.importer import ImportSummary, import_master_data
+from demo.world import load_world
 from domain.enums import OPEN_STATUSES, RequestStatus
 from domain.rules import DEFAULT_RULES
+from importer.master_data import ImportSummary, import_master_data
 
 __all__ = ["SeedSummary", "seed_demo"]
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NoReturn
 
-from db.import_fields import FieldReader, ImportRejected, show
 from domain import enums as e
+from importer.fields import FieldReader, ImportRejected, show
 
 __all__ = ["SECTIONS", "ImportRejected", "Item", "ParsedFile", "money_text", "parse_import"]
 

@@ -1,7 +1,8 @@
-"""Credit insight per customer: payment behaviour, financial health, the effective risk rating.
+"""Credit insight per customer: payment behaviour (Customer.paymentBehavior).
 
-Every function takes a batch of customer ids (the DataLoaders call them once
-per GraphQL operation) and answers with one SQL statement.
+Takes a batch of customer ids (the DataLoader calls it once per GraphQL
+operation) and answers with one SQL statement. Financial health and the
+effective risk rating come from the latest statement (db.queries.financial_health).
 
 Definitions (where the contract leaves room):
 
@@ -18,63 +19,27 @@ Definitions (where the contract leaves room):
 - openDisputes: the customer's BILLING_DISPUTE requests in an open status;
   disputesLast90Days: its BILLING_DISPUTE requests created in the 90 days
   before `now` (any status); recurringDisputes: 3 or more of those.
-- FinancialHealth: from the statement with the latest as_of; DSCR = net
-  operating income / total debt service, current ratio = current assets /
-  current liabilities (None when either is missing or liabilities are 0);
-  rating from the DSCR bands. The arithmetic and the bands are domain.risk's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import BigInteger, Row, TextClause, bindparam, text
+from sqlalchemy import BigInteger, TextClause, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain import risk
-from domain.enums import OPEN_STATUSES, RequestType, RiskRating
-from domain.rules import DEFAULT_RULES, RiskRules
+from domain.enums import OPEN_STATUSES, RequestType
+from records.insight import PaymentBehaviorRow
 
-__all__ = [
-    "RECURRING_DISPUTES",
-    "FinancialHealthRow",
-    "PaymentBehaviorRow",
-    "effective_risk_ratings",
-    "financial_health",
-    "payment_behavior",
-]
+__all__ = ["RECURRING_DISPUTES", "payment_behavior"]
 
 # The contract: "3 or more billing disputes in the last 90 days".
 RECURRING_DISPUTES = 3
 _DISPUTE_LOOKBACK = timedelta(days=90)
 _PAYMENT_LOOKBACK = timedelta(days=365)
 _OPEN = "(" + ", ".join(f"'{s.value}'" for s in sorted(OPEN_STATUSES)) + ")"
-
-
-@dataclass(frozen=True, slots=True)
-class PaymentBehaviorRow:
-    """The contract's PaymentBehavior (snake_case)."""
-
-    average_days_to_pay: float | None
-    late_payment_ratio: float
-    open_disputes: int
-    disputes_last_90_days: int
-    recurring_disputes: bool
-
-
-@dataclass(frozen=True, slots=True)
-class FinancialHealthRow:
-    """The contract's FinancialHealth; ratios exact (the API shows them as floats)."""
-
-    as_of: date
-    dscr: Decimal
-    current_ratio: Decimal | None
-    risk_rating: RiskRating
 
 
 def _ids_param(statement: str) -> TextClause:
@@ -143,61 +108,3 @@ async def payment_behavior(
         )
         for row in rows
     }
-
-
-_LATEST_STATEMENT = """
-SELECT c.id AS customer_id, c.risk_rating, s.as_of, s.net_operating_income, s.total_debt_service,
-       s.current_assets, s.current_liabilities
-FROM customers AS c
-LEFT JOIN LATERAL (
-    SELECT * FROM financial_statements AS f WHERE f.customer_id = c.id ORDER BY f.as_of DESC LIMIT 1
-) AS s ON true
-WHERE c.id = ANY(:ids)
-"""
-
-
-def _health(row: Row[Any], rules: RiskRules) -> FinancialHealthRow | None:
-    if row.as_of is None:
-        return None
-    health = risk.financial_health(
-        net_operating_income=row.net_operating_income,
-        total_debt_service=row.total_debt_service,
-        current_assets=row.current_assets,
-        current_liabilities=row.current_liabilities,
-        rules=rules,
-    )
-    return FinancialHealthRow(
-        as_of=row.as_of, dscr=health.dscr, current_ratio=health.current_ratio, risk_rating=health.rating
-    )
-
-
-async def financial_health(
-    conn: AsyncConnection, customer_ids: Sequence[int], rules: RiskRules = DEFAULT_RULES.risk
-) -> dict[int, FinancialHealthRow | None]:
-    """FinancialHealth of each existing customer id from its latest statement; None without one.
-
-    `rules` are the configured DSCR bands (business_rules 'risk'); the shipped defaults otherwise.
-    """
-    if not customer_ids:
-        return {}
-    rows = await conn.execute(_ids_param(_LATEST_STATEMENT), {"ids": list(customer_ids)})
-    return {row.customer_id: _health(row, rules) for row in rows}
-
-
-async def effective_risk_ratings(
-    conn: AsyncConnection, customer_ids: Sequence[int], rules: RiskRules = DEFAULT_RULES.risk
-) -> dict[int, RiskRating]:
-    """The rating priority, routing and approvals act on, per existing customer id.
-
-    The worse of the customer master's imported rating and the latest statement's DSCR rating.
-    """
-    if not customer_ids:
-        return {}
-    rows = await conn.execute(_ids_param(_LATEST_STATEMENT), {"ids": list(customer_ids)})
-    ratings: dict[int, RiskRating] = {}
-    for row in rows:
-        health = _health(row, rules)
-        ratings[row.customer_id] = risk.effective_risk(
-            RiskRating(row.risk_rating), None if health is None else health.risk_rating
-        )
-    return ratings

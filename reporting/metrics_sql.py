@@ -1,4 +1,4 @@
-"""The SQL of db/metrics.py: one statement, built from fixed fragments (values are always bound).
+"""The SQL of reporting/metrics.py: one statement, built from fixed fragments (values are always bound).
 
 Where the numbers come from (tables and indexes of migration 0005):
 
@@ -46,7 +46,7 @@ _OPEN_BREACHED = f"""(
         AND (r.resolution_due_at <= {_NOW}
              OR (r.first_responded_at IS NULL AND r.first_response_due_at <= {_NOW})))
 )"""
-# >= 80% of a running target elapsed, in wall time (db/metrics.py docstring).
+# >= 80% of a running target elapsed, in wall time (reporting/metrics.py docstring).
 _NEARING = f"""(
     ({_NOW} - r.created_at) >= (r.resolution_due_at - r.created_at) * 0.8
     OR (r.first_responded_at IS NULL

@@ -1,6 +1,6 @@
 """Service and financial metrics (the contract's ServiceMetrics) as ONE set-based SQL statement.
 
-No request row ever reaches Python: one statement (db/metrics_sql.py) reads
+No request row ever reaches Python: one statement (reporting/metrics_sql.py) reads
 whole days of the window from rollups kept by triggers, the partial days
 and everything that depends on `now` through covering indexes (migration
 0005), and answers every count, exact percentile and money total; Python
@@ -70,8 +70,8 @@ from sqlalchemy import BigInteger, String, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db.metrics_sql import DIMENSIONS, metrics_statement
 from domain.money import Money, quantize_cents
+from reporting.metrics_sql import DIMENSIONS, metrics_statement
 
 __all__ = ["AGING_LABELS", "AgingRow", "CountRow", "DurationRow", "MetricsRow", "service_metrics"]
 

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.import_records import ImportRejected, Item, ParsedFile, money_text
 from domain.enums import AdjustmentKind, PaymentStatus
+from importer.parsing import ImportRejected, Item, ParsedFile, money_text
 
 __all__ = ["InvoiceFacts", "check_references", "plan_outstanding"]
 
