@@ -24,12 +24,13 @@ Definitions (where the contract leaves room):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import BigInteger, TextClause, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domain.calendar import utc_date
 from domain.enums import OPEN_STATUSES, RequestType
 from records.insight import PaymentBehaviorRow
 
@@ -87,7 +88,7 @@ async def payment_behavior(
     """PaymentBehavior of each customer id (module docstring), one statement for the batch."""
     if not customer_ids:
         return {}
-    today = now.astimezone(UTC).date()
+    today = utc_date(now)
     rows = await conn.execute(
         _ids_param(_PAYMENT_BEHAVIOR),
         {

@@ -29,9 +29,17 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db import requests_repo as repo
-from db import sla_repo
-from db.sla_repo import SlaStamps
+from db.repositories.configuration import load_rules
+from db.repositories.policies import policy_by_id
+from db.repositories.requests import alerted_targets, next_sla_check, sla_snapshot
+from db.repositories.sla import (
+    SlaStamps,
+    claim_due,
+    defer_check,
+    earliest_check,
+    schedule_auto_closes,
+    write_sla_stamps,
+)
 from db.uow import ChangeActor, UnitOfWork
 from domain.enums import RequestEventKind, RequestStatus, SlaTarget, TransitionAction
 from domain.errors import DomainError
@@ -96,7 +104,7 @@ def _plan(row: RequestRow, policy: SlaPolicy, rules: Rules, now: datetime) -> _P
     status = RequestStatus(row.status)
     if auto_close_due(status=status, resolved_at=row.resolved_at, now=now, rules=rules.lifecycle):
         return _Plan(row, close=True)
-    owed = next_alerts(repo.sla_snapshot(row, policy), repo.alerted_targets(row))
+    owed = next_alerts(sla_snapshot(row, policy), alerted_targets(row))
     due = tuple(a for a in owed if a.at <= now)
     stamps = {_STAMP[a.kind, a.target]: now if a.kind is _K.SLA_AT_RISK else a.due_at for a in due}
     if due:
@@ -104,7 +112,7 @@ def _plan(row: RequestRow, policy: SlaPolicy, rules: Rules, now: datetime) -> _P
         # (what `next_sla_check` gives for the stamped row, without building it again).
         next_at = owed[len(due)].at if len(owed) > len(due) else None
     else:
-        next_at = repo.next_sla_check(row, policy, auto_close_after=rules.lifecycle.auto_close_after)
+        next_at = next_sla_check(row, policy, auto_close_after=rules.lifecycle.auto_close_after)
     if next_at is not None and next_at <= now:
         # Cannot happen by the rules (every due alert was emitted); never spin on a row.
         log.warning("request %d: next SLA check %s is not after %s", row.id, next_at, now)
@@ -235,7 +243,7 @@ class SlaEngine:
     async def _earliest(self) -> datetime | None:
         self._dirty.clear()  # before the read: a change committed after it wakes us again
         async with self._sessionmaker() as session:
-            self._due = await sla_repo.earliest_check(session)
+            self._due = await earliest_check(session)
         self.stats.reads += 1
         return self._due
 
@@ -288,10 +296,8 @@ class SlaEngine:
     async def _schedule_auto_closes(self) -> None:
         """Catch-up on start: RESOLVED requests written without their auto-close check."""
         async with self._sessionmaker() as session, session.begin():
-            rules = await repo.load_rules(session)
-            count = await sla_repo.schedule_auto_closes(
-                session, auto_close_after=rules.lifecycle.auto_close_after
-            )
+            rules = await load_rules(session)
+            count = await schedule_auto_closes(session, auto_close_after=rules.lifecycle.auto_close_after)
         if count:
             log.info("scheduled the auto-close of %d resolved requests", count)
 
@@ -327,24 +333,24 @@ class SlaEngine:
                 "the SLA engine failed on request %d; next look in %s", request_id, self._defer_failed
             )
             async with self._sessionmaker() as session, session.begin():
-                await sla_repo.defer_check(session, request_id=request_id, until=now + self._defer_failed)
+                await defer_check(session, request_id=request_id, until=now + self._defer_failed)
 
     async def _batch(self, now: datetime, *, request_id: int | None = None) -> int:
         """One transaction: claim, emit, escalate, close, reschedule. The number of rows claimed."""
         async with UnitOfWork(self._sessionmaker, actor=_SYSTEM, now=now, publisher=self._hub) as uow:
             session = uow.session
-            rows = await sla_repo.claim_due(session, now=now, limit=self._batch_size, request_id=request_id)
+            rows = await claim_due(session, now=now, limit=self._batch_size, request_id=request_id)
             if not rows:
                 return 0
             self._claimed = [row.id for row in rows]
-            rules = await repo.load_rules(session)
+            rules = await load_rules(session)
             policies = {
-                policy_id: (await repo.policy_by_id(session, policy_id=policy_id)).policy
+                policy_id: (await policy_by_id(session, policy_id=policy_id)).policy
                 for policy_id in sorted({row.sla_policy_id for row in rows})
             }
             plans = [_plan(row, policies[row.sla_policy_id], rules, now) for row in rows]
             stamps = [plan.stamps for plan in plans if plan.stamps is not None]
-            await sla_repo.write_sla_stamps(session, stamps=stamps, now=now)
+            await write_sla_stamps(session, stamps=stamps, now=now)
             for plan in plans:
                 _record(uow, plan)
             # After the stamps: escalation and CLOSE re-read the row and reschedule it themselves.

@@ -12,8 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from db import finance_repo as finance
-from db import requests_repo as repo
+from db.repositories.approvals import (
+    approval_request_id,
+    decisions_of,
+    insert_approval,
+    insert_decision,
+    lock_approval,
+    set_approval_status,
+)
+from db.repositories.configuration import exchange_rates, load_rules
+from db.repositories.customers import customer_dscr, customer_facts
+from db.repositories.policies import policy_by_id
+from db.repositories.requests import has_pending_approval, lock_request, request_facts
 from db.uow import UnitOfWork
 from domain.approvals import (
     ApprovalFacts,
@@ -24,6 +34,7 @@ from domain.approvals import (
     outcome,
     required_approval,
 )
+from domain.calendar import utc_date
 from domain.capture import TEXT_MAX, MoneyInput, text_error
 from domain.enums import (
     ApprovalKind,
@@ -102,14 +113,14 @@ def approval_audit(row: ApprovalRow) -> dict[str, Any]:
 
 
 async def _locked_request(uow: UnitOfWork, request_id: int, author: Author, field: str) -> RequestRow:
-    row = await repo.lock_request(uow.session, request_id=request_id)
+    row = await lock_request(uow.session, request_id=request_id)
     if row is None or not author.sees_customer(row.customer_id):
         raise not_found("service request" if field == "serviceRequestId" else "approval", field)
     return row
 
 
 async def _change(uow: UnitOfWork, row: RequestRow, author: Author, action: str) -> RequestChange:
-    policy = await repo.policy_by_id(uow.session, policy_id=row.sla_policy_id)
+    policy = await policy_by_id(uow.session, policy_id=row.sla_policy_id)
     return RequestChange(uow, row, policy=policy, author=author, action=action)
 
 
@@ -122,11 +133,11 @@ async def request_approval(
     """
     session, now = uow.session, uow.now
     row = await _locked_request(uow, spec.request_id, author, "serviceRequestId")
-    rules = await repo.load_rules(session)
-    pending = await repo.has_pending_approval(session, request_id=row.id)
+    rules = await load_rules(session)
+    pending = await has_pending_approval(session, request_id=row.id)
     errors = transition_errors(
         action=TransitionAction.REQUEST_APPROVAL,
-        request=repo.request_facts(row, has_pending_approval=pending),
+        request=request_facts(row, has_pending_approval=pending),
         actor=author.actor_for(row.customer_id),
         now=now,
         expected_version=spec.expected_version,
@@ -136,9 +147,7 @@ async def request_approval(
     justification_error = text_error(spec.justification, maximum=TEXT_MAX, field=("input", "justification"))
     if justification_error is not None:
         errors.append(justification_error)
-    customer = await repo.customer_facts(
-        session, customer_id=row.customer_id, today=repo.utc_today(now), rules=rules
-    )
+    customer = await customer_facts(session, customer_id=row.customer_id, today=utc_date(now), rules=rules)
     assert customer is not None  # foreign key
     kind = spec.kind
     if spec.amount is None or money is not None:  # an unparsable amount is reported once, above
@@ -150,19 +159,19 @@ async def request_approval(
     amount_usd = None
     if money is not None:
         try:
-            amount_usd = to_usd(money, await repo.exchange_rates(session))
+            amount_usd = to_usd(money, await exchange_rates(session))
         except DomainError as conversion_error:
             errors.append(conversion_error)
     error = first_error(errors)
     if error is not None:
         raise error
 
-    dscr = await finance.customer_dscr(session, customer_id=row.customer_id, rules=rules.risk)
+    dscr = await customer_dscr(session, customer_id=row.customer_id, rules=rules.risk)
     requirement = required_approval(
         kind=kind, amount_usd=amount_usd, customer_risk=customer.risk, dscr=dscr, rules=rules.approval_matrix
     )
     level, count = requirement.for_record()
-    approval = await finance.insert_approval(
+    approval = await insert_approval(
         session,
         values={
             "request_id": row.id,
@@ -227,15 +236,15 @@ async def decide_approval(
     """Record one approver's decision; once the approval is APPROVED or REJECTED the request goes
     back PENDING_APPROVAL -> IN_PROGRESS. Raises DomainError (first broken rule)."""
     session, now = uow.session, uow.now
-    request_id = await finance.approval_request_id(session, approval_id=spec.approval_id)
+    request_id = await approval_request_id(session, approval_id=spec.approval_id)
     if request_id is None:
         raise not_found("approval", "approvalId")
     row = await _locked_request(uow, request_id, author, "approvalId")
-    approval = await finance.lock_approval(session, approval_id=spec.approval_id)
+    approval = await lock_approval(session, approval_id=spec.approval_id)
     assert approval is not None  # approvals are never deleted
     prior = [
         DecisionFacts(approver_id=d.approver_id, decision=Decision(d.decision))
-        for d in await finance.decisions_of(session, approval_id=approval.id)
+        for d in await decisions_of(session, approval_id=approval.id)
     ]
     error = first_error(_decision_errors(spec, row, approval, author, prior))
     if error is not None:
@@ -243,7 +252,7 @@ async def decide_approval(
 
     assert author.staff_id is not None  # checked by decision_errors
     comment = spec.comment if spec.comment is not None and spec.comment.strip() else None
-    await finance.insert_decision(
+    await insert_decision(
         session,
         approval_id=approval.id,
         approver_id=author.staff_id,
@@ -265,7 +274,7 @@ async def decide_approval(
     )
     written_approval = approval
     if status is not ApprovalStatus.PENDING:
-        written_approval = await finance.set_approval_status(
+        written_approval = await set_approval_status(
             session, approval_id=approval.id, status=status.value, now=now
         )
         change.move_to(_S.IN_PROGRESS, STATUS_TIMESTAMP_FIELD[_S.IN_PROGRESS])

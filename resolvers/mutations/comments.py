@@ -7,7 +7,8 @@ PROVIDE_CUSTOMER_INFO (domain.lifecycle.comment_effect decides both).
 
 from __future__ import annotations
 
-from db import requests_repo as repo
+from db.repositories.policies import policy_by_id
+from db.repositories.requests import lock_request
 from db.uow import UnitOfWork
 from domain.capture import TEXT_MAX, text_error
 from domain.enums import CommentVisibility, RequestStatus
@@ -23,13 +24,13 @@ async def add_comment(
     uow: UnitOfWork, *, request_id: int, body: str, visibility: CommentVisibility, author: Author
 ) -> tuple[RequestRow, int]:
     """(the request as written, the new comment's id); raises DomainError."""
-    row = await repo.lock_request(uow.session, request_id=request_id)
+    row = await lock_request(uow.session, request_id=request_id)
     if row is None or not author.sees_customer(row.customer_id):
         raise not_found("service request", "serviceRequestId")
     error = text_error(body, maximum=TEXT_MAX, field=("input", "body"))
     if error is not None:
         raise error
-    policy = await repo.policy_by_id(uow.session, policy_id=row.sla_policy_id)
+    policy = await policy_by_id(uow.session, policy_id=row.sla_policy_id)
     change = RequestChange(uow, row, policy=policy, author=author, action="ADD_COMMENT")
     effect = comment_effect(
         status=RequestStatus(row.status), actor=author.actor_for(row.customer_id), visibility=visibility

@@ -19,7 +19,7 @@ from strawberry.types import Info
 
 from auth.permissions import Capability
 from auth.principal import Principal
-from db.finance_repo import constraint_error
+from db.constraints import constraint_error
 from db.uow import UnitOfWork
 from domain.capture import MoneyInput as RawMoney
 from domain.enums import AdjustmentKind, ApprovalKind, Decision

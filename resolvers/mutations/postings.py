@@ -14,8 +14,18 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from db import finance_repo as finance
-from db import requests_repo as repo
+from db.repositories.approvals import consume_approval, lock_approval
+from db.repositories.configuration import exchange_rates, load_rules
+from db.repositories.ledger import (
+    insert_adjustment,
+    invoice_audit,
+    lock_invoices,
+    lock_payment,
+    set_invoice_outstanding,
+    set_payment_invoice,
+)
+from db.repositories.policies import policy_by_id
+from db.repositories.requests import lock_request, request_facts
 from db.uow import UnitOfWork
 from domain.approvals import (
     PAYMENT_APPLICATION_KIND,
@@ -24,6 +34,7 @@ from domain.approvals import (
     needs_approval_for_posting,
     posting_approval_errors,
 )
+from domain.calendar import utc_date
 from domain.capture import MoneyInput
 from domain.enums import (
     AdjustmentKind,
@@ -76,7 +87,7 @@ def posting_errors(row: RequestRow, author: Author) -> list[DomainError]:
     if row.status != RequestStatus.IN_PROGRESS.value:
         errors.append(DomainError(invalid, f"postings need an IN_PROGRESS request; it is {row.status}"))
     actor = author.actor_for(row.customer_id)
-    if not actor.is_supervisor and not actor.is_assignee(repo.request_facts(row, has_pending_approval=False)):
+    if not actor.is_supervisor and not actor.is_assignee(request_facts(row, has_pending_approval=False)):
         errors.append(
             DomainError(invalid, "only the assignee, a supervisor or finance may post on this request")
         )
@@ -95,15 +106,15 @@ class _Locked:
 
 async def _lock_start(uow: UnitOfWork, request_id: int, approval_id: int | None, author: Author) -> _Locked:
     session = uow.session
-    row = await repo.lock_request(session, request_id=request_id)
+    row = await lock_request(session, request_id=request_id)
     if row is None or not author.sees_customer(row.customer_id):
         raise not_found("service request", "serviceRequestId")
     approval = None
     if approval_id is not None:
-        approval = await finance.lock_approval(session, approval_id=approval_id)
+        approval = await lock_approval(session, approval_id=approval_id)
         if approval is None:
             raise not_found("approval", "approvalId")
-    return _Locked(row, approval, await repo.load_rules(session), await repo.exchange_rates(session))
+    return _Locked(row, approval, await load_rules(session), await exchange_rates(session))
 
 
 def _consumable(approval: ApprovalRow | None) -> ConsumableApproval | None:
@@ -143,7 +154,7 @@ def _approval_errors(locked: _Locked, kind: ApprovalKind, money: Money) -> tuple
 
 
 async def _consume(uow: UnitOfWork, approval: ApprovalRow, amount: Decimal, action: str) -> None:
-    after = await finance.consume_approval(uow.session, approval_id=approval.id, amount=amount)
+    after = await consume_approval(uow.session, approval_id=approval.id, amount=amount)
     uow.audit(
         action,
         "Approval",
@@ -154,14 +165,14 @@ async def _consume(uow: UnitOfWork, approval: ApprovalRow, amount: Decimal, acti
 
 
 async def _set_outstanding(uow: UnitOfWork, invoice: InvoiceRow, outstanding: Decimal, action: str) -> None:
-    today = repo.utc_today(uow.now)
-    after = await finance.set_invoice_outstanding(uow.session, invoice_id=invoice.id, outstanding=outstanding)
+    today = utc_date(uow.now)
+    after = await set_invoice_outstanding(uow.session, invoice_id=invoice.id, outstanding=outstanding)
     uow.audit(
         action,
         "Invoice",
         invoice.id,
-        finance.invoice_audit(invoice, today=today),
-        finance.invoice_audit(after, today=today),
+        invoice_audit(invoice, today=today),
+        invoice_audit(after, today=today),
     )
 
 
@@ -169,7 +180,7 @@ async def _save(
     uow: UnitOfWork, locked: _Locked, author: Author, action: str, event: dict[str, Any]
 ) -> RequestRow:
     """The request's side of a posting: version + 1, its event, its audit entry."""
-    policy = await repo.policy_by_id(uow.session, policy_id=locked.row.sla_policy_id)
+    policy = await policy_by_id(uow.session, policy_id=locked.row.sla_policy_id)
     change = RequestChange(uow, locked.row, policy=policy, author=author, action=action)
     change.event(**event)
     return await change.save()
@@ -215,7 +226,7 @@ async def post_adjustment(
     outstanding and the approval's consumed amount change in the same transaction."""
     session, action = uow.session, "POST_ADJUSTMENT"
     locked = await _lock_start(uow, spec.request_id, spec.approval_id, author)
-    invoice = (await finance.lock_invoices(session, invoice_ids=[spec.invoice_id])).get(spec.invoice_id)
+    invoice = (await lock_invoices(session, invoice_ids=[spec.invoice_id])).get(spec.invoice_id)
     if invoice is None:
         raise not_found("invoice", "invoiceId")
     error = first_error(_adjustment_errors(spec, locked, invoice, author))
@@ -230,7 +241,7 @@ async def post_adjustment(
         await _consume(uow, approval, money.amount, action)
     outstanding = apply_adjustment(outstanding=invoice.outstanding, kind=spec.kind, amount=money.amount)
     await _set_outstanding(uow, invoice, outstanding, action)
-    adjustment = await finance.insert_adjustment(
+    adjustment = await insert_adjustment(
         session,
         values={
             "kind": spec.kind.value,
@@ -322,12 +333,12 @@ async def apply_payment_to_invoice(
     new invoice's outstanding amounts are recomputed in the same transaction."""
     session, action = uow.session, "APPLY_PAYMENT"
     locked = await _lock_start(uow, spec.request_id, spec.approval_id, author)
-    payment = await finance.lock_payment(session, payment_id=spec.payment_id)
+    payment = await lock_payment(session, payment_id=spec.payment_id)
     if payment is None:
         raise not_found("payment", "paymentId")
     previous_id = payment.invoice_id if payment.status == PaymentStatus.POSTED.value else None
     touched = [i for i in (previous_id, spec.invoice_id) if i is not None]
-    invoices = await finance.lock_invoices(session, invoice_ids=touched)
+    invoices = await lock_invoices(session, invoice_ids=touched)
     target = None
     if spec.invoice_id is not None:
         target = invoices.get(spec.invoice_id)
@@ -350,7 +361,7 @@ async def apply_payment_to_invoice(
             uow, target, apply_payment(outstanding=target.outstanding, amount=payment.amount), action
         )
     status = PaymentStatus.POSTED if target is not None else PaymentStatus.UNAPPLIED
-    written = await finance.set_payment_invoice(
+    written = await set_payment_invoice(
         session, payment_id=payment.id, invoice_id=spec.invoice_id, status=status.value
     )
     uow.audit(

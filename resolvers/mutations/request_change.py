@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from auth.principal import Principal
-from db import requests_repo as repo
+from db.repositories.policies import LoadedPolicy
+from db.repositories.requests import changed, insert_comment, merged, next_sla_check, update_request
 from db.uow import UnitOfWork
 from domain.enums import CommentVisibility, RequestEventKind, RequestStatus, Role
 from domain.lifecycle import SYSTEM_ACTOR, Actor, comment_effect
@@ -61,7 +62,7 @@ class RequestChange:
         uow: UnitOfWork,
         row: RequestRow,
         *,
-        policy: repo.LoadedPolicy,
+        policy: LoadedPolicy,
         author: Author,
         action: str,
         auto_close_after: timedelta | None = None,
@@ -85,7 +86,7 @@ class RequestChange:
     @property
     def current(self) -> RequestRow:
         """The request as it reads with the values collected so far."""
-        return repo.merged(self.before, self.values)
+        return merged(self.before, self.values)
 
     def set(self, **values: Any) -> None:
         self.values.update(values)
@@ -105,7 +106,7 @@ class RequestChange:
         """Write a comment by the author (COMMENTED event); a staff PUBLIC one may be the first response."""
         if self.author.role is None:
             raise RuntimeError("the system writes no comments")
-        comment_id = await repo.insert_comment(
+        comment_id = await insert_comment(
             self.uow.session,
             request_id=self.before.id,
             body=body,
@@ -133,14 +134,14 @@ class RequestChange:
     async def save(self) -> RequestRow:
         """Write the values (version + 1, updated_at, next SLA check), the audit entry and the events."""
         self.set(
-            next_sla_check_at=repo.next_sla_check(
+            next_sla_check_at=next_sla_check(
                 self.current, self.policy.policy, auto_close_after=self.auto_close_after
             )
         )
-        written = await repo.update_request(
+        written = await update_request(
             self.uow.session, request_id=self.before.id, values=self.values, now=self.now
         )
-        before, after = repo.changed(self.before, written)
+        before, after = changed(self.before, written)
         for name, value in self.values.items():
             if name not in after and name not in ("next_sla_check_at",) and not hasattr(self.before, name):
                 after[name] = value  # status timestamps RequestRow does not carry

@@ -15,8 +15,14 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
-from db import requests_repo as repo
+from db.repositories.configuration import exchange_rates, load_rules
+from db.repositories.customers import capture_facts, customer_facts
+from db.repositories.idempotency import find_idempotent_request, lock_idempotency_key, save_idempotency_key
+from db.repositories.ledger import set_invoice_disputed
+from db.repositories.policies import policy_for
+from db.repositories.requests import insert_request, lock_request
 from db.uow import UnitOfWork
+from domain.calendar import utc_date
 from domain.capture import MoneyInput, capture_errors
 from domain.enums import Channel, KycStatus, Priority, RequestEventKind, RequestStatus, RequestType
 from domain.errors import DomainError, UserErrorCode, first_error
@@ -74,14 +80,12 @@ async def create_request(uow: UnitOfWork, *, spec: CreateSpec, author: Author) -
             ("input", "idempotencyKey"),
         )
     if spec.idempotency_key is not None:
-        await repo.lock_idempotency_key(session, subject=author.subject, key=spec.idempotency_key)
-        earlier = await repo.find_idempotent_request(
-            session, subject=author.subject, key=spec.idempotency_key
-        )
+        await lock_idempotency_key(session, subject=author.subject, key=spec.idempotency_key)
+        earlier = await find_idempotent_request(session, subject=author.subject, key=spec.idempotency_key)
         if earlier is not None:
             request_id, input_hash = earlier
             if input_hash == spec.input_hash():
-                row = await repo.lock_request(session, request_id=request_id)
+                row = await lock_request(session, request_id=request_id)
                 assert row is not None
                 return Created(row, replayed=True)
             duplicate = DomainError(
@@ -91,14 +95,12 @@ async def create_request(uow: UnitOfWork, *, spec: CreateSpec, author: Author) -
             )
     if spec.customer_id is None:
         raise DomainError(UserErrorCode.VALIDATION_FAILED, "customerId is required", ("input", "customerId"))
-    rules = await repo.load_rules(session)
-    today = repo.utc_today(uow.now)
-    customer = await repo.customer_facts(session, customer_id=spec.customer_id, today=today, rules=rules)
+    rules = await load_rules(session)
+    today = utc_date(uow.now)
+    customer = await customer_facts(session, customer_id=spec.customer_id, today=today, rules=rules)
     if customer is None or not author.sees_customer(spec.customer_id):
         raise not_found("customer", "customerId")
-    invoice, payment = await repo.capture_facts(
-        session, invoice_id=spec.invoice_id, payment_id=spec.payment_id
-    )
+    invoice, payment = await capture_facts(session, invoice_id=spec.invoice_id, payment_id=spec.payment_id)
     errors = capture_errors(
         customer_id=spec.customer_id,
         request_type=spec.type,
@@ -128,7 +130,7 @@ async def create_request(uow: UnitOfWork, *, spec: CreateSpec, author: Author) -
         rules=rules.routing,
     )
     priority = staff_choice or derived.priority
-    policy = await repo.policy_for(session, tier=customer.tier, priority=priority)
+    policy = await policy_for(session, tier=customer.tier, priority=priority)
     due = initial_due_times(policy=policy.policy, start=uow.now)
     routed = await route(
         uow, request_type=spec.type, impact=impact_usd, risk=customer.risk, escalated=False, rules=rules
@@ -156,12 +158,12 @@ async def create_request(uow: UnitOfWork, *, spec: CreateSpec, author: Author) -
         "created_at": uow.now,
         "updated_at": uow.now,
     }
-    row = await repo.insert_request(session, values=values)
+    row = await insert_request(session, values=values)
     uow.audit(
         "CREATE", "ServiceRequest", row.id, None, {**values, "number": row.number, "version": row.version}
     )
     disputed_invoice = spec.invoice_id if spec.type is RequestType.BILLING_DISPUTE else None
-    if disputed_invoice is not None and await repo.set_invoice_disputed(session, invoice_id=disputed_invoice):
+    if disputed_invoice is not None and await set_invoice_disputed(session, invoice_id=disputed_invoice):
         uow.audit("CREATE", "Invoice", disputed_invoice, {"disputed": False}, {"disputed": True})
     priority_details = {
         "priority": priority.value,
@@ -185,7 +187,7 @@ async def create_request(uow: UnitOfWork, *, spec: CreateSpec, author: Author) -
             details={**routed.details, "teamId": routed.team_id, "assigneeId": routed.assignee_id},
         )
     if spec.idempotency_key is not None:
-        await repo.save_idempotency_key(
+        await save_idempotency_key(
             session,
             subject=author.subject,
             key=spec.idempotency_key,
@@ -211,7 +213,7 @@ async def _impact(
     except DomainError:
         return None, None  # capture_errors reported it
     try:
-        return impact, to_usd(impact, await repo.exchange_rates(uow.session))
+        return impact, to_usd(impact, await exchange_rates(uow.session))
     except DomainError as error:
         errors.append(DomainError(error.code, error.message, ("input", "financialImpact", "currency")))
         return impact, None

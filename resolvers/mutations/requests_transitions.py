@@ -12,8 +12,21 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from db import requests_repo as repo
+from db.repositories.approvals import cancel_pending_approvals
+from db.repositories.configuration import exchange_rates, load_rules
+from db.repositories.customers import capture_facts, customer_facts
+from db.repositories.ledger import clear_dispute_unless_open, set_invoice_disputed
+from db.repositories.policies import policy_by_id, policy_for
+from db.repositories.requests import (
+    has_pending_approval,
+    has_posted_adjustment,
+    lock_request,
+    request_facts,
+    sla_snapshot,
+)
+from db.repositories.staff import mark_assigned, staff_member, team_by_id, team_ids_of
 from db.uow import UnitOfWork
+from domain.calendar import utc_date
 from domain.capture import TEXT_MAX, MoneyInput, capture_errors, text_error
 from domain.enums import (
     CommentVisibility,
@@ -74,15 +87,15 @@ async def perform_transition(
 ) -> tuple[RequestRow, list[int]]:
     """Apply `spec` to the request; (the row as written, ids of comments written). Raises DomainError
     (nothing written once the caller rolls back) or TransitionForbidden."""
-    row = await repo.lock_request(uow.session, request_id=request_id)
+    row = await lock_request(uow.session, request_id=request_id)
     if row is None or not author.sees_customer(row.customer_id):
         raise not_found("service request", "id")
-    rules = await repo.load_rules(uow.session)
-    pending = await repo.has_pending_approval(uow.session, request_id=row.id)
+    rules = await load_rules(uow.session)
+    pending = await has_pending_approval(uow.session, request_id=row.id)
     message = spec.message if spec.message is not None and spec.message.strip() else None
     errors = transition_errors(
         action=spec.action,
-        request=repo.request_facts(row, has_pending_approval=pending),
+        request=request_facts(row, has_pending_approval=pending),
         actor=author.actor_for(row.customer_id),
         now=uow.now,
         message=message,
@@ -102,7 +115,7 @@ async def perform_transition(
     error = first_error(errors)
     if error is not None:
         raise error
-    policy = await repo.policy_by_id(uow.session, policy_id=row.sla_policy_id)
+    policy = await policy_by_id(uow.session, policy_id=row.sla_policy_id)
     change = RequestChange(
         uow,
         row,
@@ -121,14 +134,14 @@ async def perform_transition(
 async def _check_assign(work: _Work) -> list[DomainError]:
     session, spec = work.uow.session, work.spec
     errors: list[DomainError] = []
-    if spec.team_id is not None and await repo.team_by_id(session, team_id=spec.team_id) is None:
+    if spec.team_id is not None and await team_by_id(session, team_id=spec.team_id) is None:
         errors.append(not_found("team", "teamId"))
     if spec.assignee_id is None:
         return errors
-    member = await repo.staff_member(session, staff_id=spec.assignee_id)
+    member = await staff_member(session, staff_id=spec.assignee_id)
     if member is None:
         return [*errors, not_found("agent", "assigneeId")]
-    teams = await repo.team_ids_of(session, staff_id=member.id)
+    teams = await team_ids_of(session, staff_id=member.id)
     team_id = spec.team_id or work.row.team_id or (teams[0] if teams else None)
     if not member.active:
         errors.append(
@@ -146,7 +159,7 @@ async def _check_resolve(work: _Work) -> list[DomainError]:
     summary_error = text_error(work.spec.summary or "", maximum=TEXT_MAX, field=("input", "summary"))
     if summary_error is not None:
         errors.append(summary_error)
-    if work.spec.code is ResolutionCode.ADJUSTMENT_POSTED and not await repo.has_posted_adjustment(
+    if work.spec.code is ResolutionCode.ADJUSTMENT_POSTED and not await has_posted_adjustment(
         work.uow.session, request_id=work.row.id
     ):
         errors.append(
@@ -168,12 +181,10 @@ async def _check_triage(work: _Work) -> list[DomainError]:
     if new_type is None or new_type.value == row.type:
         return []
     session = work.uow.session
-    raised_on = repo.utc_today(row.created_at)
-    customer = await repo.customer_facts(
-        session, customer_id=row.customer_id, today=raised_on, rules=work.rules
-    )
+    raised_on = utc_date(row.created_at)
+    customer = await customer_facts(session, customer_id=row.customer_id, today=raised_on, rules=work.rules)
     assert customer is not None  # foreign key
-    invoice, payment = await repo.capture_facts(session, invoice_id=row.invoice_id, payment_id=row.payment_id)
+    invoice, payment = await capture_facts(session, invoice_id=row.invoice_id, payment_id=row.payment_id)
     impact = None
     if row.financial_impact_amount is not None and row.financial_impact_currency is not None:
         impact = MoneyInput(row.financial_impact_amount, row.financial_impact_currency)
@@ -230,11 +241,11 @@ async def _triage(work: _Work, change: RequestChange, message: str | None) -> No
         change.set(type=spec.new_type.value)
         await _retype_dispute(work, spec.new_type)
     if spec.new_priority is not None and spec.new_priority.value != row.priority:
-        customer = await repo.customer_facts(
-            work.uow.session, customer_id=row.customer_id, today=repo.utc_today(change.now), rules=work.rules
+        customer = await customer_facts(
+            work.uow.session, customer_id=row.customer_id, today=utc_date(change.now), rules=work.rules
         )
         assert customer is not None
-        policy = await repo.policy_for(work.uow.session, tier=customer.tier, priority=spec.new_priority)
+        policy = await policy_for(work.uow.session, tier=customer.tier, priority=spec.new_priority)
         due = rederive_due_times(
             policy=policy.policy, created_at=row.created_at, paused_seconds=row.paused_seconds
         )
@@ -251,9 +262,9 @@ async def _assign(work: _Work, change: RequestChange, message: str | None) -> No
     spec, row = work.spec, work.row
     request_type = RequestType(row.type)
     if spec.assignee_id is not None:
-        teams = await repo.team_ids_of(work.uow.session, staff_id=spec.assignee_id)
+        teams = await team_ids_of(work.uow.session, staff_id=spec.assignee_id)
         team_id = spec.team_id or row.team_id or teams[0]
-        previous = await repo.mark_assigned(work.uow.session, staff_id=spec.assignee_id, now=change.now)
+        previous = await mark_assigned(work.uow.session, staff_id=spec.assignee_id, now=change.now)
         work.uow.audit(
             "ASSIGN", "Agent", spec.assignee_id, {"lastAssignedAt": previous}, {"lastAssignedAt": change.now}
         )
@@ -269,11 +280,11 @@ async def _assign(work: _Work, change: RequestChange, message: str | None) -> No
 
 async def _auto_route(work: _Work, *, escalated: bool) -> Routed:
     row = work.row
-    customer = await repo.customer_facts(
-        work.uow.session, customer_id=row.customer_id, today=repo.utc_today(work.uow.now), rules=work.rules
+    customer = await customer_facts(
+        work.uow.session, customer_id=row.customer_id, today=utc_date(work.uow.now), rules=work.rules
     )
     assert customer is not None
-    rates = await repo.exchange_rates(work.uow.session)
+    rates = await exchange_rates(work.uow.session)
     return await route(
         work.uow,
         request_type=RequestType(row.type),
@@ -304,7 +315,7 @@ async def _request_info(work: _Work, change: RequestChange, message: str | None)
 def resume_waiting(change: RequestChange) -> None:
     """WAITING_ON_CUSTOMER ends: back to IN_PROGRESS, due times moved by the paused time."""
     row = change.before
-    snapshot: SlaSnapshot = repo.sla_snapshot(row, change.policy.policy)
+    snapshot: SlaSnapshot = sla_snapshot(row, change.policy.policy)
     resumed = resume_due_times(snapshot=snapshot, resumed_at=change.now)
     change.move_to(_S.IN_PROGRESS, STATUS_TIMESTAMP_FIELD[_S.IN_PROGRESS])
     change.set(
@@ -325,7 +336,7 @@ async def _clear_dispute(work: _Work) -> None:
     row = work.row
     if row.type != RequestType.BILLING_DISPUTE.value or row.invoice_id is None:
         return
-    if await repo.clear_dispute_unless_open(work.uow.session, invoice_id=row.invoice_id, request_id=row.id):
+    if await clear_dispute_unless_open(work.uow.session, invoice_id=row.invoice_id, request_id=row.id):
         work.uow.audit(
             work.spec.action.value, "Invoice", row.invoice_id, {"disputed": True}, {"disputed": False}
         )
@@ -337,7 +348,7 @@ async def _retype_dispute(work: _Work, new_type: RequestType) -> None:
     if row.invoice_id is None:
         return
     if new_type is RequestType.BILLING_DISPUTE:
-        if await repo.set_invoice_disputed(work.uow.session, invoice_id=row.invoice_id):
+        if await set_invoice_disputed(work.uow.session, invoice_id=row.invoice_id):
             work.uow.audit("TRIAGE", "Invoice", row.invoice_id, {"disputed": False}, {"disputed": True})
     elif row.type == RequestType.BILLING_DISPUTE.value:
         await _clear_dispute(work)
@@ -379,7 +390,7 @@ async def _reopen(work: _Work, change: RequestChange, message: str | None) -> No
 async def _cancel(work: _Work, change: RequestChange, message: str | None) -> None:
     _enter(change, _A.CANCEL)
     change.set(paused_at=None)
-    cancelled = await repo.cancel_pending_approvals(work.uow.session, request_id=work.row.id, now=change.now)
+    cancelled = await cancel_pending_approvals(work.uow.session, request_id=work.row.id, now=change.now)
     for approval_id in cancelled:
         work.uow.audit("CANCEL", "Approval", approval_id, {"status": "PENDING"}, {"status": "CANCELLED"})
     await _clear_dispute(work)

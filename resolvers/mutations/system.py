@@ -16,7 +16,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db import requests_repo as repo
+from db.repositories.configuration import load_rules
+from db.repositories.requests import lock_request
 from db.uow import ChangeActor, UnitOfWork
 from domain.enums import RequestStatus, TransitionAction
 from domain.errors import DomainError
@@ -57,10 +58,10 @@ async def escalate_by_system(
 async def auto_close(sessionmaker: async_sessionmaker[AsyncSession], request_id: int, now: datetime) -> bool:
     """CLOSE a RESOLVED request once its auto-close time has come; True when it was closed."""
     async with UnitOfWork(sessionmaker, actor=ChangeActor.system(), now=now) as uow:
-        row = await repo.lock_request(uow.session, request_id=request_id)
+        row = await lock_request(uow.session, request_id=request_id)
         if row is None or is_open(RequestStatus(row.status)):
             return False
-        rules = await repo.load_rules(uow.session)
+        rules = await load_rules(uow.session)
         if not auto_close_due(
             status=RequestStatus(row.status), resolved_at=row.resolved_at, now=now, rules=rules.lifecycle
         ):

@@ -1,0 +1,179 @@
+"""The service request aggregate: lock, read and write a request and its comments (keyword-only async).
+
+Every transaction that changes a request calls `lock_request` FIRST, so the
+per-request event order equals the commit order (db/events.py relies on it).
+The SLA clock and the transition guards read the same facts through
+`request_facts` and `sla_snapshot`: the services and the read side
+(`availableTransitions`, `Sla`) must build them with these functions only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import fields, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import exists, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.tables import ADJUSTMENTS, APPROVALS, COMMENTS, REQUESTS, columns
+from domain.enums import ApprovalStatus, RequestEventKind, RequestStatus, SlaTarget
+from domain.lifecycle import RequestFacts
+from domain.rules import DEFAULT_RULES
+from domain.sla import SlaPolicy, SlaSnapshot, next_check_at
+from records.rows import RequestRow
+
+__all__ = [
+    "alerted_targets",
+    "changed",
+    "has_pending_approval",
+    "has_posted_adjustment",
+    "insert_comment",
+    "insert_request",
+    "lock_request",
+    "merged",
+    "next_sla_check",
+    "request_facts",
+    "sla_snapshot",
+    "update_request",
+]
+
+R = REQUESTS.c
+_ROW_FIELDS = frozenset(f.name for f in fields(RequestRow))
+
+
+def request_facts(row: RequestRow, *, has_pending_approval: bool) -> RequestFacts:
+    """The lifecycle's view of a request: THE one place mutations and `availableTransitions` build it."""
+    return RequestFacts(
+        status=RequestStatus(row.status),
+        customer_id=row.customer_id,
+        version=row.version,
+        assignee_id=row.assignee_id,
+        resolved_at=row.resolved_at,
+        has_pending_approval=has_pending_approval,
+    )
+
+
+def sla_snapshot(row: RequestRow, policy: SlaPolicy) -> SlaSnapshot:
+    """The SLA clock's view of a request's stored columns."""
+    return SlaSnapshot(
+        status=RequestStatus(row.status),
+        policy=policy,
+        first_response_due_at=row.first_response_due_at,
+        resolution_due_at=row.resolution_due_at,
+        first_responded_at=row.first_responded_at,
+        resolved_at=row.resolved_at,
+        closed_at=row.closed_at,
+        cancelled_at=row.cancelled_at,
+        paused_at=row.paused_at,
+        first_response_breached_at=row.first_response_breached_at,
+        resolution_breached_at=row.resolution_breached_at,
+    )
+
+
+def alerted_targets(row: RequestRow) -> frozenset[tuple[RequestEventKind, SlaTarget]]:
+    """The SLA alerts already emitted for a request (the engine stamps one column per alert)."""
+    stamps = (
+        (row.first_response_at_risk_at, RequestEventKind.SLA_AT_RISK, SlaTarget.FIRST_RESPONSE),
+        (row.resolution_at_risk_at, RequestEventKind.SLA_AT_RISK, SlaTarget.RESOLUTION),
+        (row.first_response_breached_at, RequestEventKind.SLA_BREACHED, SlaTarget.FIRST_RESPONSE),
+        (row.resolution_breached_at, RequestEventKind.SLA_BREACHED, SlaTarget.RESOLUTION),
+    )
+    return frozenset((kind, target) for stamp, kind, target in stamps if stamp is not None)
+
+
+def next_sla_check(
+    row: RequestRow, policy: SlaPolicy, *, auto_close_after: timedelta | None = None
+) -> datetime | None:
+    """`next_sla_check_at` for a request in this state (the SLA engine's index).
+
+    A RESOLVED request is due for auto-close `auto_close_after` (None: the shipped
+    rules' 7 days) after its resolution: the SLA engine closes it then.
+    """
+    if row.status == RequestStatus.RESOLVED.value and row.resolved_at is not None:
+        return row.resolved_at + (auto_close_after or DEFAULT_RULES.lifecycle.auto_close_after)
+    return next_check_at(sla_snapshot(row, policy), alerted_targets(row))
+
+
+async def has_pending_approval(session: AsyncSession, *, request_id: int) -> bool:
+    """Whether an approval of the request is still PENDING (RESOLVE is refused then)."""
+    stmt = select(
+        exists().where(
+            APPROVALS.c.request_id == request_id, APPROVALS.c.status == ApprovalStatus.PENDING.value
+        )
+    )
+    return bool(await session.scalar(stmt))
+
+
+async def has_posted_adjustment(session: AsyncSession, *, request_id: int) -> bool:
+    """Whether an adjustment was posted on the request (resolution code ADJUSTMENT_POSTED needs one)."""
+    return bool(await session.scalar(select(exists().where(ADJUSTMENTS.c.request_id == request_id))))
+
+
+async def lock_request(session: AsyncSession, *, request_id: int) -> RequestRow | None:
+    """The request row, locked FOR UPDATE until the transaction ends (None: no such request)."""
+    stmt = select(*columns(REQUESTS, RequestRow)).where(R.id == request_id).with_for_update()
+    found = (await session.execute(stmt)).mappings().first()
+    return RequestRow.of(found) if found is not None else None
+
+
+def merged(row: RequestRow, values: Mapping[str, Any]) -> RequestRow:
+    """The row as it will read after `values` are written (columns RequestRow does not carry are ignored)."""
+    return replace(row, **{k: v for k, v in values.items() if k in _ROW_FIELDS})
+
+
+async def update_request(
+    session: AsyncSession, *, request_id: int, values: Mapping[str, Any], now: datetime
+) -> RequestRow:
+    """Write `values`, bump `version` by one and stamp `updated_at`; the row as written."""
+    stmt = (
+        update(REQUESTS)
+        .where(R.id == request_id)
+        .values(**values, version=R.version + 1, updated_at=now)
+        .returning(*columns(REQUESTS, RequestRow))
+    )
+    return RequestRow.of((await session.execute(stmt)).mappings().one())
+
+
+async def insert_request(session: AsyncSession, *, values: Mapping[str, Any]) -> RequestRow:
+    """Insert a new request; the row as written (number assigned by the database)."""
+    stmt = insert(REQUESTS).values(**values).returning(*columns(REQUESTS, RequestRow))
+    return RequestRow.of((await session.execute(stmt)).mappings().one())
+
+
+async def insert_comment(
+    session: AsyncSession,
+    *,
+    request_id: int,
+    body: str,
+    visibility: str,
+    author_subject: str,
+    author_name: str,
+    author_role: str,
+    now: datetime,
+) -> int:
+    """A new comment's id."""
+    stmt = (
+        insert(COMMENTS)
+        .values(
+            request_id=request_id,
+            body=body,
+            visibility=visibility,
+            author_subject=author_subject,
+            author_name=author_name,
+            author_role=author_role,
+            created_at=now,
+        )
+        .returning(COMMENTS.c.id)
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
+def changed(
+    before: RequestRow, after: RequestRow, names: Sequence[str] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Audit before/after of the columns that differ (or of `names`)."""
+    keys = names if names is not None else [f.name for f in fields(RequestRow)]
+    diff = [k for k in keys if getattr(before, k) != getattr(after, k)]
+    return {k: getattr(before, k) for k in diff}, {k: getattr(after, k) for k in diff}
