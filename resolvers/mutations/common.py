@@ -13,12 +13,12 @@ from contextlib import asynccontextmanager
 
 from auth.permissions import Capability, PermissionDenied, has
 from auth.principal import Principal
-from db.uow import ChangeActor, UnitOfWork
-from domain.lifecycle import Actor
+from db.uow import UnitOfWork
 from schema.context import Context
 from schema.errors import Forbidden
+from services.author import Author
 
-__all__ = ["change", "change_actor", "domain_actor", "require"]
+__all__ = ["change", "require"]
 
 
 def require(ctx: Context, capability: Capability) -> Principal:
@@ -29,26 +29,13 @@ def require(ctx: Context, capability: Capability) -> Principal:
     return principal
 
 
-def change_actor(principal: Principal) -> ChangeActor:
-    return ChangeActor(subject=principal.subject, name=principal.display_name, staff_id=principal.staff_id)
-
-
-def domain_actor(principal: Principal, customer_id: int) -> Actor:
-    """The lifecycle's view of the caller acting on a request of `customer_id`."""
-    return Actor(
-        roles=principal.roles,
-        staff_id=principal.staff_id,
-        acts_for_customer=principal.sees_customer(customer_id),
-    )
-
-
 @asynccontextmanager
 async def change(ctx: Context) -> AsyncIterator[UnitOfWork]:
     """One transaction for one mutation; PermissionDenied inside becomes FORBIDDEN."""
     try:
         async with UnitOfWork(
             ctx.services.sessionmaker,
-            actor=change_actor(ctx.principal),
+            actor=Author.of(ctx.principal).recorded_as,
             now=ctx.now(),
             publisher=ctx.services.extras.get("event_hub"),
         ) as uow:

@@ -26,15 +26,7 @@ from domain.enums import AdjustmentKind, ApprovalKind, Decision
 from domain.errors import DomainError
 from domain.lifecycle import TransitionForbidden
 from records.rows import ApprovalRow, RequestRow
-from resolvers.mutations.approvals import ApprovalSpec, DecisionSpec, decide_approval, request_approval
 from resolvers.mutations.common import change, require
-from resolvers.mutations.postings import (
-    AdjustmentSpec,
-    PaymentSpec,
-    apply_payment_to_invoice,
-    post_adjustment,
-)
-from resolvers.mutations.request_change import Author
 from schema import ids
 from schema.context import Context
 from schema.errors import Forbidden
@@ -49,6 +41,9 @@ from schema.payloads_finance import AdjustmentPayload, ApprovalPayload, PaymentP
 from schema.types.approval import approval_by_id
 from schema.types.invoice import adjustment_by_id, payment_by_id
 from schema.types.request import service_request_by_id
+from services.approvals.maker_checker import ApprovalSpec, DecisionSpec, decide_approval, request_approval
+from services.author import Author
+from services.finance.postings import AdjustmentSpec, PaymentSpec, apply_payment_to_invoice, post_adjustment
 
 __all__ = ["FinanceMutations"]
 

@@ -18,13 +18,9 @@ from auth.permissions import Capability, can_add_comment
 from db.uow import UnitOfWork
 from domain.capture import MoneyInput as DomainMoneyInput
 from domain.enums import CommentVisibility, Priority, RequestType, ResolutionCode, TransitionAction
-from domain.errors import DomainError
+from domain.errors import DomainError, not_found
 from domain.lifecycle import TransitionForbidden
-from resolvers.mutations.comments import add_comment
 from resolvers.mutations.common import change, require
-from resolvers.mutations.request_change import Author
-from resolvers.mutations.requests_create import NO_ROW, CreateSpec, create_request
-from resolvers.mutations.requests_transitions import TransitionSpec, not_found, perform_transition
 from schema import ids
 from schema.context import Context
 from schema.errors import Forbidden
@@ -40,6 +36,10 @@ from schema.payloads import user_error
 from schema.payloads_requests import AddCommentPayload, ServiceRequestPayload
 from schema.types.request import service_request_by_id
 from schema.types.timeline import comment_by_id
+from services.author import Author
+from services.requests.comments import add_comment
+from services.requests.create import NO_ROW, CreateSpec, create_request
+from services.requests.transitions import TransitionSpec, perform_transition
 
 __all__ = ["RequestMutations"]
 

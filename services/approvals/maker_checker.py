@@ -35,7 +35,7 @@ from domain.approvals import (
     required_approval,
 )
 from domain.calendar import utc_date
-from domain.capture import TEXT_MAX, MoneyInput, text_error
+from domain.capture import TEXT_MAX, MoneyInput, parse_amount, text_error
 from domain.enums import (
     ApprovalKind,
     ApprovalLevel,
@@ -46,19 +46,18 @@ from domain.enums import (
     RequestStatus,
     TransitionAction,
 )
-from domain.errors import DomainError, UserErrorCode, first_error
+from domain.errors import DomainError, UserErrorCode, first_error, not_found
 from domain.lifecycle import STATUS_TIMESTAMP_FIELD, transition_errors
-from domain.money import Money, parse_money, to_usd
+from domain.money import to_usd
 from records.rows import ApprovalRow, RequestRow
-from resolvers.mutations.request_change import Author, RequestChange
-from resolvers.mutations.requests_transitions import not_found
+from services.author import Author
+from services.requests.change import RequestChange
 
 __all__ = [
     "ApprovalSpec",
     "DecisionSpec",
     "approval_audit",
     "decide_approval",
-    "parse_amount",
     "request_approval",
 ]
 
@@ -83,17 +82,6 @@ class DecisionSpec:
     approval_id: int
     decision: Decision
     comment: str | None
-
-
-def parse_amount(amount: MoneyInput | None, errors: list[DomainError]) -> Money | None:
-    """The validated amount, or None (its VALIDATION_FAILED appended to `errors`)."""
-    if amount is None:
-        return None
-    try:
-        return parse_money(amount=amount.amount, currency=amount.currency, field=("input", "amount"))
-    except DomainError as error:
-        errors.append(error)
-        return None
 
 
 def approval_audit(row: ApprovalRow) -> dict[str, Any]:

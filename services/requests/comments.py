@@ -12,10 +12,12 @@ from db.repositories.requests import lock_request
 from db.uow import UnitOfWork
 from domain.capture import TEXT_MAX, text_error
 from domain.enums import CommentVisibility, RequestStatus
+from domain.errors import not_found
 from domain.lifecycle import comment_effect
 from records.rows import RequestRow
-from resolvers.mutations.request_change import Author, RequestChange
-from resolvers.mutations.requests_transitions import not_found, resume_waiting
+from services.author import Author
+from services.requests.change import RequestChange
+from services.requests.transitions import resume_waiting
 
 __all__ = ["add_comment"]
 

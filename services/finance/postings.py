@@ -35,7 +35,7 @@ from domain.approvals import (
     posting_approval_errors,
 )
 from domain.calendar import utc_date
-from domain.capture import MoneyInput
+from domain.capture import MoneyInput, parse_amount
 from domain.enums import (
     AdjustmentKind,
     ApprovalKind,
@@ -44,14 +44,13 @@ from domain.enums import (
     RequestEventKind,
     RequestStatus,
 )
-from domain.errors import DomainError, UserErrorCode, first_error
+from domain.errors import DomainError, UserErrorCode, first_error, not_found
 from domain.invoices import apply_adjustment, apply_payment, exceeds_outstanding_error, unapply_payment
 from domain.money import Money, to_usd
 from domain.rules import Rules
 from records.rows import AdjustmentRow, ApprovalRow, InvoiceRow, PaymentRow, RequestRow
-from resolvers.mutations.approvals import parse_amount
-from resolvers.mutations.request_change import Author, RequestChange
-from resolvers.mutations.requests_transitions import not_found
+from services.author import Author
+from services.requests.change import RequestChange
 
 __all__ = ["AdjustmentSpec", "PaymentSpec", "apply_payment_to_invoice", "post_adjustment", "posting_errors"]
 

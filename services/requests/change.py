@@ -8,50 +8,18 @@ of the changed columns and records the events in call order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from auth.principal import Principal
 from db.repositories.policies import LoadedPolicy
 from db.repositories.requests import changed, insert_comment, merged, next_sla_check, update_request
 from db.uow import UnitOfWork
-from domain.enums import CommentVisibility, RequestEventKind, RequestStatus, Role
-from domain.lifecycle import SYSTEM_ACTOR, Actor, comment_effect
+from domain.enums import CommentVisibility, RequestEventKind, RequestStatus
+from domain.lifecycle import comment_effect
 from records.rows import RequestRow
-from resolvers.mutations.common import domain_actor
+from services.author import Author
 
-__all__ = ["Author", "RequestChange"]
-
-
-@dataclass(frozen=True, slots=True)
-class Author:
-    """Who performs a lifecycle operation: a token's principal, or the system (SLA engine, auto-close)."""
-
-    subject: str
-    name: str
-    role: Role | None  # None: the system, which writes no comments
-    staff_id: int | None
-    principal: Principal | None
-
-    @classmethod
-    def of(cls, principal: Principal) -> Author:
-        # Staff rows have exactly one role; CUSTOMER and PARTNER tokens carry exactly one too.
-        role = min(principal.roles, key=lambda r: r.value) if principal.roles else None
-        return cls(principal.subject, principal.display_name, role, principal.staff_id, principal)
-
-    @classmethod
-    def system(cls) -> Author:
-        return cls("system", "system", None, None, None)
-
-    def actor_for(self, customer_id: int) -> Actor:
-        """The lifecycle's view of this author acting on a request of `customer_id`."""
-        if self.principal is None:
-            return SYSTEM_ACTOR
-        return domain_actor(self.principal, customer_id)
-
-    def sees_customer(self, customer_id: int) -> bool:
-        return self.principal is None or self.principal.sees_customer(customer_id)
+__all__ = ["RequestChange"]
 
 
 class RequestChange:

@@ -3,7 +3,7 @@
 `perform_transition` locks the request first, asks domain.lifecycle whether
 the action is allowed (TransitionForbidden for a role that may never act,
 DomainError by precedence otherwise), applies the action's effects and
-saves. It knows nothing of GraphQL: the resolvers and the system operations
+saves. It knows nothing of GraphQL: the mutations and the system operations
 (SLA escalation, auto-close) share it.
 """
 
@@ -38,16 +38,17 @@ from domain.enums import (
     ResolutionCode,
     TransitionAction,
 )
-from domain.errors import DomainError, UserErrorCode, first_error
+from domain.errors import DomainError, UserErrorCode, first_error, not_found
 from domain.lifecycle import STATUS_TIMESTAMP_FIELD, TRANSITIONS, transition_errors
 from domain.routing import escalate_priority
 from domain.rules import Rules
 from domain.sla import SlaSnapshot, rederive_due_times, reopened_resolution_due, resume_due_times
 from records.rows import RequestRow
-from resolvers.mutations.request_change import Author, RequestChange
-from resolvers.mutations.requests_routing import Routed, impact_usd, route, route_within
+from services.author import Author
+from services.requests.change import RequestChange
+from services.requests.routing import Routed, impact_usd, route, route_within
 
-__all__ = ["TransitionSpec", "not_found", "perform_transition", "resume_waiting"]
+__all__ = ["TransitionSpec", "perform_transition", "resume_waiting"]
 
 _A = TransitionAction
 _S = RequestStatus
@@ -67,10 +68,6 @@ class TransitionSpec:
     team_id: int | None = None  # ASSIGN
     code: ResolutionCode | None = None  # RESOLVE
     summary: str | None = None  # RESOLVE
-
-
-def not_found(what: str, field: str) -> DomainError:
-    return DomainError(UserErrorCode.NOT_FOUND, f"{what} not found", ("input", field))
 
 
 @dataclass

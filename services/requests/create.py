@@ -25,14 +25,13 @@ from db.uow import UnitOfWork
 from domain.calendar import utc_date
 from domain.capture import MoneyInput, capture_errors
 from domain.enums import Channel, KycStatus, Priority, RequestEventKind, RequestStatus, RequestType
-from domain.errors import DomainError, UserErrorCode, first_error
+from domain.errors import DomainError, UserErrorCode, first_error, not_found
 from domain.money import Money, parse_money, to_usd
 from domain.routing import derive_priority
 from domain.sla import SlaSnapshot, initial_due_times, next_check_at
 from records.rows import RequestRow
-from resolvers.mutations.request_change import Author
-from resolvers.mutations.requests_routing import route
-from resolvers.mutations.requests_transitions import not_found
+from services.author import Author
+from services.requests.routing import route
 
 __all__ = ["CreateSpec", "Created", "create_request"]
 
