@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from auth.principal import Principal
-from schema.errors import Forbidden, Unauthenticated
+from schema.errors import Unauthenticated
 
 if TYPE_CHECKING:
     from db.loaders import Loaders
@@ -96,7 +96,3 @@ class Context:
 
     def now(self) -> datetime:
         return self.services.clock()
-
-    def require(self, allowed: bool, what: str) -> None:
-        if not allowed:
-            raise Forbidden(f"not allowed: {what}")

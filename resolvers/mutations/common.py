@@ -1,37 +1,39 @@
-"""What every mutation resolver shares: who acts, one transaction, errors to payloads.
+"""The one mutation wrapper: a service call in one transaction, its broken rule as the payload's answer.
 
-A mutation reads: authorize (`require`), open `change(...)`, lock what it
-changes, ask the domain, write, record events and audit, commit, and return
-its payload. A `DomainError` raised anywhere inside becomes the payload's
-`userErrors` with nothing written (the transaction is rolled back).
+A mutation resolver reads: authorize (`require`), decode the IDs (garbage:
+BAD_USER_INPUT; an ID of another type names no row: NOT_FOUND), `run` one
+service, return the payload: the objects as now read in the caller's scope,
+or the broken business rule as `userErrors` with nothing written.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
-from auth.permissions import Capability, PermissionDenied, has
-from auth.principal import Principal
+from sqlalchemy.exc import IntegrityError
+
+from db.constraints import constraint_error
 from db.uow import UnitOfWork
+from domain.errors import DomainError
+from domain.lifecycle import TransitionForbidden
 from schema.context import Context
 from schema.errors import Forbidden
 from services.author import Author
 
-__all__ = ["change", "require"]
+__all__ = ["run"]
+
+T = TypeVar("T")
 
 
-def require(ctx: Context, capability: Capability) -> Principal:
-    """The caller, when their role and scopes allow `capability` at all; else FORBIDDEN."""
-    principal = ctx.principal
-    if not has(principal, capability):
-        raise Forbidden(f"not allowed: {capability.value.lower().replace('_', ' ')}")
-    return principal
+async def run(ctx: Context, work: Callable[[UnitOfWork], Awaitable[T]]) -> T | DomainError:
+    """`work` (one service call) in one unit of work, committed when it returns.
 
-
-@asynccontextmanager
-async def change(ctx: Context) -> AsyncIterator[UnitOfWork]:
-    """One transaction for one mutation; PermissionDenied inside becomes FORBIDDEN."""
+    A broken business rule rolls everything back and comes back as its DomainError, for the
+    payload's userErrors: also one a database constraint caught (db.constraints) when a
+    concurrent writer slipped past the locked checks. A role that may never perform the
+    action (TransitionForbidden) is FORBIDDEN.
+    """
     try:
         async with UnitOfWork(
             ctx.services.sessionmaker,
@@ -39,8 +41,17 @@ async def change(ctx: Context) -> AsyncIterator[UnitOfWork]:
             now=ctx.now(),
             publisher=ctx.services.extras.get("event_hub"),
         ) as uow:
-            yield uow
-    except PermissionDenied as exc:
+            result = await work(uow)
+            await uow.commit()
+    except DomainError as error:
+        return error
+    except TransitionForbidden as exc:
         raise Forbidden(str(exc)) from exc
+    except IntegrityError as exc:
+        rule = constraint_error(exc)
+        if rule is None:
+            raise
+        return rule
     # Rows read by loaders before the change are stale now.
     ctx.reset_loaders()
+    return result

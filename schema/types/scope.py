@@ -6,8 +6,10 @@ import functools
 from datetime import UTC, date
 
 from auth.permissions import Capability, has
+from auth.principal import Principal
 from db.queries.scope import CustomerScope
 from schema.context import Context
+from schema.errors import Forbidden
 
 __all__ = ["Capability", "can", "customer_scope", "internal_comments", "require", "today", "visible"]
 
@@ -27,9 +29,12 @@ def can(ctx: Context, capability: Capability) -> bool:
     return _has(ctx.principal, capability)
 
 
-def require(ctx: Context, capability: Capability) -> None:
-    """FORBIDDEN (top-level error) unless the caller's roles and scopes grant `capability`."""
-    ctx.require(has(ctx.principal, capability), capability.value)
+def require(ctx: Context, capability: Capability) -> Principal:
+    """The caller, when their roles and token scopes grant `capability`; else FORBIDDEN (top-level)."""
+    principal = ctx.principal
+    if not has(principal, capability):
+        raise Forbidden(f"not allowed: {capability.value.lower().replace('_', ' ')}")
+    return principal
 
 
 def visible(ctx: Context, customer_id: int) -> bool:

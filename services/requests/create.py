@@ -35,14 +35,12 @@ from services.requests.routing import route
 
 __all__ = ["CreateSpec", "Created", "create_request"]
 
-# Stands for an ID of the wrong type: no row has it, so it fails like an unknown one.
-NO_ROW = 0
 IDEMPOTENCY_KEY_MAX = 200  # idempotency_keys.key
 
 
 @dataclass(frozen=True, slots=True)
 class CreateSpec:
-    """The create input with ids decoded (NO_ROW for an ID of another type)."""
+    """The create input with ids decoded (an id no row has fails like an unknown one: NOT_FOUND)."""
 
     customer_id: int | None
     type: RequestType
