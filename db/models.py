@@ -3,7 +3,7 @@
 Money is NUMERIC(18, 2) beside a 3-letter currency; every instant is
 timestamptz. Enumerations are stored as text with CHECK constraints so that
 adding a value is a one-line migration. Relationships are deliberately not
-declared: reads go through set-based queries and DataLoaders (db/loaders.py).
+declared: reads go through set-based queries and DataLoaders (resolvers/loaders.py).
 """
 
 from __future__ import annotations

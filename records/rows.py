@@ -2,8 +2,8 @@
 
 Field names are the column names, so `RowType.of(mapping)` builds one from a
 result mapping; db.tables.columns(table, RowType) selects exactly its columns.
-Standard library only: services, the GraphQL types and the read resolvers
-all handle these records without depending on the database layer.
+No database code (only the domain's vocabulary): services, the GraphQL types
+and the read resolvers all handle these records without the database layer.
 """
 
 from __future__ import annotations
@@ -13,6 +13,10 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Self
+
+from domain.enums import RequestEventKind, RequestStatus, SlaTarget
+from domain.lifecycle import RequestFacts
+from domain.sla import SlaPolicy, SlaSnapshot
 
 __all__ = [
     "AdjustmentRow",
@@ -142,6 +146,8 @@ class CalendarRow(Row):
 
 @dataclass(frozen=True, slots=True)
 class RequestRow(Row):
+    """A service request as stored; the lifecycle and the SLA clock see it through its methods."""
+
     id: int
     number: str
     customer_id: int
@@ -179,6 +185,43 @@ class RequestRow(Row):
     created_at: datetime
     updated_at: datetime
     version: int
+
+    def lifecycle_facts(self, *, has_pending_approval: bool) -> RequestFacts:
+        """The lifecycle's view: THE one place the services and `availableTransitions` build it."""
+        return RequestFacts(
+            status=RequestStatus(self.status),
+            customer_id=self.customer_id,
+            version=self.version,
+            assignee_id=self.assignee_id,
+            resolved_at=self.resolved_at,
+            has_pending_approval=has_pending_approval,
+        )
+
+    def sla_snapshot(self, policy: SlaPolicy) -> SlaSnapshot:
+        """The SLA clock's view of the stored columns (the engine, the services and `Sla` alike)."""
+        return SlaSnapshot(
+            status=RequestStatus(self.status),
+            policy=policy,
+            first_response_due_at=self.first_response_due_at,
+            resolution_due_at=self.resolution_due_at,
+            first_responded_at=self.first_responded_at,
+            resolved_at=self.resolved_at,
+            closed_at=self.closed_at,
+            cancelled_at=self.cancelled_at,
+            paused_at=self.paused_at,
+            first_response_breached_at=self.first_response_breached_at,
+            resolution_breached_at=self.resolution_breached_at,
+        )
+
+    def alerted_targets(self) -> frozenset[tuple[RequestEventKind, SlaTarget]]:
+        """The SLA alerts already emitted (the engine stamps one column per alert)."""
+        stamps = (
+            (self.first_response_at_risk_at, RequestEventKind.SLA_AT_RISK, SlaTarget.FIRST_RESPONSE),
+            (self.resolution_at_risk_at, RequestEventKind.SLA_AT_RISK, SlaTarget.RESOLUTION),
+            (self.first_response_breached_at, RequestEventKind.SLA_BREACHED, SlaTarget.FIRST_RESPONSE),
+            (self.resolution_breached_at, RequestEventKind.SLA_BREACHED, SlaTarget.RESOLUTION),
+        )
+        return frozenset((kind, target) for stamp, kind, target in stamps if stamp is not None)
 
 
 @dataclass(frozen=True, slots=True)

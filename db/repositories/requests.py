@@ -2,9 +2,9 @@
 
 Every transaction that changes a request calls `lock_request` FIRST, so the
 per-request event order equals the commit order (db/events.py relies on it).
-The SLA clock and the transition guards read the same facts through
-`request_facts` and `sla_snapshot`: the services and the read side
-(`availableTransitions`, `Sla`) must build them with these functions only.
+The SLA clock and the transition guards read a request through
+RequestRow.lifecycle_facts / sla_snapshot (records.rows): the services and the
+read side (`availableTransitions`, `Sla`) build them there only.
 """
 
 from __future__ import annotations
@@ -18,14 +18,12 @@ from sqlalchemy import exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.tables import ADJUSTMENTS, APPROVALS, COMMENTS, REQUESTS, columns
-from domain.enums import ApprovalStatus, RequestEventKind, RequestStatus, SlaTarget
-from domain.lifecycle import RequestFacts
+from domain.enums import ApprovalStatus, RequestStatus
 from domain.rules import DEFAULT_RULES
-from domain.sla import SlaPolicy, SlaSnapshot, next_check_at
+from domain.sla import SlaPolicy, next_check_at
 from records.rows import RequestRow
 
 __all__ = [
-    "alerted_targets",
     "changed",
     "has_pending_approval",
     "has_posted_adjustment",
@@ -34,53 +32,11 @@ __all__ = [
     "lock_request",
     "merged",
     "next_sla_check",
-    "request_facts",
-    "sla_snapshot",
     "update_request",
 ]
 
 R = REQUESTS.c
 _ROW_FIELDS = frozenset(f.name for f in fields(RequestRow))
-
-
-def request_facts(row: RequestRow, *, has_pending_approval: bool) -> RequestFacts:
-    """The lifecycle's view of a request: THE one place mutations and `availableTransitions` build it."""
-    return RequestFacts(
-        status=RequestStatus(row.status),
-        customer_id=row.customer_id,
-        version=row.version,
-        assignee_id=row.assignee_id,
-        resolved_at=row.resolved_at,
-        has_pending_approval=has_pending_approval,
-    )
-
-
-def sla_snapshot(row: RequestRow, policy: SlaPolicy) -> SlaSnapshot:
-    """The SLA clock's view of a request's stored columns."""
-    return SlaSnapshot(
-        status=RequestStatus(row.status),
-        policy=policy,
-        first_response_due_at=row.first_response_due_at,
-        resolution_due_at=row.resolution_due_at,
-        first_responded_at=row.first_responded_at,
-        resolved_at=row.resolved_at,
-        closed_at=row.closed_at,
-        cancelled_at=row.cancelled_at,
-        paused_at=row.paused_at,
-        first_response_breached_at=row.first_response_breached_at,
-        resolution_breached_at=row.resolution_breached_at,
-    )
-
-
-def alerted_targets(row: RequestRow) -> frozenset[tuple[RequestEventKind, SlaTarget]]:
-    """The SLA alerts already emitted for a request (the engine stamps one column per alert)."""
-    stamps = (
-        (row.first_response_at_risk_at, RequestEventKind.SLA_AT_RISK, SlaTarget.FIRST_RESPONSE),
-        (row.resolution_at_risk_at, RequestEventKind.SLA_AT_RISK, SlaTarget.RESOLUTION),
-        (row.first_response_breached_at, RequestEventKind.SLA_BREACHED, SlaTarget.FIRST_RESPONSE),
-        (row.resolution_breached_at, RequestEventKind.SLA_BREACHED, SlaTarget.RESOLUTION),
-    )
-    return frozenset((kind, target) for stamp, kind, target in stamps if stamp is not None)
 
 
 def next_sla_check(
@@ -93,7 +49,7 @@ def next_sla_check(
     """
     if row.status == RequestStatus.RESOLVED.value and row.resolved_at is not None:
         return row.resolved_at + (auto_close_after or DEFAULT_RULES.lifecycle.auto_close_after)
-    return next_check_at(sla_snapshot(row, policy), alerted_targets(row))
+    return next_check_at(row.sla_snapshot(policy), row.alerted_targets())
 
 
 async def has_pending_approval(session: AsyncSession, *, request_id: int) -> bool:

@@ -1,6 +1,6 @@
 """The one mutation wrapper: a service call in one transaction, its broken rule as the payload's answer.
 
-A mutation resolver reads: authorize (`require`), decode the IDs (garbage:
+A mutation resolver reads: authorize (`Context.require`), decode the IDs (garbage:
 BAD_USER_INPUT; an ID of another type names no row: NOT_FOUND), `run` one
 service, return the payload: the objects as now read in the caller's scope,
 or the broken business rule as `userErrors` with nothing written.
@@ -17,7 +17,7 @@ from db.constraints import constraint_error
 from db.uow import UnitOfWork
 from domain.errors import DomainError
 from domain.lifecycle import TransitionForbidden
-from schema.context import Context
+from resolvers.context import Context
 from schema.errors import Forbidden
 from services.author import Author
 
@@ -39,7 +39,7 @@ async def run(ctx: Context, work: Callable[[UnitOfWork], Awaitable[T]]) -> T | D
             ctx.services.sessionmaker,
             actor=Author.of(ctx.principal).recorded_as,
             now=ctx.now(),
-            publisher=ctx.services.extras.get("event_hub"),
+            publisher=ctx.services.event_hub,
         ) as uow:
             result = await work(uow)
             await uow.commit()

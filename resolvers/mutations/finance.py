@@ -17,9 +17,10 @@ from domain.capture import MoneyInput as RawMoney
 from domain.enums import AdjustmentKind, ApprovalKind, Decision
 from domain.errors import DomainError
 from records.rows import ApprovalRow, RequestRow
+from resolvers.context import Context
 from resolvers.mutations.common import run
+from resolvers.nodes import node_of
 from schema import ids
-from schema.context import Context
 from schema.errors import Forbidden
 from schema.inputs_finance import (
     ApplyPaymentInput,
@@ -29,10 +30,9 @@ from schema.inputs_finance import (
 )
 from schema.payloads import MoneyInput, user_error
 from schema.payloads_finance import AdjustmentPayload, ApprovalPayload, PaymentPayload
-from schema.types.approval import approval_by_id
-from schema.types.invoice import adjustment_by_id, payment_by_id
-from schema.types.request import service_request_by_id
-from schema.types.scope import require
+from schema.types.approval import Approval
+from schema.types.invoice import Adjustment, Payment
+from schema.types.request import ServiceRequest
 from services.approvals.maker_checker import ApprovalSpec, DecisionSpec, decide_approval, request_approval
 from services.author import Author
 from services.finance.postings import AdjustmentSpec, PaymentSpec, apply_payment_to_invoice, post_adjustment
@@ -47,7 +47,7 @@ def _raw(money: MoneyInput | None) -> RawMoney | None:
 
 
 def _staff_author(ctx: Context, capability: Capability) -> Author:
-    author = Author.of(require(ctx, capability))
+    author = Author.of(ctx.require(capability))
     if author.staff_id is None:  # the roles allowed here are staff roles, matched to a staff row
         raise Forbidden("not allowed: only staff members act on approvals and the ledger")
     return author
@@ -61,8 +61,8 @@ async def _approval_payload(
         return ApprovalPayload(user_errors=[user_error(outcome)])
     approval, request = outcome
     return ApprovalPayload(
-        approval=await approval_by_id(ctx, approval.id),
-        service_request=await service_request_by_id(ctx, request.id),
+        approval=await node_of(ctx, Approval, approval.id),
+        service_request=await node_of(ctx, ServiceRequest, request.id),
     )
 
 
@@ -113,8 +113,8 @@ class FinanceMutations:
             return AdjustmentPayload(user_errors=[user_error(outcome)])
         adjustment, request = outcome
         return AdjustmentPayload(
-            adjustment=await adjustment_by_id(ctx, adjustment.id),
-            service_request=await service_request_by_id(ctx, request.id),
+            adjustment=await node_of(ctx, Adjustment, adjustment.id),
+            service_request=await node_of(ctx, ServiceRequest, request.id),
         )
 
     @strawberry.mutation
@@ -132,6 +132,6 @@ class FinanceMutations:
             return PaymentPayload(user_errors=[user_error(outcome)])
         payment, request = outcome
         return PaymentPayload(
-            payment=await payment_by_id(ctx, payment.id),
-            service_request=await service_request_by_id(ctx, request.id),
+            payment=await node_of(ctx, Payment, payment.id),
+            service_request=await node_of(ctx, ServiceRequest, request.id),
         )

@@ -12,14 +12,15 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from auth.permissions import Capability, can_add_comment
+from auth.permissions import Capability, can_add_comment, transition_capability
 from db.uow import UnitOfWork
 from domain.capture import MoneyInput as DomainMoneyInput
 from domain.enums import CommentVisibility, Priority, RequestType, ResolutionCode, TransitionAction
 from domain.errors import DomainError, not_found
+from resolvers.context import Context
 from resolvers.mutations.common import run
+from resolvers.nodes import node_of
 from schema import ids
-from schema.context import Context
 from schema.errors import Forbidden
 from schema.inputs_mutations import (
     AddCommentInput,
@@ -31,9 +32,8 @@ from schema.inputs_mutations import (
 )
 from schema.payloads import user_error
 from schema.payloads_requests import AddCommentPayload, ServiceRequestPayload
-from schema.types.request import service_request_by_id
-from schema.types.scope import require
-from schema.types.timeline import comment_by_id
+from schema.types.request import ServiceRequest
+from schema.types.timeline import Comment
 from services.author import Author
 from services.requests.comments import add_comment
 from services.requests.create import CreateSpec, create_request
@@ -42,22 +42,18 @@ from services.requests.transitions import TransitionSpec, perform_transition
 __all__ = ["RequestMutations"]
 
 Ctx = Info[Context, None]
-_STAFF = Capability.STAFF_TRANSITIONS
-_CUSTOMER_SIDE = Capability.CUSTOMER_TRANSITIONS
 
 
 async def _request_payload(ctx: Context, outcome: int | DomainError) -> ServiceRequestPayload:
     """The payload of a request mutation: the rule broken, or the request as now read."""
     if isinstance(outcome, DomainError):
         return ServiceRequestPayload(service_request=None, user_errors=[user_error(outcome)])
-    return ServiceRequestPayload(service_request=await service_request_by_id(ctx, outcome), user_errors=[])
+    return ServiceRequestPayload(service_request=await node_of(ctx, ServiceRequest, outcome), user_errors=[])
 
 
-async def _transition(
-    info: Ctx, capability: Capability, global_id: str, spec: TransitionSpec
-) -> ServiceRequestPayload:
+async def _transition(info: Ctx, global_id: str, spec: TransitionSpec) -> ServiceRequestPayload:
     ctx = info.context
-    author = Author.of(require(ctx, capability))
+    author = Author.of(ctx.require(transition_capability(spec.action)))
     request_id = ids.row_id(global_id, "ServiceRequest")
 
     async def work(uow: UnitOfWork) -> int:
@@ -67,12 +63,12 @@ async def _transition(
     return await _request_payload(ctx, await run(ctx, work))
 
 
-def _simple(action: TransitionAction, capability: Capability) -> Any:
+def _simple(action: TransitionAction) -> Any:
     """A mutation taking TransitionServiceRequestInput (id, expectedVersion, message)."""
 
     async def resolve(info: Ctx, input: TransitionServiceRequestInput) -> ServiceRequestPayload:
         spec = TransitionSpec(action=action, expected_version=input.expected_version, message=input.message)
-        return await _transition(info, capability, input.id, spec)
+        return await _transition(info, input.id, spec)
 
     return resolve
 
@@ -84,7 +80,7 @@ class RequestMutations:
         self, info: Ctx, input: CreateServiceRequestInput
     ) -> ServiceRequestPayload:
         ctx = info.context
-        principal = require(ctx, Capability.CREATE_REQUEST)
+        principal = ctx.require(Capability.CREATE_REQUEST)
         if input.customer_id is None:
             customer_id = principal.customer_id if principal.is_customer else None
         else:
@@ -119,13 +115,13 @@ class RequestMutations:
             new_type=None if input.type is None else RequestType(input.type),
             new_priority=None if input.priority is None else Priority(input.priority),
         )
-        return await _transition(info, _STAFF, input.id, spec)
+        return await _transition(info, input.id, spec)
 
     @strawberry.mutation
     async def assign_service_request(
         self, info: Ctx, input: AssignServiceRequestInput
     ) -> ServiceRequestPayload:
-        require(info.context, _STAFF)
+        info.context.require(transition_capability(TransitionAction.ASSIGN))
         assignee_id, assignee_ok = ids.decode_optional_as(input.assignee_id, "Agent")
         team_id, team_ok = ids.decode_optional_as(input.team_id, "Team")
         if not assignee_ok:
@@ -138,14 +134,12 @@ class RequestMutations:
             assignee_id=assignee_id,
             team_id=team_id,
         )
-        return await _transition(info, _STAFF, input.id, spec)
+        return await _transition(info, input.id, spec)
 
-    start_work = strawberry.mutation(_simple(TransitionAction.START_WORK, _STAFF))
-    request_customer_info = strawberry.mutation(_simple(TransitionAction.REQUEST_CUSTOMER_INFO, _STAFF))
-    provide_customer_info = strawberry.mutation(
-        _simple(TransitionAction.PROVIDE_CUSTOMER_INFO, _CUSTOMER_SIDE)
-    )
-    escalate_service_request = strawberry.mutation(_simple(TransitionAction.ESCALATE, _STAFF))
+    start_work = strawberry.mutation(_simple(TransitionAction.START_WORK))
+    request_customer_info = strawberry.mutation(_simple(TransitionAction.REQUEST_CUSTOMER_INFO))
+    provide_customer_info = strawberry.mutation(_simple(TransitionAction.PROVIDE_CUSTOMER_INFO))
+    escalate_service_request = strawberry.mutation(_simple(TransitionAction.ESCALATE))
 
     @strawberry.mutation
     async def resolve_service_request(
@@ -157,11 +151,11 @@ class RequestMutations:
             code=ResolutionCode(input.code),
             summary=input.summary,
         )
-        return await _transition(info, _STAFF, input.id, spec)
+        return await _transition(info, input.id, spec)
 
-    close_service_request = strawberry.mutation(_simple(TransitionAction.CLOSE, _CUSTOMER_SIDE))
-    reopen_service_request = strawberry.mutation(_simple(TransitionAction.REOPEN, _CUSTOMER_SIDE))
-    cancel_service_request = strawberry.mutation(_simple(TransitionAction.CANCEL, _CUSTOMER_SIDE))
+    close_service_request = strawberry.mutation(_simple(TransitionAction.CLOSE))
+    reopen_service_request = strawberry.mutation(_simple(TransitionAction.REOPEN))
+    cancel_service_request = strawberry.mutation(_simple(TransitionAction.CANCEL))
 
     @strawberry.mutation
     async def add_comment(self, info: Ctx, input: AddCommentInput) -> AddCommentPayload:
@@ -185,7 +179,7 @@ class RequestMutations:
             return AddCommentPayload(comment=None, service_request=None, user_errors=[user_error(outcome)])
         request_pk, comment_id = outcome
         return AddCommentPayload(
-            comment=await comment_by_id(ctx, comment_id),
-            service_request=await service_request_by_id(ctx, request_pk),
+            comment=await node_of(ctx, Comment, comment_id),
+            service_request=await node_of(ctx, ServiceRequest, request_pk),
             user_errors=[],
         )

@@ -23,7 +23,7 @@ from db.repositories.approvals import (
 from db.repositories.configuration import exchange_rates, load_rules
 from db.repositories.customers import customer_dscr, customer_facts
 from db.repositories.policies import policy_by_id
-from db.repositories.requests import has_pending_approval, lock_request, request_facts
+from db.repositories.requests import has_pending_approval, lock_request
 from db.uow import UnitOfWork
 from domain.approvals import (
     ApprovalFacts,
@@ -125,7 +125,7 @@ async def request_approval(
     pending = await has_pending_approval(session, request_id=row.id)
     errors = transition_errors(
         action=TransitionAction.REQUEST_APPROVAL,
-        request=request_facts(row, has_pending_approval=pending),
+        request=row.lifecycle_facts(has_pending_approval=pending),
         actor=author.actor_for(row.customer_id),
         now=now,
         expected_version=spec.expected_version,

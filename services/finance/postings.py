@@ -25,7 +25,7 @@ from db.repositories.ledger import (
     set_payment_invoice,
 )
 from db.repositories.policies import policy_by_id
-from db.repositories.requests import lock_request, request_facts
+from db.repositories.requests import lock_request
 from db.uow import UnitOfWork
 from domain.approvals import (
     PAYMENT_APPLICATION_KIND,
@@ -86,7 +86,7 @@ def posting_errors(row: RequestRow, author: Author) -> list[DomainError]:
     if row.status != RequestStatus.IN_PROGRESS.value:
         errors.append(DomainError(invalid, f"postings need an IN_PROGRESS request; it is {row.status}"))
     actor = author.actor_for(row.customer_id)
-    if not actor.is_supervisor and not actor.is_assignee(request_facts(row, has_pending_approval=False)):
+    if not actor.is_supervisor and not actor.is_assignee(row.lifecycle_facts(has_pending_approval=False)):
         errors.append(
             DomainError(invalid, "only the assignee, a supervisor or finance may post on this request")
         )

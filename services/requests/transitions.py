@@ -21,8 +21,6 @@ from db.repositories.requests import (
     has_pending_approval,
     has_posted_adjustment,
     lock_request,
-    request_facts,
-    sla_snapshot,
 )
 from db.repositories.staff import mark_assigned, staff_member, team_by_id, team_ids_of
 from db.uow import UnitOfWork
@@ -92,7 +90,7 @@ async def perform_transition(
     message = spec.message if spec.message is not None and spec.message.strip() else None
     errors = transition_errors(
         action=spec.action,
-        request=request_facts(row, has_pending_approval=pending),
+        request=row.lifecycle_facts(has_pending_approval=pending),
         actor=author.actor_for(row.customer_id),
         now=uow.now,
         message=message,
@@ -312,7 +310,7 @@ async def _request_info(work: _Work, change: RequestChange, message: str | None)
 def resume_waiting(change: RequestChange) -> None:
     """WAITING_ON_CUSTOMER ends: back to IN_PROGRESS, due times moved by the paused time."""
     row = change.before
-    snapshot: SlaSnapshot = sla_snapshot(row, change.policy.policy)
+    snapshot: SlaSnapshot = row.sla_snapshot(change.policy.policy)
     resumed = resume_due_times(snapshot=snapshot, resumed_at=change.now)
     change.move_to(_S.IN_PROGRESS, STATUS_TIMESTAMP_FIELD[_S.IN_PROGRESS])
     change.set(

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from db.repositories.configuration import load_rules
 from db.repositories.policies import policy_by_id
-from db.repositories.requests import alerted_targets, next_sla_check, sla_snapshot
+from db.repositories.requests import next_sla_check
 from db.repositories.sla import SlaStamps, write_sla_stamps
 from db.uow import UnitOfWork
 from domain.enums import RequestEventKind, RequestStatus, SlaTarget
@@ -59,7 +59,7 @@ def _plan(row: RequestRow, policy: SlaPolicy, rules: Rules, now: datetime) -> _P
     status = RequestStatus(row.status)
     if auto_close_due(status=status, resolved_at=row.resolved_at, now=now, rules=rules.lifecycle):
         return _Plan(row, close=True)
-    owed = next_alerts(sla_snapshot(row, policy), alerted_targets(row))
+    owed = next_alerts(row.sla_snapshot(policy), row.alerted_targets())
     due = tuple(a for a in owed if a.at <= now)
     stamps = {_STAMP[a.kind, a.target]: now if a.kind is _K.SLA_AT_RISK else a.due_at for a in due}
     if due:

@@ -33,7 +33,7 @@ async def _event_ids(ws: WsClient, op: str, count: int) -> list[int]:
 async def test_dropped_listen_connection_recovers_without_losing_events(
     server_a: LiveApp, org: Org, engine: AsyncEngine, db_url: str, tokens: Tokens, sockets: Sockets
 ) -> None:
-    backend = server_a.services.extras["broadcast"]._backend  # broadcaster has no accessor
+    backend = server_a.app.state.workers.broadcast._backend  # broadcaster has no accessor
     listener = backend.listener_pid
     assert listener is not None
     admin = tokens.staff("admin@example.com", "ADMIN")

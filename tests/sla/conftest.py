@@ -155,7 +155,7 @@ class Server:
 
     @property
     def sla_engine(self) -> SlaEngine:
-        engine: SlaEngine = self.app.state.services.extras["sla_engine"]
+        engine: SlaEngine = self.app.state.workers.sla_engine
         return engine
 
 

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from strawberry.types import Info
-
+from auth.permissions import Capability
 from reporting.metrics import DurationRow, MetricsRow, service_metrics
 from schema import ids
-from schema.context import Context
 from schema.errors import BadUserInput
 from schema.types.metrics import AgingBucket, CountByKey, DurationStats, MetricsFilter, ServiceMetrics
 from schema.types.money import money
-from schema.types.scope import Capability, require
+
+if TYPE_CHECKING:
+    from resolvers.context import Context
 
 __all__ = ["DEFAULT_WINDOW", "resolve_metrics"]
 
@@ -53,15 +54,14 @@ def _graphql(row: MetricsRow) -> ServiceMetrics:
     )
 
 
-async def resolve_metrics(info: Info[Context, None], filter: MetricsFilter | None = None) -> ServiceMetrics:
+async def resolve_metrics(ctx: Context, filter: MetricsFilter | None) -> ServiceMetrics:
     """ServiceMetrics for staff and auditors with scope metrics:read (FORBIDDEN otherwise).
 
     `to` defaults to now, `from` to 30 days before `to`; from >= to, or an
     unparsable ID, is BAD_USER_INPUT. A well-formed ID of another type than
     Team / Customer, like an empty `type` list, matches no request (schema.ids).
     """
-    ctx = info.context
-    require(ctx, Capability.READ_METRICS)
+    ctx.require(Capability.READ_METRICS)
     principal = ctx.principal
     given = filter or MetricsFilter()
     now = ctx.now()

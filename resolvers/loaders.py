@@ -1,11 +1,13 @@
 """Request-scoped DataLoaders: one per relation, each batch one Core select.
 
-`Loaders(engine)` is built per GraphQL operation (Context.loaders), so its
-caches never outlive the operation. Sibling resolvers run concurrently and a
+`Loaders(engine, scope=...)` is built per GraphQL operation (Context.loaders),
+so its caches never outlive the operation, and knows the caller's customers:
+the relations that could lead outside them (an invoice, a payment, open
+workloads) apply that scope in SQL, like every other read. Sibling resolvers run concurrently and a
 connection (or an AsyncSession) must never be used by two tasks at once, so
 the batches of an operation take turns on one pooled connection
 (`Loaders.connection()`, see `SharedConnection`). Loaders return plain row
-records (db.queries.rows), never ORM objects.
+records (records.rows), never ORM objects.
 """
 
 from __future__ import annotations
@@ -16,16 +18,16 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Table
+from sqlalchemy import ColumnElement, Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from strawberry.dataloader import DataLoader
 
 from db.queries import lookups
 from db.queries.financial_health import financial_health
 from db.queries.requests import fetch_request_rows
-from db.queries.scope import CustomerScope
+from db.queries.scope import CustomerScope, in_scope
 from db.tables import (
     ADJUSTMENTS,
     APPROVALS,
@@ -61,14 +63,24 @@ from records.rows import (
 )
 from reporting.customer_insight import payment_behavior
 
-__all__ = ["Loaders", "SharedConnection"]
+__all__ = ["Loaders", "SharedConnection", "primer"]
 
 K = TypeVar("K")
 V = TypeVar("V")
 RowT = TypeVar("RowT", bound=Row)
 
-# (id, caller's customer scope): counts must not include other customers' requests.
-ScopedKey = tuple[int, CustomerScope]
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+IdentifiedT = TypeVar("IdentifiedT", bound=_Identified)
+
+
+def primer(loader: DataLoader[int, IdentifiedT | None]) -> Callable[[Sequence[IdentifiedT]], None]:
+    """Caches the rows a page fetched in `loader`, by id: their relations then find them there."""
+    return lambda rows: loader.prime_many({row.id: row for row in rows})
 
 
 class SharedConnection:
@@ -125,13 +137,14 @@ class SharedConnection:
 class Loaders:
     """All DataLoaders of one operation."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, scope: CustomerScope) -> None:
         self._engine = engine
+        self._scope = scope
         self._shared = SharedConnection(engine)
         self.customer = self._by_id(CUSTOMERS, CustomerRow)
         self.contract = self._by_id(CONTRACTS, ContractRow)
-        self.invoice = self._by_id(INVOICES, InvoiceRow)
-        self.payment = self._by_id(PAYMENTS, PaymentRow)
+        self.invoice = self._by_id(INVOICES, InvoiceRow, scoped_by=INVOICES.c.customer_id)
+        self.payment = self._by_id(PAYMENTS, PaymentRow, scoped_by=PAYMENTS.c.customer_id)
         self.staff = self._by_id(STAFF, StaffRow)
         self.team = self._by_id(TEAMS, TeamRow)
         self.policy = self._by_id(POLICIES, PolicyRow)
@@ -144,7 +157,11 @@ class Loaders:
         self.adjustments_by_request = self._children(ADJUSTMENTS, AdjustmentRow, "request_id")
         self.adjustments_by_invoice = self._children(ADJUSTMENTS, AdjustmentRow, "invoice_id")
         self.payments_by_invoice = self._children(
-            PAYMENTS, PaymentRow, "invoice_id", order_by=(PAYMENTS.c.received_at, PAYMENTS.c.id)
+            PAYMENTS,
+            PaymentRow,
+            "invoice_id",
+            order_by=(PAYMENTS.c.received_at, PAYMENTS.c.id),
+            scoped_by=PAYMENTS.c.customer_id,
         )
         self.decisions_by_approval = self._children(
             DECISIONS, DecisionRow, "approval_id", order_by=(DECISIONS.c.decided_at, DECISIONS.c.id)
@@ -155,8 +172,9 @@ class Loaders:
         self.current_contract: DataLoader[tuple[int, date], ContractRow | None] = DataLoader(
             self._load_current_contracts
         )
-        self.open_workload: DataLoader[ScopedKey, int] = DataLoader(self._open_counts("assignee_id"))
-        self.team_open_requests: DataLoader[ScopedKey, int] = DataLoader(self._open_counts("team_id"))
+        # Counted within the caller's customers: other customers' requests do not exist for them.
+        self.open_workload: DataLoader[int, int] = DataLoader(self._open_counts("assignee_id"))
+        self.team_open_requests: DataLoader[int, int] = DataLoader(self._open_counts("team_id"))
         # Credit insight: payment behaviour depends on the operation's clock.
         self.payment_behavior: DataLoader[tuple[int, datetime], PaymentBehaviorRow | None] = DataLoader(
             self._load_payment_behavior
@@ -199,18 +217,32 @@ class Loaders:
         async with self._shared.use() as conn:
             return await work(conn, *args, **kwargs)
 
-    def _by_id(self, table: Table, row_type: type[RowT]) -> DataLoader[int, RowT | None]:
+    def _by_id(
+        self, table: Table, row_type: type[RowT], *, scoped_by: ColumnElement[Any] | None = None
+    ) -> DataLoader[int, RowT | None]:
+        where = () if scoped_by is None else (in_scope(scoped_by, self._scope),)
+
         async def load(ids: list[int]) -> list[RowT | None]:
-            found = await self._run(lookups.rows_by_ids, table, row_type, ids)
+            found = await self._run(lookups.rows_by_ids, table, row_type, ids, where=where)
             return [found.get(i) for i in ids]
 
         return DataLoader(load)
 
     def _children(
-        self, table: Table, row_type: type[RowT], parent: str, order_by: Sequence[Any] = ()
+        self,
+        table: Table,
+        row_type: type[RowT],
+        parent: str,
+        order_by: Sequence[Any] = (),
+        *,
+        scoped_by: ColumnElement[Any] | None = None,
     ) -> DataLoader[int, list[RowT]]:
+        where = () if scoped_by is None else (in_scope(scoped_by, self._scope),)
+
         async def load(ids: list[int]) -> list[list[RowT]]:
-            found = await self._run(lookups.rows_grouped, table, row_type, parent, ids, order_by=order_by)
+            found = await self._run(
+                lookups.rows_grouped, table, row_type, parent, ids, order_by=order_by, where=where
+            )
             return [found.get(i, []) for i in ids]
 
         return DataLoader(load)
@@ -224,16 +256,10 @@ class Loaders:
 
         return DataLoader(load)
 
-    def _open_counts(self, column: str) -> Callable[[list[ScopedKey]], Awaitable[list[int]]]:
-        async def load(keys: list[ScopedKey]) -> list[int]:
-            by_scope: dict[CustomerScope, list[int]] = defaultdict(list)
-            for key_id, scope in keys:
-                by_scope[scope].append(key_id)
-            counts: dict[ScopedKey, int] = {}
-            for scope, ids in by_scope.items():
-                found = await self._run(lookups.open_request_counts, column, ids, scope)
-                counts.update({(i, scope): found.get(i, 0) for i in ids})
-            return [counts[k] for k in keys]
+    def _open_counts(self, column: str) -> Callable[[list[int]], Awaitable[list[int]]]:
+        async def load(ids: list[int]) -> list[int]:
+            found = await self._run(lookups.open_request_counts, column, ids, self._scope)
+            return [found.get(i, 0) for i in ids]
 
         return load
 
