@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from auth.principal import Principal
+from db.queries.scope import CustomerScope
 from db.uow import ChangeActor
 from domain.enums import Role
 from domain.lifecycle import SYSTEM_ACTOR, Actor
@@ -37,16 +38,16 @@ class Author:
         """Who the events and audit entries of the change name."""
         return ChangeActor(subject=self.subject, name=self.name, staff_id=self.staff_id)
 
-    def actor_for(self, customer_id: int) -> Actor:
-        """The lifecycle's view of this author acting on a request of `customer_id`."""
+    @property
+    def scope(self) -> CustomerScope:
+        """The customers whose requests exist for the author (None: all). The services look rows
+        up within it in SQL, like every read, so a request outside it is NOT_FOUND."""
+        return None if self.principal is None else self.principal.customer_ids
+
+    @property
+    def actor(self) -> Actor:
+        """The lifecycle's view of this author, acting on a request found within their scope."""
         principal = self.principal
         if principal is None:
             return SYSTEM_ACTOR
-        return Actor(
-            roles=principal.roles,
-            staff_id=principal.staff_id,
-            acts_for_customer=principal.sees_customer(customer_id),
-        )
-
-    def sees_customer(self, customer_id: int) -> bool:
-        return self.principal is None or self.principal.sees_customer(customer_id)
+        return Actor(roles=principal.roles, staff_id=principal.staff_id)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.queries.financial_health import effective_risk_ratings, financial_health
 from db.queries.lookups import current_contracts
+from db.queries.scope import CustomerScope, in_scope
 from db.tables import CUSTOMERS, INVOICES, PAYMENTS, columns
 from domain.capture import InvoiceFacts, PaymentFacts
 from domain.enums import RiskRating, SlaTier
@@ -31,10 +32,13 @@ class CustomerFacts:
 
 
 async def customer_facts(
-    session: AsyncSession, *, customer_id: int, today: date, rules: Rules
+    session: AsyncSession, *, customer_id: int, today: date, rules: Rules, scope: CustomerScope = None
 ) -> CustomerFacts | None:
-    """The customer with its current contract and effective risk (None: no such customer)."""
-    stmt = select(*columns(CUSTOMERS, CustomerRow)).where(CUSTOMERS.c.id == customer_id)
+    """The customer with its current contract and effective risk (None: no such customer among
+    the `scope` customers, None meaning all)."""
+    stmt = select(*columns(CUSTOMERS, CustomerRow)).where(
+        CUSTOMERS.c.id == customer_id, in_scope(CUSTOMERS.c.id, scope)
+    )
     found = (await session.execute(stmt)).mappings().first()
     if found is None:
         return None

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.queries.scope import CustomerScope, in_scope
 from db.tables import ADJUSTMENTS, APPROVALS, COMMENTS, REQUESTS, columns
 from domain.enums import ApprovalStatus, RequestStatus
 from domain.rules import DEFAULT_RULES
@@ -67,9 +68,13 @@ async def has_posted_adjustment(session: AsyncSession, *, request_id: int) -> bo
     return bool(await session.scalar(select(exists().where(ADJUSTMENTS.c.request_id == request_id))))
 
 
-async def lock_request(session: AsyncSession, *, request_id: int) -> RequestRow | None:
-    """The request row, locked FOR UPDATE until the transaction ends (None: no such request)."""
-    stmt = select(*columns(REQUESTS, RequestRow)).where(R.id == request_id).with_for_update()
+async def lock_request(
+    session: AsyncSession, *, request_id: int, scope: CustomerScope = None
+) -> RequestRow | None:
+    """The request row, locked FOR UPDATE until the transaction ends; None when there is no such
+    request among the `scope` customers (None: all), the same scope in SQL as every read."""
+    stmt = select(*columns(REQUESTS, RequestRow)).where(R.id == request_id, in_scope(R.customer_id, scope))
+    stmt = stmt.with_for_update()
     found = (await session.execute(stmt)).mappings().first()
     return RequestRow.of(found) if found is not None else None
 

@@ -101,8 +101,8 @@ def approval_audit(row: ApprovalRow) -> dict[str, Any]:
 
 
 async def _locked_request(uow: UnitOfWork, request_id: int, author: Author, field: str) -> RequestRow:
-    row = await lock_request(uow.session, request_id=request_id)
-    if row is None or not author.sees_customer(row.customer_id):
+    row = await lock_request(uow.session, request_id=request_id, scope=author.scope)
+    if row is None:
         raise not_found("service request" if field == "serviceRequestId" else "approval", field)
     return row
 
@@ -126,7 +126,7 @@ async def request_approval(
     errors = transition_errors(
         action=TransitionAction.REQUEST_APPROVAL,
         request=row.lifecycle_facts(has_pending_approval=pending),
-        actor=author.actor_for(row.customer_id),
+        actor=author.actor,
         now=now,
         expected_version=spec.expected_version,
         rules=rules.lifecycle,

@@ -85,7 +85,7 @@ def posting_errors(row: RequestRow, author: Author) -> list[DomainError]:
     errors = []
     if row.status != RequestStatus.IN_PROGRESS.value:
         errors.append(DomainError(invalid, f"postings need an IN_PROGRESS request; it is {row.status}"))
-    actor = author.actor_for(row.customer_id)
+    actor = author.actor
     if not actor.is_supervisor and not actor.is_assignee(row.lifecycle_facts(has_pending_approval=False)):
         errors.append(
             DomainError(invalid, "only the assignee, a supervisor or finance may post on this request")
@@ -105,8 +105,8 @@ class _Locked:
 
 async def _lock_start(uow: UnitOfWork, request_id: int, approval_id: int | None, author: Author) -> _Locked:
     session = uow.session
-    row = await lock_request(session, request_id=request_id)
-    if row is None or not author.sees_customer(row.customer_id):
+    row = await lock_request(session, request_id=request_id, scope=author.scope)
+    if row is None:
         raise not_found("service request", "serviceRequestId")
     approval = None
     if approval_id is not None:

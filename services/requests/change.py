@@ -93,7 +93,7 @@ class RequestChange:
             {"requestId": self.before.id, "visibility": visibility.value, "body": body},
         )
         self.event(RequestEventKind.COMMENTED, comment_id=comment_id)
-        actor = self.author.actor_for(self.before.customer_id)
+        actor = self.author.actor
         effect = comment_effect(status=RequestStatus(self.current.status), actor=actor, visibility=visibility)
         if effect.first_response and self.current.first_responded_at is None:
             self.set(first_responded_at=self.now)

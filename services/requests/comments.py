@@ -26,17 +26,15 @@ async def add_comment(
     uow: UnitOfWork, *, request_id: int, body: str, visibility: CommentVisibility, author: Author
 ) -> tuple[RequestRow, int]:
     """(the request as written, the new comment's id); raises DomainError."""
-    row = await lock_request(uow.session, request_id=request_id)
-    if row is None or not author.sees_customer(row.customer_id):
+    row = await lock_request(uow.session, request_id=request_id, scope=author.scope)
+    if row is None:
         raise not_found("service request", "serviceRequestId")
     error = text_error(body, maximum=TEXT_MAX, field=("input", "body"))
     if error is not None:
         raise error
     policy = await policy_by_id(uow.session, policy_id=row.sla_policy_id)
     change = RequestChange(uow, row, policy=policy, author=author, action="ADD_COMMENT")
-    effect = comment_effect(
-        status=RequestStatus(row.status), actor=author.actor_for(row.customer_id), visibility=visibility
-    )
+    effect = comment_effect(status=RequestStatus(row.status), actor=author.actor, visibility=visibility)
     if effect.resumes:
         resume_waiting(change)
     comment_id = await change.comment(body, visibility)

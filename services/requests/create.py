@@ -94,8 +94,10 @@ async def create_request(uow: UnitOfWork, *, spec: CreateSpec, author: Author) -
         raise DomainError(UserErrorCode.VALIDATION_FAILED, "customerId is required", ("input", "customerId"))
     rules = await load_rules(session)
     today = utc_date(uow.now)
-    customer = await customer_facts(session, customer_id=spec.customer_id, today=today, rules=rules)
-    if customer is None or not author.sees_customer(spec.customer_id):
+    customer = await customer_facts(
+        session, customer_id=spec.customer_id, today=today, rules=rules, scope=author.scope
+    )
+    if customer is None:
         raise not_found("customer", "customerId")
     invoice, payment = await capture_facts(session, invoice_id=spec.invoice_id, payment_id=spec.payment_id)
     errors = capture_errors(

@@ -82,8 +82,8 @@ async def perform_transition(
 ) -> tuple[RequestRow, list[int]]:
     """Apply `spec` to the request; (the row as written, ids of comments written). Raises DomainError
     (nothing written once the caller rolls back) or TransitionForbidden."""
-    row = await lock_request(uow.session, request_id=request_id)
-    if row is None or not author.sees_customer(row.customer_id):
+    row = await lock_request(uow.session, request_id=request_id, scope=author.scope)
+    if row is None:
         raise not_found("service request", "id")
     rules = await load_rules(uow.session)
     pending = await has_pending_approval(uow.session, request_id=row.id)
@@ -91,7 +91,7 @@ async def perform_transition(
     errors = transition_errors(
         action=spec.action,
         request=row.lifecycle_facts(has_pending_approval=pending),
-        actor=author.actor_for(row.customer_id),
+        actor=author.actor,
         now=uow.now,
         message=message,
         expected_version=spec.expected_version,
