@@ -33,6 +33,7 @@ __all__ = [
     "EVENTS_CHANNEL",
     "EventBatch",
     "EventFilter",
+    "Publisher",
     "current_head",
     "event_payload",
     "fetch_after",
@@ -244,11 +245,13 @@ async def notify_events(
         await session_or_conn.execute(sql.format(ch="$1", body="$2", xid=xid), EVENTS_CHANNEL, body)
 
 
-class _Publisher(Protocol):
+class Publisher(Protocol):
+    """Where committed events are announced after commit (the event hub, or a Broadcast)."""
+
     async def publish(self, channel: str, message: Any) -> None: ...
 
 
-async def publish_after_commit(hub_or_broadcast: _Publisher, payload: Mapping[str, Any] | str) -> None:
+async def publish_after_commit(hub_or_broadcast: Publisher, payload: Mapping[str, Any] | str) -> None:
     """Announce committed events through the broadcast (for BROADCAST_URL=redis://…).
 
     Call after commit. A no-op when the target announces through PostgreSQL
