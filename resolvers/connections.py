@@ -18,28 +18,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.queries.keyset import InvalidCursor, Ordering, Page, PageRequest
 from schema.errors import BadUserInput
-from schema.pagination import Connection, Edge, PageInfo, Prefetch
+from schema.pagination import Connection, Edge, PageArgs, PageInfo, Prefetch
 
 if TYPE_CHECKING:
     from resolvers.context import Context
 
-__all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "ChildListing", "Listing", "PageArgs", "paginate"]
+__all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "ChildListing", "Listing", "paginate"]
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
 
 R = TypeVar("R")
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class PageArgs:
-    """The Relay arguments as given (validated by `paginate`)."""
-
-    first: int | None = None
-    after: str | None = None
-    last: int | None = None
-    before: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from strawberry.types import Info
 
 from auth.permissions import Capability
 from domain.enums import InvoiceStatus
-from resolvers.connections import MAX_PAGE_SIZE, PageArgs
+from resolvers.connections import MAX_PAGE_SIZE
 from resolvers.context import Context
 from resolvers.nodes import resolve_node_ids
 from resolvers.reads.approvals import approval_connection
@@ -27,7 +27,7 @@ from resolvers.reads.staff import all_teams
 from schema import ids
 from schema.errors import BadUserInput
 from schema.inputs import ApprovalFilter, CustomerFilter, ServiceRequestFilter, ServiceRequestOrder
-from schema.pagination import Connection
+from schema.pagination import Connection, PageArgs
 from schema.types.agent import Team
 from schema.types.approval import Approval
 from schema.types.audit import AuditEntry, AuditVerification

@@ -38,7 +38,7 @@ from records.rows import (
 
 if TYPE_CHECKING:
     from schema.inputs import ServiceRequestFilter
-    from schema.pagination import Connection
+    from schema.pagination import Connection, PageArgs
     from schema.types.invoice import Invoice, Payment
     from schema.types.request import ServiceRequest
     from schema.types.timeline import Comment, RequestEvent
@@ -84,39 +84,23 @@ class TypeLoaders(Protocol):
 class NestedConnections(Protocol):
     """The connections the types open under a parent (resolvers.reads.nested.NestedReads)."""
 
-    async def comments(
-        self, *, request_id: int, first: int | None, after: str | None
-    ) -> Connection[Comment]: ...
+    async def comments(self, args: PageArgs, *, request_id: int) -> Connection[Comment]: ...
 
-    async def events(
-        self, *, request_id: int, first: int | None, after: str | None
-    ) -> Connection[RequestEvent]: ...
+    async def events(self, args: PageArgs, *, request_id: int) -> Connection[RequestEvent]: ...
 
     async def invoices(
-        self,
-        *,
-        customer_id: int,
-        statuses: Sequence[InvoiceStatus] | None,
-        first: int | None,
-        after: str | None,
-        last: int | None,
-        before: str | None,
+        self, args: PageArgs, *, customer_id: int, statuses: Sequence[InvoiceStatus] | None
     ) -> Connection[Invoice]: ...
 
-    async def payments(
-        self, *, customer_id: int, first: int | None, after: str | None, last: int | None, before: str | None
-    ) -> Connection[Payment]: ...
+    async def payments(self, args: PageArgs, *, customer_id: int) -> Connection[Payment]: ...
 
     async def service_requests(
         self,
+        args: PageArgs,
         *,
         filter: ServiceRequestFilter | None,
         customer_id: int | None = None,
         invoice_id: int | None = None,
-        first: int | None,
-        after: str | None,
-        last: int | None = None,
-        before: str | None = None,
     ) -> Connection[ServiceRequest]: ...
 
 

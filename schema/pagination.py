@@ -4,19 +4,30 @@ before the nodes are resolved (resolvers.connections builds them from keyset pag
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import strawberry
 from strawberry.types import Info
 from strawberry.types.nodes import SelectedField, Selection
 
-__all__ = ["Connection", "Edge", "PageInfo", "Prefetch"]
+__all__ = ["Connection", "Edge", "PageArgs", "PageInfo", "Prefetch"]
 
 T = TypeVar("T")
 Counter = Callable[[], Awaitable[int]]
 # Given the (GraphQL) names of the fields the query selects on the nodes, start loading the
 # relations among them into the operation's DataLoaders; None when there is nothing to load.
 Prefetch = Callable[[frozenset[str]], Awaitable[object] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class PageArgs:
+    """A connection field's Relay arguments as given (resolvers.connections validates them)."""
+
+    first: int | None = None
+    after: str | None = None
+    last: int | None = None
+    before: str | None = None
 
 
 @strawberry.type

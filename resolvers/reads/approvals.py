@@ -9,10 +9,10 @@ from auth.permissions import can_decide_level
 from db.queries.approvals import APPROVAL_ORDER, ApprovalFilter, Decider, count_approvals, fetch_approval_page
 from domain.enums import ApprovalLevel
 from records.rows import ApprovalRow
-from resolvers.connections import Listing, PageArgs, paginate
+from resolvers.connections import Listing, paginate
 from resolvers.loaders import primer
 from schema.inputs import ApprovalFilter as ApprovalFilterInput
-from schema.pagination import Connection
+from schema.pagination import Connection, PageArgs
 from schema.types.approval import Approval
 
 if TYPE_CHECKING:

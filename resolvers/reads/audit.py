@@ -9,9 +9,9 @@ from auth.permissions import Capability
 from db.audit import verify_chain
 from db.queries.audit import AUDIT_ORDER, count_audit, fetch_audit_page
 from records.rows import AuditRow
-from resolvers.connections import Listing, PageArgs, paginate
+from resolvers.connections import Listing, paginate
 from schema import ids
-from schema.pagination import Connection
+from schema.pagination import Connection, PageArgs
 from schema.types.audit import AuditEntry, AuditVerification
 
 if TYPE_CHECKING:

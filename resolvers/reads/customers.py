@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 from auth.permissions import Capability
 from db.queries.customers import CUSTOMER_ORDER, CustomerFilter, count_customers, fetch_customer_page
 from records.rows import CustomerRow
-from resolvers.connections import Listing, PageArgs, paginate
+from resolvers.connections import Listing, paginate
 from resolvers.loaders import primer
 from schema.inputs import CustomerFilter as CustomerFilterInput
-from schema.pagination import Connection
+from schema.pagination import Connection, PageArgs
 from schema.types.customer import Customer
 
 if TYPE_CHECKING:

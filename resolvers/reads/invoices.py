@@ -18,9 +18,9 @@ from db.queries.invoices import (
 )
 from domain.enums import InvoiceStatus
 from records.rows import InvoiceRow, PaymentRow
-from resolvers.connections import ChildListing, Listing, PageArgs, paginate
+from resolvers.connections import ChildListing, Listing, paginate
 from resolvers.loaders import primer
-from schema.pagination import Connection
+from schema.pagination import Connection, PageArgs
 from schema.types.invoice import Invoice, Payment
 
 if TYPE_CHECKING:

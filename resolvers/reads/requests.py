@@ -23,11 +23,11 @@ from db.queries.requests import (
 )
 from domain.enums import OPEN_STATUSES, RequestStatus
 from records.rows import RequestRecord
-from resolvers.connections import ChildListing, Listing, PageArgs, paginate
+from resolvers.connections import ChildListing, Listing, paginate
 from schema import ids
 from schema.enums import OrderDirection
 from schema.inputs import ServiceRequestFilter, ServiceRequestOrder
-from schema.pagination import Connection, Prefetch
+from schema.pagination import Connection, PageArgs, Prefetch
 from schema.types.request import ServiceRequest
 
 if TYPE_CHECKING:

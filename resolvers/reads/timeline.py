@@ -15,9 +15,9 @@ from db.queries.timeline import (
 )
 from records.events import EventRow
 from records.rows import CommentRow
-from resolvers.connections import ChildListing, PageArgs, paginate
+from resolvers.connections import ChildListing, paginate
 from resolvers.loaders import primer
-from schema.pagination import Connection
+from schema.pagination import Connection, PageArgs
 from schema.types.timeline import Comment, RequestEvent
 
 if TYPE_CHECKING:

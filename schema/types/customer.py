@@ -14,7 +14,7 @@ from records.rows import ContractRow, CustomerRow
 from schema import ids
 from schema.context import TypeContext
 from schema.inputs import ServiceRequestFilter
-from schema.pagination import Connection
+from schema.pagination import Connection, PageArgs
 from schema.types.insight import FinancialHealth, PaymentBehavior, financial_health_of, payment_behavior_of
 from schema.types.money import Money, money
 from schema.types.node import Node
@@ -86,14 +86,8 @@ class Customer(Node):
         before: str | None = None,
         status: list[InvoiceStatus] | None = None,
     ) -> Connection[InvoiceRef]:
-        return await info.context.connections.invoices(
-            customer_id=self.row.id,
-            statuses=status,
-            first=first,
-            after=after,
-            last=last,
-            before=before,
-        )
+        args = PageArgs(first, after, last, before)
+        return await info.context.connections.invoices(args, customer_id=self.row.id, statuses=status)
 
     @strawberry.field(description="All payments of the customer, linked to an invoice or not, newest first.")
     async def payments(
@@ -104,9 +98,8 @@ class Customer(Node):
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[PaymentRef]:
-        return await info.context.connections.payments(
-            customer_id=self.row.id, first=first, after=after, last=last, before=before
-        )
+        args = PageArgs(first, after, last, before)
+        return await info.context.connections.payments(args, customer_id=self.row.id)
 
     @strawberry.field
     async def service_requests(
@@ -118,14 +111,8 @@ class Customer(Node):
         before: str | None = None,
         filter: ServiceRequestFilter | None = None,
     ) -> Connection[ServiceRequestRef]:
-        return await info.context.connections.service_requests(
-            filter=filter,
-            customer_id=self.row.id,
-            first=first,
-            after=after,
-            last=last,
-            before=before,
-        )
+        args = PageArgs(first, after, last, before)
+        return await info.context.connections.service_requests(args, filter=filter, customer_id=self.row.id)
 
     @strawberry.field(description="Null for callers not allowed to see credit data.")
     def payment_behavior(self, info: Ctx) -> PaymentBehavior | None:

@@ -13,7 +13,7 @@ from domain.invoices import invoice_status
 from records.rows import AdjustmentRow, InvoiceRow, PaymentRow
 from schema import ids
 from schema.context import TypeContext
-from schema.pagination import Connection
+from schema.pagination import Connection, PageArgs
 from schema.types.money import Money, money
 from schema.types.node import Node
 from schema.types.ready import now_or_later, optional, required
@@ -97,9 +97,8 @@ class Invoice(Node):
     async def service_requests(
         self, info: Ctx, first: int | None = None, after: str | None = None
     ) -> Connection[ServiceRequestRef]:
-        return await info.context.connections.service_requests(
-            filter=None, invoice_id=self.row.id, first=first, after=after
-        )
+        args = PageArgs(first, after)
+        return await info.context.connections.service_requests(args, filter=None, invoice_id=self.row.id)
 
 
 @strawberry.type

@@ -22,7 +22,7 @@ from domain.lifecycle import Actor, allowed_actions
 from records.rows import RequestRecord
 from schema import ids
 from schema.context import TypeContext
-from schema.pagination import Connection
+from schema.pagination import Connection, PageArgs
 from schema.types.money import Money, optional_money
 from schema.types.node import Node
 from schema.types.ready import now_or_later, optional, required
@@ -203,13 +203,13 @@ class ServiceRequest(Node):
     async def comments(
         self, info: Ctx, first: int | None = None, after: str | None = None
     ) -> Connection[CommentRef]:
-        return await info.context.connections.comments(request_id=self.pk, first=first, after=after)
+        return await info.context.connections.comments(PageArgs(first, after), request_id=self.pk)
 
     @strawberry.field(description="The request's timeline, oldest first.")
     async def events(
         self, info: Ctx, first: int | None = None, after: str | None = None
     ) -> Connection[RequestEventRef]:
-        return await info.context.connections.events(request_id=self.pk, first=first, after=after)
+        return await info.context.connections.events(PageArgs(first, after), request_id=self.pk)
 
     @strawberry.field(description="Transitions the viewer may perform now.")
     def available_transitions(self, info: Ctx) -> list[Transition]:
