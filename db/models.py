@@ -342,6 +342,9 @@ class ServiceRequest(Base):
         CheckConstraint(
             "(status = 'WAITING_ON_CUSTOMER') = (paused_at IS NOT NULL)", name="paused_iff_waiting"
         ),
+        # markDuplicate: a duplicate is CANCELLED and names another request (migration 0008).
+        CheckConstraint("duplicate_of_id <> id", name="not_own_duplicate"),
+        CheckConstraint("duplicate_of_id IS NULL OR status = 'CANCELLED'", name="duplicate_cancelled"),
         Index("ix_service_requests_created_at_id", "created_at", "id"),
         Index("ix_service_requests_updated_at_id", "updated_at", "id"),
         Index("ix_service_requests_priority_rank_id", "priority_rank", "id"),
@@ -531,6 +534,8 @@ class ServiceRequest(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(TZ)
     closed_at: Mapped[datetime | None] = mapped_column(TZ)
     cancelled_at: Mapped[datetime | None] = mapped_column(TZ)
+    # The open request of the same customer this one was closed as a duplicate of.
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("service_requests.id"))
     created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
     version: Mapped[int] = mapped_column(Integer, server_default=text("1"))

@@ -182,6 +182,7 @@ class RequestRow(Row):
     resolved_at: datetime | None
     closed_at: datetime | None
     cancelled_at: datetime | None
+    duplicate_of_id: int | None
     created_at: datetime
     updated_at: datetime
     version: int

@@ -2,10 +2,12 @@
 
 `Loaders(engine, scope=...)` is built per GraphQL operation (Context.loaders),
 so its caches never outlive the operation, and knows the caller's customers:
-the relations that could lead outside them (an invoice, a payment, open
-workloads) apply that scope in SQL, like every other read. Sibling resolvers run concurrently and a
-connection (or an AsyncSession) must never be used by two tasks at once, so
-the batches of an operation take turns on one pooled connection
+the relations that could lead outside them (a request, an invoice, a
+payment, open workloads) apply that scope in SQL, like every other read.
+
+Sibling resolvers run concurrently and a connection (or an AsyncSession)
+must never be used by two tasks at once, so the batches of an operation
+take turns on one pooled connection
 (`Loaders.connection()`, see `SharedConnection`). Loaders return plain row
 records (records.rows), never ORM objects.
 """
@@ -264,7 +266,7 @@ class Loaders:
         return load
 
     async def _load_requests(self, ids: list[int]) -> list[RequestRecord | None]:
-        records = await self._run(fetch_request_rows, ids)
+        records = await self._run(fetch_request_rows, ids, scope=self._scope)
         self.prime_requests(records)
         found = {r.request.id: r for r in records}
         return [found.get(i) for i in ids]

@@ -49,8 +49,8 @@ __all__ = ["NestedConnections", "TypeContext", "TypeLoaders"]
 class TypeLoaders(Protocol):
     """The operation's DataLoaders the relation fields use (resolvers.loaders.Loaders).
 
-    Invoices, payments and open workloads are read within the caller's customers; the other
-    relations follow a foreign key from a row the caller already sees.
+    Requests, invoices, payments and open workloads are read within the caller's customers; the
+    other relations follow a foreign key from a row the caller already sees.
     """
 
     customer: DataLoader[int, CustomerRow | None]

@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.queries.scope import CustomerScope, in_scope
 from db.tables import ADJUSTMENTS, APPROVALS, COMMENTS, REQUESTS, columns
-from domain.enums import ApprovalStatus, RequestStatus
+from domain.enums import ApprovalStatus, CommentVisibility, RequestStatus
 from domain.rules import DEFAULT_RULES
 from domain.sla import SlaPolicy, next_check_at
-from records.rows import RequestRow
+from records.rows import CommentRow, RequestRow
 
 __all__ = [
     "changed",
@@ -33,6 +33,7 @@ __all__ = [
     "lock_request",
     "merged",
     "next_sla_check",
+    "public_comments",
     "update_request",
 ]
 
@@ -129,6 +130,16 @@ async def insert_comment(
         .returning(COMMENTS.c.id)
     )
     return int((await session.execute(stmt)).scalar_one())
+
+
+async def public_comments(session: AsyncSession, *, request_id: int) -> list[CommentRow]:
+    """The request's PUBLIC comments, oldest first."""
+    stmt = (
+        select(*columns(COMMENTS, CommentRow))
+        .where(COMMENTS.c.request_id == request_id, COMMENTS.c.visibility == CommentVisibility.PUBLIC.value)
+        .order_by(COMMENTS.c.id)
+    )
+    return [CommentRow.of(r) for r in (await session.execute(stmt)).mappings()]
 
 
 def changed(

@@ -26,17 +26,19 @@ from schema.inputs_mutations import (
     AddCommentInput,
     AssignServiceRequestInput,
     CreateServiceRequestInput,
+    MarkDuplicateInput,
     ResolveServiceRequestInput,
     TransitionServiceRequestInput,
     TriageServiceRequestInput,
 )
 from schema.payloads import user_error
-from schema.payloads_requests import AddCommentPayload, ServiceRequestPayload
+from schema.payloads_requests import AddCommentPayload, MarkDuplicatePayload, ServiceRequestPayload
 from schema.types.request import ServiceRequest
 from schema.types.timeline import Comment
 from services.author import Author
 from services.requests.comments import add_comment
 from services.requests.create import CreateSpec, create_request
+from services.requests.duplicates import DuplicateSpec, mark_duplicate
 from services.requests.transitions import TransitionSpec, perform_transition
 
 __all__ = ["RequestMutations"]
@@ -183,3 +185,23 @@ class RequestMutations:
             service_request=await node_of(ctx, ServiceRequest, request_pk),
             user_errors=[],
         )
+
+    @strawberry.mutation(
+        description=(
+            "Staff: close a request as a duplicate of another open request of the same customer; "
+            "its PUBLIC comments are copied there."
+        )
+    )
+    async def mark_duplicate(self, info: Ctx, input: MarkDuplicateInput) -> MarkDuplicatePayload:
+        ctx = info.context
+        author = Author.of(ctx.require(Capability.STAFF_TRANSITIONS))
+        spec = DuplicateSpec(
+            request_id=ids.row_id(input.id, "ServiceRequest"),
+            expected_version=input.expected_version,
+            duplicate_of_id=ids.row_id(input.duplicate_of_id, "ServiceRequest"),
+            reason=input.reason,
+        )
+        outcome = await run(ctx, lambda uow: mark_duplicate(uow, spec=spec, author=author))
+        if isinstance(outcome, DomainError):
+            return MarkDuplicatePayload(user_errors=[user_error(outcome)])
+        return MarkDuplicatePayload(service_request=await node_of(ctx, ServiceRequest, outcome.duplicate.id))

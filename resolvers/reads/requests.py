@@ -176,6 +176,8 @@ def _relations_of(ctx: Context, records: Sequence[RequestRecord]) -> Prefetch:
             wanted.append((loaders.approvals_by_request, opened))
         if "adjustments" in selected:
             wanted.append((loaders.adjustments_by_request, (r.id for r in rows)))
+        if "duplicateOf" in selected:
+            wanted.append((loaders.service_request, (r.duplicate_of_id for r in rows)))
         loads = []
         for loader, keys in wanted:
             present = [key for key in dict.fromkeys(keys) if key is not None]

@@ -35,6 +35,7 @@ from schema.types.refs import (
     InvoiceRef,
     PaymentRef,
     RequestEventRef,
+    ServiceRequestRef,
     SlaRef,
     TeamRef,
 )
@@ -184,6 +185,16 @@ class ServiceRequest(Node):
             self.pk,
             lambda rows: [Adjustment.from_row(r) for r in rows],
         )
+
+    @strawberry.field(
+        description="The request this one was closed as a duplicate of (markDuplicate); null otherwise."
+    )
+    def duplicate_of(self, info: Ctx) -> ServiceRequestRef | None:
+        original_id = self.record.request.duplicate_of_id
+        if original_id is None:
+            return None
+        # Read within the caller's customers (the loader's scope).
+        return optional(info.context.loaders.service_request, original_id, ServiceRequest.from_row)
 
     @strawberry.field
     def resolution(self) -> Resolution | None:

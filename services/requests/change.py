@@ -16,7 +16,7 @@ from db.repositories.requests import changed, insert_comment, merged, next_sla_c
 from db.uow import UnitOfWork
 from domain.enums import CommentVisibility, RequestEventKind, RequestStatus
 from domain.lifecycle import comment_effect
-from records.rows import RequestRow
+from records.rows import CommentRow, RequestRow
 from services.author import Author
 
 __all__ = ["RequestChange"]
@@ -62,41 +62,68 @@ class RequestChange:
     def event(self, kind: RequestEventKind, **fields: Any) -> None:
         self._events.append({"kind": kind.value, **fields})
 
-    def move_to(self, status: RequestStatus, timestamp_field: str) -> None:
+    def move_to(
+        self, status: RequestStatus, timestamp_field: str, *, details: dict[str, Any] | None = None
+    ) -> None:
         """Enter `status` (stamping its timestamp column) and record STATUS_CHANGED."""
         self.status_change(status, timestamp_field)
-        self.event(RequestEventKind.STATUS_CHANGED, from_status=self.before.status, to_status=status.value)
+        self.event(
+            RequestEventKind.STATUS_CHANGED,
+            from_status=self.before.status,
+            to_status=status.value,
+            details=details,
+        )
 
     def status_change(self, status: RequestStatus, timestamp_field: str) -> None:
         self.set(status=status.value, **{timestamp_field: self.now})
 
     async def comment(self, body: str, visibility: CommentVisibility) -> int:
         """Write a comment by the author (COMMENTED event); a staff PUBLIC one may be the first response."""
-        if self.author.role is None:
+        role = self.author.role
+        if role is None:
             raise RuntimeError("the system writes no comments")
+        comment_id = await self._write_comment(
+            body, visibility.value, (self.author.subject, self.author.name, role.value)
+        )
+        effect = comment_effect(
+            status=RequestStatus(self.current.status), actor=self.author.actor, visibility=visibility
+        )
+        if effect.first_response and self.current.first_responded_at is None:
+            self.set(first_responded_at=self.now)
+        return comment_id
+
+    async def copy_comment(self, source: CommentRow) -> int:
+        """Copy another request's comment here, as its author wrote it (markDuplicate).
+
+        Nobody wrote anew, so a copy is no first response and resumes nothing; its COMMENTED
+        event and audit entry name the comment it copies.
+        """
+        copied = {"copiedFromCommentId": source.id, "copiedFromRequestId": source.request_id}
+        author = (source.author_subject, source.author_name, source.author_role)
+        return await self._write_comment(source.body, source.visibility, author, copied)
+
+    async def _write_comment(
+        self,
+        body: str,
+        visibility: str,
+        author: tuple[str, str, str],
+        provenance: dict[str, int] | None = None,
+    ) -> int:
+        subject, name, role = author
         comment_id = await insert_comment(
             self.uow.session,
             request_id=self.before.id,
             body=body,
-            visibility=visibility.value,
-            author_subject=self.author.subject,
-            author_name=self.author.name,
-            author_role=self.author.role.value,
+            visibility=visibility,
+            author_subject=subject,
+            author_name=name,
+            author_role=role,
             now=self.now,
         )
         self.comment_ids.append(comment_id)
-        self.uow.audit(
-            "COMMENT",
-            "Comment",
-            comment_id,
-            None,
-            {"requestId": self.before.id, "visibility": visibility.value, "body": body},
-        )
-        self.event(RequestEventKind.COMMENTED, comment_id=comment_id)
-        actor = self.author.actor
-        effect = comment_effect(status=RequestStatus(self.current.status), actor=actor, visibility=visibility)
-        if effect.first_response and self.current.first_responded_at is None:
-            self.set(first_responded_at=self.now)
+        audited = {"requestId": self.before.id, "visibility": visibility, "body": body, **(provenance or {})}
+        self.uow.audit("COMMENT", "Comment", comment_id, None, audited)
+        self.event(RequestEventKind.COMMENTED, comment_id=comment_id, details=provenance)
         return comment_id
 
     async def save(self) -> RequestRow:

@@ -66,6 +66,7 @@ class TransitionSpec:
     team_id: int | None = None  # ASSIGN
     code: ResolutionCode | None = None  # RESOLVE
     summary: str | None = None  # RESOLVE
+    duplicate_of_id: int | None = None  # CANCEL as a duplicate of that request (markDuplicate)
 
 
 @dataclass
@@ -383,7 +384,15 @@ async def _reopen(work: _Work, change: RequestChange, message: str | None) -> No
 
 
 async def _cancel(work: _Work, change: RequestChange, message: str | None) -> None:
-    _enter(change, _A.CANCEL)
+    original_id = work.spec.duplicate_of_id
+    if original_id is None:
+        _enter(change, _A.CANCEL)
+    else:
+        # Closed as a duplicate: the cancel links the original and is audited as markDuplicate.
+        change.action = "MARK_DUPLICATE"
+        field = STATUS_TIMESTAMP_FIELD[_S.CANCELLED]
+        change.move_to(_S.CANCELLED, field, details={"duplicateOfId": original_id})
+        change.set(duplicate_of_id=original_id)
     change.set(paused_at=None)
     cancelled = await cancel_pending_approvals(work.uow.session, request_id=work.row.id, now=change.now)
     for approval_id in cancelled:

@@ -219,6 +219,7 @@ _INPUTS = {
     "reopenServiceRequest": "TransitionServiceRequestInput",
     "cancelServiceRequest": "TransitionServiceRequestInput",
     "addComment": "AddCommentInput",
+    "markDuplicate": "MarkDuplicateInput",
 }
 
 
