@@ -5,8 +5,12 @@ COPY pyproject.toml README.md requirements.lock ./
 COPY server server
 COPY schema schema
 COPY resolvers resolvers
-COPY db db
+COPY demo demo
+COPY importer importer
+COPY reporting reporting
 COPY auth auth
+COPY db db
+COPY records records
 COPY domain domain
 COPY telemetry telemetry
 RUN python -m venv /opt/casegraph \

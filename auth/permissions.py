@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from enum import StrEnum
 
 from auth.principal import Principal
-from domain.enums import ApprovalLevel, CommentVisibility, Role
+from domain.enums import ApprovalLevel, CommentVisibility, Role, TransitionAction
+from domain.lifecycle import TRANSITIONS, Who
 
 __all__ = [
     "ALL_SCOPES",
@@ -21,7 +22,6 @@ __all__ = [
     "CREDIT_FIELDS",
     "ROLE_CAPABILITIES",
     "Capability",
-    "PermissionDenied",
     "Scope",
     "allowed_scopes",
     "can_add_comment",
@@ -30,7 +30,7 @@ __all__ = [
     "can_see_customer",
     "capabilities",
     "has",
-    "require",
+    "transition_capability",
     "visible_credit_fields",
 ]
 
@@ -168,14 +168,6 @@ CREDIT_FIELDS: frozenset[str] = frozenset({"creditLimit", "riskRating", "payment
 _OWN_CREDIT_FIELDS: frozenset[str] = frozenset({"creditLimit"})
 
 
-class PermissionDenied(Exception):
-    """The caller's roles or token scopes do not allow this operation at all (GraphQL FORBIDDEN)."""
-
-    def __init__(self, capability: Capability) -> None:
-        super().__init__(f"not allowed: {capability.value}")
-        self.capability = capability
-
-
 def capabilities(roles: Iterable[Role]) -> frozenset[Capability]:
     """Everything the given roles may ever do, before scopes."""
     granted: set[Capability] = set()
@@ -194,12 +186,6 @@ def has(principal: Principal, capability: Capability) -> bool:
     return capability in capabilities(principal.roles) and not CAPABILITY_SCOPES[capability].isdisjoint(
         principal.scopes
     )
-
-
-def require(principal: Principal, capability: Capability) -> None:
-    """Raise PermissionDenied unless `has(principal, capability)`."""
-    if not has(principal, capability):
-        raise PermissionDenied(capability)
 
 
 def can_see_customer(principal: Principal, customer_id: int) -> bool:
@@ -238,3 +224,12 @@ def can_decide_level(principal: Principal, required: ApprovalLevel) -> bool:
     if not has(principal, C.DECIDE_APPROVAL) or principal.approval_level is None:
         return False
     return principal.approval_level.rank >= required.rank
+
+
+def transition_capability(action: TransitionAction) -> Capability:
+    """The token capability a lifecycle action needs (its mutation and `availableTransitions` ask this)."""
+    if action is TransitionAction.REQUEST_APPROVAL:
+        return C.REQUEST_APPROVAL
+    if TRANSITIONS[action].who is Who.CUSTOMER_OR_STAFF:
+        return C.CUSTOMER_TRANSITIONS
+    return C.STAFF_TRANSITIONS

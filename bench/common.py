@@ -9,7 +9,7 @@ Without DATABASE_URL a private PostgreSQL (server.pgserver, fsync off) is
 started in a temporary directory and stopped at the end; with it, a database
 of our own is created on that server and dropped at the end. Either way the
 database is migrated to head (db.migrate.upgrade) and seeded with the demo
-organisation plus N requests (db.seed.seed_demo). The server runs as
+organisation plus N requests (demo.seed.seed_demo). The server runs as
 `python -m uvicorn --factory server.app:create_app` in a subprocess, so the
 benchmark measures the real process model (`--workers W`).
 """
@@ -34,7 +34,7 @@ import httpx
 from auth.devtoken import mint_dev_token
 from db.engine import make_engine, make_sessionmaker
 from db.migrate import upgrade
-from db.seed import seed_demo
+from demo.seed import seed_demo
 from server import pgserver
 from server.settings import Settings, asyncpg_url, sqlalchemy_url
 

@@ -46,9 +46,9 @@ from auth.permissions import allowed_scopes
 from auth.tokens import mint_token
 from db.engine import make_engine, make_sessionmaker
 from db.events import notify_events
-from db.importer import import_master_data
 from db.migrate import upgrade
 from domain.enums import Role
+from importer.master_data import import_master_data
 from schema import ids
 from server import pgserver
 from server.settings import Settings, asyncpg_url, sqlalchemy_url

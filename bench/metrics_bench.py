@@ -1,11 +1,11 @@
-"""Benchmark of `db.metrics.service_metrics` over a large generated data set.
+"""Benchmark of `reporting.metrics.service_metrics` over a large generated data set.
 
     .venv/bin/python bench/metrics_bench.py [--requests 1000000] [--runs 20] [--fill seed|sql]
 
 Starts a private PostgreSQL in a temporary directory (or uses DATABASE_URL,
 where it creates and drops a database of its own), migrates it to head and
 fills it with N requests: by default with the demo generator
-(db.seed.seed_demo: the demo organisation, requests over the last 60 days
+(demo.seed.seed_demo: the demo organisation, requests over the last 60 days
 with their comments, approvals and events), or with `--fill sql` with one
 INSERT ... SELECT generate_series per table spread over `--days` days. It
 vacuums as autovacuum would, then runs the metrics statement 20 times per
@@ -29,9 +29,9 @@ import asyncpg
 from sqlalchemy import text
 
 from db.engine import make_engine
-from db.metrics import service_metrics
 from db.migrate import upgrade
-from db.seed import seed_demo
+from demo.seed import seed_demo
+from reporting.metrics import service_metrics
 from server import pgserver
 from server.settings import asyncpg_url, sqlalchemy_url
 
@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> None:
         "--fill",
         choices=["seed", "sql"],
         default="seed",
-        help="seed: db.seed.seed_demo (the demo generator, 60 days); sql: generate_series",
+        help="seed: demo.seed.seed_demo (the demo generator, 60 days); sql: generate_series",
     )
     parser.add_argument("--days", type=int, default=365, help="with --fill sql: spread over the last N days")
     parser.add_argument("--runs", type=int, default=20)

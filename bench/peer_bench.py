@@ -57,7 +57,7 @@ from bench.peer_page import (
     check_peer_page,
 )
 from bench.peer_report import describe_environment, medians_table, run_line, server_log_exceptions
-from db.demo_data import ADMIN_EMAIL
+from demo.data import ADMIN_EMAIL
 from server.settings import Settings
 
 ROLES = ("admin", "customer")

@@ -40,7 +40,7 @@ import httpx
 import orjson
 
 from bench.common import RunningServer, bench_database, dev_token, percentile, running_server
-from db.demo_data import ADMIN_EMAIL
+from demo.data import ADMIN_EMAIL
 
 NESTED = """query Bench { serviceRequests(first: 50) { totalCount edges { cursor node {
   id number status priority subject financialImpact { amount currency }

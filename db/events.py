@@ -1,4 +1,4 @@
-"""The event stream: cursors, reads after a position, and the commit-time wake-up.
+"""The event stream: reads after a position (records.events.Cursor), and the commit-time wake-up.
 
 Events are rows of `request_events`, written in the transaction of the change
 they report (transactional outbox). Sequence values commit out of order, so
@@ -15,15 +15,11 @@ after commit for Redis) are only wake-ups; consumers always re-read the table.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import json
 import logging
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import BigInteger, String, bindparam, text
@@ -31,18 +27,17 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.types import DateTime
 
+from records.events import STREAM_START, Cursor, EventRow
+
 __all__ = [
     "EVENTS_CHANNEL",
-    "STREAM_START",
-    "Cursor",
     "EventBatch",
     "EventFilter",
-    "EventRow",
+    "Publisher",
     "current_head",
-    "decode_cursor",
-    "encode_cursor",
     "event_payload",
     "fetch_after",
+    "fetch_filtered",
     "notify_events",
     "publish_after_commit",
 ]
@@ -52,77 +47,6 @@ log = logging.getLogger(__name__)
 EVENTS_CHANNEL = "casegraph_events"
 # A NOTIFY payload must stay under 8,000 bytes; the ids are hints only, so cap them.
 _MAX_NOTIFIED_IDS = 200
-_MAX_BIGINT = 2**63 - 1
-_CURSOR_VERSION = "v1"
-_CURSOR_TEXT = re.compile(r"v1:(0|[1-9][0-9]{0,18}):(0|[1-9][0-9]{0,18})")
-
-
-@dataclass(frozen=True, order=True, slots=True)
-class Cursor:
-    """A position in the event stream: ordered by (txid, id)."""
-
-    txid: int
-    id: int
-
-
-# Before every event: `after=STREAM_START` replays the whole stream.
-STREAM_START = Cursor(0, 0)
-
-
-def encode_cursor(cursor: Cursor) -> str:
-    """The opaque string form of a cursor (urlsafe base64, no padding)."""
-    raw = f"{_CURSOR_VERSION}:{cursor.txid}:{cursor.id}".encode("ascii")
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def decode_cursor(value: str) -> Cursor:
-    """Parse a string made by `encode_cursor`; anything else raises ValueError."""
-    if not isinstance(value, str) or not 0 < len(value) <= 64:
-        raise ValueError("invalid cursor")
-    try:
-        raw = base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_", validate=True)
-        match = _CURSOR_TEXT.fullmatch(raw.decode("ascii"))
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise ValueError("invalid cursor") from exc
-    if match is None:
-        raise ValueError("invalid cursor")
-    txid, event_id = int(match[1]), int(match[2])
-    cursor = Cursor(txid, event_id)
-    # Exactly one spelling per position (no padding, no alternative base64 forms).
-    if txid > _MAX_BIGINT or event_id > _MAX_BIGINT or encode_cursor(cursor) != value:
-        raise ValueError("invalid cursor")
-    return cursor
-
-
-@dataclass(frozen=True, slots=True)
-class EventRow:
-    """One committed row of `request_events`, with its stream position."""
-
-    id: int
-    txid: int
-    request_id: int
-    kind: str
-    occurred_at: datetime
-    actor_subject: str
-    actor_name: str
-    from_status: str | None
-    to_status: str | None
-    comment_id: int | None
-    approval_id: int | None
-    sla_target: str | None
-    due_at: datetime | None
-    customer_id: int
-    team_id: int | None
-    details: Mapping[str, Any] = field(compare=False, hash=False)
-
-    @property
-    def cursor(self) -> Cursor:
-        return Cursor(self.txid, self.id)
-
-    @property
-    def cursor_token(self) -> str:
-        """`encode_cursor(self.cursor)`: what the API hands out."""
-        return encode_cursor(self.cursor)
 
 
 class EventBatch(list[EventRow]):
@@ -321,11 +245,13 @@ async def notify_events(
         await session_or_conn.execute(sql.format(ch="$1", body="$2", xid=xid), EVENTS_CHANNEL, body)
 
 
-class _Publisher(Protocol):
+class Publisher(Protocol):
+    """Where committed events are announced after commit (the event hub, or a Broadcast)."""
+
     async def publish(self, channel: str, message: Any) -> None: ...
 
 
-async def publish_after_commit(hub_or_broadcast: _Publisher, payload: Mapping[str, Any] | str) -> None:
+async def publish_after_commit(hub_or_broadcast: Publisher, payload: Mapping[str, Any] | str) -> None:
     """Announce committed events through the broadcast (for BROADCAST_URL=redis://…).
 
     Call after commit. A no-op when the target announces through PostgreSQL

@@ -3,7 +3,7 @@
 Money is NUMERIC(18, 2) beside a 3-letter currency; every instant is
 timestamptz. Enumerations are stored as text with CHECK constraints so that
 adding a value is a one-line migration. Relationships are deliberately not
-declared: reads go through set-based queries and DataLoaders (db/loaders.py).
+declared: reads go through set-based queries and DataLoaders (resolvers/loaders.py).
 """
 
 from __future__ import annotations
@@ -347,6 +347,9 @@ class ServiceRequest(Base):
         CheckConstraint(
             "(status = 'WAITING_ON_CUSTOMER') = (paused_at IS NOT NULL)", name="paused_iff_waiting"
         ),
+        # markDuplicate: a duplicate is CANCELLED and names another request (migration 0008).
+        CheckConstraint("duplicate_of_id <> id", name="not_own_duplicate"),
+        CheckConstraint("duplicate_of_id IS NULL OR status = 'CANCELLED'", name="duplicate_cancelled"),
         Index("ix_service_requests_created_at_id", "created_at", "id"),
         Index("ix_service_requests_updated_at_id", "updated_at", "id"),
         Index("ix_service_requests_priority_rank_id", "priority_rank", "id"),
@@ -364,7 +367,7 @@ class ServiceRequest(Base):
             "next_sla_check_at",
             postgresql_where=text("next_sla_check_at IS NOT NULL"),
         ),
-        # Metrics (db/metrics.py, migration 0005): index-only scans of a window of requests.
+        # Metrics (reporting/metrics.py, migration 0005): index-only scans of a window of requests.
         Index(
             "ix_service_requests_metrics_created_at",
             "created_at",
@@ -465,7 +468,7 @@ class ServiceRequest(Base):
                 "resolution_breached_at",
             ],
         ),
-        # The raw values of one histogram bucket, for exact percentiles (db/metrics.py).
+        # The raw values of one histogram bucket, for exact percentiles (reporting/metrics.py).
         Index(
             "ix_service_requests_metrics_fr_bucket",
             text("metrics_bucket(metrics_seconds(first_responded_at, created_at))"),
@@ -536,6 +539,8 @@ class ServiceRequest(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(TZ)
     closed_at: Mapped[datetime | None] = mapped_column(TZ)
     cancelled_at: Mapped[datetime | None] = mapped_column(TZ)
+    # The open request of the same customer this one was closed as a duplicate of.
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("service_requests.id"))
     created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
     version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
@@ -735,7 +740,7 @@ class IdempotencyKey(Base):
 
 # ------------------------------------------------------------------ metrics rollups (migration 0005) --
 # Kept by statement-level triggers on service_requests in the transaction of every change (never
-# stale); read by db/metrics.py. team_key is the team id, 0 for none. Written by triggers only.
+# stale); read by reporting/metrics.py. team_key is the team id, 0 for none. Written by triggers only.
 
 
 _SHARD = text("(pg_backend_pid() % 16)")

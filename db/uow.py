@@ -21,14 +21,13 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.audit import AuditRecord, append_audit
+from db.events import Publisher, event_payload, notify_events, publish_after_commit
 from db.models import RequestEvent
 from telemetry.spans import traced
 
 __all__ = ["ChangeActor", "UnitOfWork"]
 
 log = logging.getLogger("casegraph.uow")
-
-EVENTS_CHANNEL = "casegraph_events"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +50,7 @@ class UnitOfWork:
     now: datetime
     # Where committed events are announced when NOTIFY inside the transaction is not the
     # broadcast path (BROADCAST_URL=redis://…): the process's event hub or a Broadcast.
-    publisher: Any = None
+    publisher: Publisher | None = None
     session: AsyncSession = field(init=False)
     _events: list[dict[str, Any]] = field(default_factory=list, init=False)
     _audit: list[AuditRecord] = field(default_factory=list, init=False)
@@ -140,8 +139,6 @@ class UnitOfWork:
                 insert(RequestEvent).returning(RequestEvent.id, sort_by_parameter_order=True), self._events
             )
             self.inserted_event_ids = [int(i) for i in result.scalars().all()]
-            from db.events import event_payload, notify_events, publish_after_commit
-
             request_ids = sorted({e["request_id"] for e in self._events})
             kinds = sorted({e["kind"] for e in self._events})
             await notify_events(self.session, request_ids=request_ids, kinds=kinds)

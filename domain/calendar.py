@@ -26,6 +26,7 @@ __all__ = [
     "add_business_seconds",
     "business_seconds_between",
     "calendar_from_json",
+    "utc_date",
     "weekly_hours_to_json",
 ]
 
@@ -37,6 +38,12 @@ _DAY = timedelta(days=1)
 _SECOND = timedelta(seconds=1)
 _DAY_SECONDS = 86_400
 _CACHE_LIMIT = 4096
+
+
+def utc_date(instant: datetime) -> date:
+    """The business date of an instant: its UTC calendar day (dispute windows, invoice status)."""
+    return instant.astimezone(UTC).date()
+
 
 Span = tuple[datetime, datetime]
 

@@ -1,9 +1,9 @@
 """Validation of a new service request (LIFECYCLE.md §2) over plain facts.
 
-The resolver loads the facts (customer, invoice, payment, contract) and asks
+The service loads the facts (customer, invoice, payment, contract) and asks
 `capture_errors`; it reports `first_error` of the list. Visibility of the
 customer (NOT_FOUND) and idempotency (DUPLICATE) need the database and stay
-with the resolver.
+with the service (services.requests.create).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ __all__ = [
     "MoneyInput",
     "PaymentFacts",
     "capture_errors",
+    "parse_amount",
     "text_error",
 ]
 
@@ -65,6 +66,17 @@ def text_error(value: str, *, maximum: int, field: tuple[str, ...]) -> DomainErr
     if not value.strip() or len(value) > maximum:
         return DomainError(_INVALID, f"{field[-1]} must be 1 to {maximum} characters", field)
     return None
+
+
+def parse_amount(amount: MoneyInput | None, errors: list[DomainError]) -> Money | None:
+    """The validated `input.amount`, or None (its VALIDATION_FAILED appended to `errors`)."""
+    if amount is None:
+        return None
+    try:
+        return parse_money(amount=amount.amount, currency=amount.currency, field=("input", "amount"))
+    except DomainError as error:
+        errors.append(error)
+        return None
 
 
 def capture_errors(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
-__all__ = ["DomainError", "UserErrorCode", "first_error"]
+__all__ = ["DomainError", "UserErrorCode", "first_error", "not_found"]
 
 
 class UserErrorCode(StrEnum):
@@ -65,3 +65,8 @@ def first_error(errors: Iterable[DomainError | None]) -> DomainError | None:
         if error is not None and (best is None or error.code.precedence < best.code.precedence):
             best = error
     return best
+
+
+def not_found(what: str, field: str) -> DomainError:
+    """NOT_FOUND for the input field naming a row that does not exist for the caller."""
+    return DomainError(UserErrorCode.NOT_FOUND, f"{what} not found", ("input", field))

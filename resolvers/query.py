@@ -2,7 +2,9 @@
 
 Each operation first checks that the caller's role and scopes allow it at
 all (FORBIDDEN otherwise); within an allowed operation, rows outside the
-caller's customers are left out in SQL as if they did not exist.
+caller's customers are left out in SQL as if they did not exist. The fields
+only authorize and hand over to the read resolvers of their feature
+(resolvers.reads).
 """
 
 from __future__ import annotations
@@ -10,24 +12,31 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
+from auth.permissions import Capability
 from domain.enums import InvoiceStatus
-from resolvers.audit import AuditVerification, verify_audit_chain
-from resolvers.metrics import resolve_metrics
+from resolvers.connections import MAX_PAGE_SIZE
+from resolvers.context import Context
+from resolvers.nodes import resolve_node_ids
+from resolvers.reads.approvals import approval_connection
+from resolvers.reads.audit import audit_connection, verify_audit_chain
+from resolvers.reads.customers import customer_connection
+from resolvers.reads.invoices import invoice_connection
+from resolvers.reads.metrics import resolve_metrics
+from resolvers.reads.requests import service_request_by_number, service_request_connection
+from resolvers.reads.staff import all_teams
 from schema import ids
-from schema.context import Context
 from schema.errors import BadUserInput
 from schema.inputs import ApprovalFilter, CustomerFilter, ServiceRequestFilter, ServiceRequestOrder
-from schema.pagination import MAX_PAGE_SIZE, Connection
-from schema.types.agent import Team, all_teams
-from schema.types.approval import Approval, approval_connection
-from schema.types.audit import AuditEntry, audit_connection
-from schema.types.customer import Customer, customer_connection
-from schema.types.invoice import Invoice, invoice_connection
-from schema.types.metrics import ServiceMetrics
-from schema.types.node import Node, resolve_node_ids
-from schema.types.request import ServiceRequest, service_request_by_number, service_request_connection
-from schema.types.scope import Capability, require
-from schema.types.viewer import Viewer, viewer_for
+from schema.pagination import Connection, PageArgs
+from schema.types.agent import Team
+from schema.types.approval import Approval
+from schema.types.audit import AuditEntry, AuditVerification
+from schema.types.customer import Customer
+from schema.types.invoice import Invoice
+from schema.types.metrics import MetricsFilter, ServiceMetrics
+from schema.types.node import Node
+from schema.types.request import ServiceRequest
+from schema.types.viewer import Viewer
 
 __all__ = ["Query"]
 
@@ -36,6 +45,15 @@ Ctx = Info[Context, None]
 
 @strawberry.type
 class Query:
+    # The audit chain's self-check and the metrics lead the exported schema's field order.
+    @strawberry.field
+    async def verify_audit_chain(self, info: Ctx) -> AuditVerification:
+        return await verify_audit_chain(info.context)
+
+    @strawberry.field
+    async def metrics(self, info: Ctx, filter: MetricsFilter | None = None) -> ServiceMetrics:
+        return await resolve_metrics(info.context, filter)
+
     @strawberry.field
     async def node(self, info: Ctx, id: strawberry.ID) -> Node | None:
         return (await resolve_node_ids(info.context, [id]))[0]
@@ -48,7 +66,7 @@ class Query:
 
     @strawberry.field
     async def viewer(self, info: Ctx) -> Viewer:
-        return await viewer_for(info.context)
+        return Viewer.of(info.context.principal)
 
     @strawberry.field
     async def customers(
@@ -60,10 +78,8 @@ class Query:
         before: str | None = None,
         filter: CustomerFilter | None = None,
     ) -> Connection[Customer]:
-        require(info.context, Capability.READ_CUSTOMERS)
-        return await customer_connection(
-            info.context, filter, first=first, after=after, last=last, before=before
-        )
+        info.context.require(Capability.READ_CUSTOMERS)
+        return await customer_connection(info.context, PageArgs(first, after, last, before), filter)
 
     @strawberry.field
     async def service_requests(
@@ -76,14 +92,13 @@ class Query:
         filter: ServiceRequestFilter | None = None,
         order_by: ServiceRequestOrder | None = None,
     ) -> Connection[ServiceRequest]:
-        require(info.context, Capability.READ_REQUESTS)
-        return await service_request_connection(
-            info.context, flt=filter, order=order_by, first=first, after=after, last=last, before=before
-        )
+        info.context.require(Capability.READ_REQUESTS)
+        args = PageArgs(first, after, last, before)
+        return await service_request_connection(info.context, args, flt=filter, order=order_by)
 
     @strawberry.field(description="Look-up by human-readable number, for partner systems.")
     async def service_request_by_number(self, info: Ctx, number: str) -> ServiceRequest | None:
-        require(info.context, Capability.READ_REQUESTS)
+        info.context.require(Capability.READ_REQUESTS)
         return await service_request_by_number(info.context, number)
 
     @strawberry.field
@@ -97,18 +112,12 @@ class Query:
         customer_id: strawberry.ID | None = None,
         status: list[InvoiceStatus] | None = None,
     ) -> Connection[Invoice]:
-        require(info.context, Capability.READ_REQUESTS)
+        info.context.require(Capability.READ_REQUESTS)
         pk, possible = ids.decode_optional_as(customer_id, "Customer")
-        return await invoice_connection(
-            info.context,
-            customer_id=pk,
-            statuses=status,
-            impossible=not possible,
-            first=first,
-            after=after,
-            last=last,
-            before=before,
-        )
+        args = PageArgs(first, after, last, before)
+        if pk is None:
+            return await invoice_connection(info.context, args, statuses=status, impossible=not possible)
+        return await invoice_connection(info.context, args, customer_id=pk, statuses=status)
 
     @strawberry.field
     async def approvals(
@@ -118,12 +127,11 @@ class Query:
         after: str | None = None,
         filter: ApprovalFilter | None = None,
     ) -> Connection[Approval]:
-        require(info.context, Capability.READ_APPROVALS)
-        return await approval_connection(info.context, filter, first=first, after=after)
+        info.context.require(Capability.READ_APPROVALS)
+        return await approval_connection(info.context, PageArgs(first, after), filter)
 
     @strawberry.field
     async def teams(self, info: Ctx) -> list[Team]:
-        require(info.context, Capability.READ_TEAMS)
         return await all_teams(info.context)
 
     @strawberry.field(
@@ -136,10 +144,4 @@ class Query:
         after: str | None = None,
         entity_id: strawberry.ID | None = None,
     ) -> Connection[AuditEntry]:
-        return await audit_connection(info.context, first=first, after=after, entity_id=entity_id)
-
-    # The audit chain's self-check (resolvers/audit.py): ADMIN and AUDITOR only.
-    verify_audit_chain: AuditVerification = strawberry.field(resolver=verify_audit_chain)
-
-    # Service and financial metrics (resolvers/metrics.py): staff and auditors with metrics:read.
-    metrics: ServiceMetrics = strawberry.field(resolver=resolve_metrics)
+        return await audit_connection(info.context, PageArgs(first, after), entity_id=entity_id)

@@ -12,11 +12,12 @@ from collections.abc import AsyncGenerator
 import strawberry
 from strawberry.types import Info
 
+from resolvers.context import Context
 from resolvers.subscriptions.approvals import approval_requests
-from resolvers.subscriptions.events import RequestEventFilter, SlaAlert, request_events, sla_alerts
-from schema.context import Context
+from resolvers.subscriptions.events import request_events, sla_alerts
+from schema.inputs import RequestEventFilter
 from schema.types.approval import Approval
-from schema.types.timeline import RequestEvent
+from schema.types.timeline import RequestEvent, SlaAlert
 
 __all__ = ["Subscription"]
 

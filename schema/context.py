@@ -1,102 +1,125 @@
-"""The per-operation context handed to every resolver."""
+"""The operation's context as the GraphQL types see it (`info.context` in their field methods).
+
+The types declare here what they need and nothing more: the caller, the
+clock, the access questions, the request-scoped DataLoaders of their
+relations and the nested connections they open. resolvers.context.Context
+is the one implementation (mypy checks that it satisfies `TypeContext`), so
+the types reach the read resolvers without importing resolvers/ or db/.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextvars import ContextVar
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from strawberry.dataloader import DataLoader
 
+from auth.permissions import Capability
 from auth.principal import Principal
-from schema.errors import Forbidden, Unauthenticated
+from domain.enums import InvoiceStatus
+from domain.sla import SlaPolicy as DomainSlaPolicy
+from records.insight import FinancialHealthRow, PaymentBehaviorRow
+from records.rows import (
+    AdjustmentRow,
+    ApprovalRow,
+    CalendarRow,
+    CommentRow,
+    ContractRow,
+    CustomerRow,
+    DecisionRow,
+    InvoiceRow,
+    PaymentRow,
+    RequestRecord,
+    StaffRow,
+    TeamRow,
+)
 
 if TYPE_CHECKING:
-    from db.loaders import Loaders
+    from schema.inputs import ServiceRequestFilter
+    from schema.pagination import Connection, PageArgs
+    from schema.types.invoice import Invoice, Payment
+    from schema.types.request import ServiceRequest
+    from schema.types.timeline import Comment, RequestEvent
 
-__all__ = ["AppServices", "Context"]
-
-
-class _LoaderScope:
-    """Loaders of one subscription event, created on first use (most events need none)."""
-
-    __slots__ = ("context", "loaders")
-
-    def __init__(self, context: Context) -> None:
-        self.context = context
-        self.loaders: Loaders | None = None
+__all__ = ["NestedConnections", "TypeContext", "TypeLoaders"]
 
 
-# Scopes started by `Context.fresh_loaders()`. Every operation on a WebSocket runs in an asyncio
-# task of its own but shares the connection's Context; a ContextVar keeps each task's loaders
-# (one subscription event) apart from its neighbours', and child tasks (sibling fields) share them.
-_task_loaders: ContextVar[_LoaderScope | None] = ContextVar("casegraph_task_loaders", default=None)
+class TypeLoaders(Protocol):
+    """The operation's DataLoaders the relation fields use (resolvers.loaders.Loaders).
+
+    Requests, invoices, payments and open workloads are read within the caller's customers; the
+    other relations follow a foreign key from a row the caller already sees.
+    """
+
+    customer: DataLoader[int, CustomerRow | None]
+    invoice: DataLoader[int, InvoiceRow | None]
+    payment: DataLoader[int, PaymentRow | None]
+    staff: DataLoader[int, StaffRow | None]
+    team: DataLoader[int, TeamRow | None]
+    calendar: DataLoader[int, CalendarRow | None]
+    comment: DataLoader[int, CommentRow | None]
+    approval: DataLoader[int, ApprovalRow | None]
+    service_request: DataLoader[int, RequestRecord | None]
+    approvals_by_request: DataLoader[int, list[ApprovalRow]]
+    adjustments_by_request: DataLoader[int, list[AdjustmentRow]]
+    adjustments_by_invoice: DataLoader[int, list[AdjustmentRow]]
+    payments_by_invoice: DataLoader[int, list[PaymentRow]]
+    decisions_by_approval: DataLoader[int, list[DecisionRow]]
+    teams_by_staff: DataLoader[int, list[TeamRow]]
+    members_by_team: DataLoader[int, list[StaffRow]]
+    open_balance: DataLoader[int, list[tuple[str, Decimal]]]
+    current_contract: DataLoader[tuple[int, date], ContractRow | None]
+    open_workload: DataLoader[int, int]
+    team_open_requests: DataLoader[int, int]
+    payment_behavior: DataLoader[tuple[int, datetime], PaymentBehaviorRow | None]
+    financial_health: DataLoader[int, FinancialHealthRow | None]
+
+    def sla_policy_of(self, record: RequestRecord) -> DomainSlaPolicy:
+        """The domain's view of a request's SLA policy, from the record itself (no SQL)."""
+        ...
 
 
-@dataclass(frozen=True, slots=True)
-class AppServices:
-    """Process-wide resources owned by the app lifespan."""
+class NestedConnections(Protocol):
+    """The connections the types open under a parent (resolvers.reads.nested.NestedReads)."""
 
-    engine: AsyncEngine
-    sessionmaker: async_sessionmaker[AsyncSession]
-    clock: Callable[[], datetime]
-    # Anything the real-time side adds (event hub, SLA engine wake-up) lives here.
-    extras: dict[str, Any] = field(default_factory=dict)
+    async def comments(self, args: PageArgs, *, request_id: int) -> Connection[Comment]: ...
+
+    async def events(self, args: PageArgs, *, request_id: int) -> Connection[RequestEvent]: ...
+
+    async def invoices(
+        self, args: PageArgs, *, customer_id: int, statuses: Sequence[InvoiceStatus] | None
+    ) -> Connection[Invoice]: ...
+
+    async def payments(self, args: PageArgs, *, customer_id: int) -> Connection[Payment]: ...
+
+    async def service_requests(
+        self,
+        args: PageArgs,
+        *,
+        filter: ServiceRequestFilter | None,
+        customer_id: int | None = None,
+        invoice_id: int | None = None,
+    ) -> Connection[ServiceRequest]: ...
 
 
-@dataclass(slots=True)
-class Context:
-    """One GraphQL operation (an HTTP request or a WebSocket connection)."""
-
-    services: AppServices
-    request: Any
-    response: Any = None
-    principal_or_none: Principal | None = None
-    # Set by the graphql-transport-ws handler from the connection_init payload.
-    connection_params: dict[str, object] | None = None
-    _loaders: Loaders | None = None
+class TypeContext(Protocol):
+    """What a field method may ask of `info.context`."""
 
     @property
-    def principal(self) -> Principal:
-        if self.principal_or_none is None:
-            raise Unauthenticated("authentication required")
-        return self.principal_or_none
+    def principal(self) -> Principal: ...
 
     @property
-    def loaders(self) -> Loaders:
-        """Request-scoped DataLoaders (created on first use, never shared between operations)."""
-        scope = _task_loaders.get()
-        if scope is not None and scope.context is self:
-            if scope.loaders is None:
-                from db.loaders import Loaders
+    def loaders(self) -> TypeLoaders: ...
 
-                scope.loaders = Loaders(self.services.engine)
-            return scope.loaders
-        if self._loaders is None:
-            from db.loaders import Loaders
+    @property
+    def connections(self) -> NestedConnections: ...
 
-            self._loaders = Loaders(self.services.engine)
-        return self._loaders
+    def now(self) -> datetime: ...
 
-    def reset_loaders(self) -> None:
-        """Drop cached rows (after a write, and between subscription events)."""
-        self._loaders = None
-        scope = _task_loaders.get()
-        if scope is not None and scope.context is self:
-            scope.loaders = None
+    def today(self) -> date: ...
 
-    def fresh_loaders(self) -> None:
-        """New loaders (on first use) for the current task and the tasks it starts: one
-        subscription event. Unlike `reset_loaders`, this leaves the loaders of other
-        operations running concurrently on the same WebSocket connection alone.
-        """
-        _task_loaders.set(_LoaderScope(self))
+    def can(self, capability: Capability) -> bool: ...
 
-    def now(self) -> datetime:
-        return self.services.clock()
-
-    def require(self, allowed: bool, what: str) -> None:
-        if not allowed:
-            raise Forbidden(f"not allowed: {what}")
+    def sees_internal_comments(self) -> bool: ...

@@ -13,10 +13,13 @@ import re
 
 from schema.errors import BadUserInput
 
-__all__ = ["decode", "decode_as", "decode_optional_as", "encode"]
+__all__ = ["NO_ROW", "decode", "decode_as", "decode_optional_as", "encode", "optional_row_id", "row_id"]
 
 _TEXT = re.compile(r"([A-Z][A-Za-z]{0,63}):(0|[1-9][0-9]{0,18})")
 _MAX_BIGINT = 2**63 - 1
+# Stands for an ID of another type in a mutation input: no row has it, so the service answers it
+# like an unknown one (NOT_FOUND).
+NO_ROW = 0
 
 
 def encode(type_name: str, pk: int) -> str:
@@ -50,3 +53,14 @@ def decode_optional_as(global_id: str | None, type_name: str) -> tuple[int | Non
         return None, True
     pk = decode_as(global_id, type_name)
     return pk, pk is not None
+
+
+def row_id(global_id: str, type_name: str) -> int:
+    """The pk of a `type_name` ID for a service input; NO_ROW for an ID of another type."""
+    pk = decode_as(global_id, type_name)
+    return NO_ROW if pk is None else pk
+
+
+def optional_row_id(global_id: str | None, type_name: str) -> int | None:
+    """`row_id` of an optional ID input (None stays None)."""
+    return None if global_id is None else row_id(global_id, type_name)

@@ -13,6 +13,7 @@ from domain.enums import (
     CustomerSegment,
     KycStatus,
     Priority,
+    RequestEventKind,
     RequestStatus,
     RequestType,
     RiskRating,
@@ -20,7 +21,13 @@ from domain.enums import (
 )
 from schema.enums import OrderDirection, ServiceRequestOrderField
 
-__all__ = ["ApprovalFilter", "CustomerFilter", "ServiceRequestFilter", "ServiceRequestOrder"]
+__all__ = [
+    "ApprovalFilter",
+    "CustomerFilter",
+    "RequestEventFilter",
+    "ServiceRequestFilter",
+    "ServiceRequestOrder",
+]
 
 
 @strawberry.input
@@ -62,3 +69,11 @@ class ApprovalFilter:
     decidable_by_viewer: bool | None = strawberry.field(
         default=None, description="Only approvals the viewer may decide now."
     )
+
+
+@strawberry.input
+class RequestEventFilter:
+    service_request_id: strawberry.ID | None = None
+    customer_id: strawberry.ID | None = None
+    team_id: strawberry.ID | None = None
+    kinds: list[RequestEventKind] | None = None

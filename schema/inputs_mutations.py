@@ -12,6 +12,7 @@ __all__ = [
     "AddCommentInput",
     "AssignServiceRequestInput",
     "CreateServiceRequestInput",
+    "MarkDuplicateInput",
     "ResolveServiceRequestInput",
     "TransitionServiceRequestInput",
     "TriageServiceRequestInput",
@@ -87,3 +88,13 @@ class AddCommentInput:
     service_request_id: strawberry.ID
     body: str
     visibility: CommentVisibility
+
+
+@strawberry.input
+class MarkDuplicateInput:
+    id: strawberry.ID = strawberry.field(description="The request to close as a duplicate.")
+    expected_version: int
+    duplicate_of_id: strawberry.ID = strawberry.field(
+        description="The open request of the same customer that carries on; it receives the PUBLIC comments."
+    )
+    reason: str = strawberry.field(description="Why; becomes the duplicate's PUBLIC closing message.")

@@ -1,36 +1,33 @@
-"""Relay connections over keyset pages: argument validation, PageInfo, edges, lazy totalCount,
-and a prefetch of the nodes' relations before the nodes are resolved."""
+"""Relay connections: PageInfo, edges, a lazy totalCount, and a prefetch of the nodes' relations
+before the nodes are resolved (resolvers.connections builds them from keyset pages)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import strawberry
 from strawberry.types import Info
 from strawberry.types.nodes import SelectedField, Selection
 
-from db.queries.keyset import InvalidCursor, Ordering, Page, PageRequest
-from schema.errors import BadUserInput
-
-__all__ = [
-    "MAX_PAGE_SIZE",
-    "Connection",
-    "Edge",
-    "PageInfo",
-    "Prefetch",
-    "connection",
-    "page_request",
-]
-
-MAX_PAGE_SIZE = 100
-DEFAULT_PAGE_SIZE = 20
+__all__ = ["Connection", "Edge", "PageArgs", "PageInfo", "Prefetch"]
 
 T = TypeVar("T")
 Counter = Callable[[], Awaitable[int]]
 # Given the (GraphQL) names of the fields the query selects on the nodes, start loading the
 # relations among them into the operation's DataLoaders; None when there is nothing to load.
 Prefetch = Callable[[frozenset[str]], Awaitable[object] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class PageArgs:
+    """A connection field's Relay arguments as given (resolvers.connections validates them)."""
+
+    first: int | None = None
+    after: str | None = None
+    last: int | None = None
+    before: str | None = None
 
 
 @strawberry.type
@@ -120,52 +117,3 @@ def _selected_on_nodes(selections: Iterable[Selection], through: str | None) -> 
             children = (g for child in children if child.name == through for g in _fields(child.selections))
         names.update(child.name for child in children)
     return frozenset(names)
-
-
-def _size(name: str, value: int | None) -> int | None:
-    if value is not None and not 1 <= value <= MAX_PAGE_SIZE:
-        raise BadUserInput(f"`{name}` must be between 1 and {MAX_PAGE_SIZE}, got {value}")
-    return value
-
-
-def _cursor(ordering: Ordering, name: str, value: str | None) -> tuple[object, ...] | None:
-    if value is None:
-        return None
-    try:
-        return ordering.decode(value)
-    except InvalidCursor as exc:
-        raise BadUserInput(f"invalid `{name}` cursor: {exc}") from None
-
-
-def page_request(
-    ordering: Ordering,
-    *,
-    first: int | None = None,
-    after: str | None = None,
-    last: int | None = None,
-    before: str | None = None,
-) -> PageRequest:
-    """Validated page arguments (first/last 1..100; cursors of this ordering); 20 by default."""
-    first, last = _size("first", first), _size("last", last)
-    if first is None and last is None:
-        first = DEFAULT_PAGE_SIZE
-    return PageRequest(
-        first=first,
-        after=_cursor(ordering, "after", after),
-        last=last,
-        before=_cursor(ordering, "before", before),
-    )
-
-
-def connection(
-    ordering: Ordering, page: Page, nodes: Sequence[T], counter: Counter, prefetch: Prefetch | None = None
-) -> Connection[T]:
-    """The Relay connection of a fetched page and its nodes (same order as `page.rows`)."""
-    edges = [Edge(cursor=ordering.encode(key), node=node) for key, node in zip(page.keys, nodes, strict=True)]
-    info = PageInfo(
-        has_next_page=page.has_next,
-        has_previous_page=page.has_previous,
-        start_cursor=edges[0].cursor if edges else None,
-        end_cursor=edges[-1].cursor if edges else None,
-    )
-    return Connection(page_info=info, counter=counter, page_edges=edges, prefetch=prefetch)

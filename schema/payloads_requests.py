@@ -7,7 +7,7 @@ import strawberry
 from schema.payloads import UserError
 from schema.types.refs import CommentRef, ServiceRequestRef
 
-__all__ = ["AddCommentPayload", "ServiceRequestPayload"]
+__all__ = ["AddCommentPayload", "MarkDuplicatePayload", "ServiceRequestPayload"]
 
 
 @strawberry.type
@@ -20,4 +20,12 @@ class ServiceRequestPayload:
 class AddCommentPayload:
     comment: CommentRef | None = None
     service_request: ServiceRequestRef | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class MarkDuplicatePayload:
+    service_request: ServiceRequestRef | None = strawberry.field(
+        default=None, description="The duplicate, now CANCELLED; `duplicateOf` is the original."
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)

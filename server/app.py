@@ -15,7 +15,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
 from db.engine import make_engine, make_sessionmaker
-from schema.context import AppServices
+from resolvers.context import AppServices
 from server import health
 from server.authn import build_authentication
 from server.console import console_routes
@@ -76,7 +76,7 @@ def create_app(
                     from server.workers import start_workers
 
                     workers.enter_context(instrumented(tracer_provider))
-                    await start_workers(workers, settings, services)
+                    app.state.workers = await start_workers(workers, settings, services)
                     # What exists now lives as long as the app (schema, engine, modules): keep it
                     # out of the collector's full scans. Under load (a nested page at 32
                     # connections) those scans took half of the server's CPU.

@@ -18,7 +18,7 @@ from auth.key_vault import KeyVault
 from auth.principal import Principal
 from auth.resolve import principal_from_claims
 from auth.tokens import InvalidToken
-from schema.context import AppServices
+from resolvers.context import AppServices
 from server.graphql_view import Authenticator, InvalidCredentials
 from server.settings import Settings
 

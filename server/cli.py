@@ -103,7 +103,7 @@ def _seed_if_empty(url: str, requests: int) -> None:
 
 
 def _seed(url: str, requests: int) -> None:
-    from db.seed import seed_demo
+    from demo.seed import seed_demo
 
     async def run() -> Any:
         engine = make_engine(sqlalchemy_url(url), pool_size=4)
@@ -123,7 +123,7 @@ def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _cmd_import(args: argparse.Namespace, settings: Settings) -> None:
-    from db.importer import ImportRejected, import_master_data
+    from importer.master_data import ImportRejected, import_master_data
 
     raw = sys.stdin.read() if args.file == "-" else _read(args.file)
     try:

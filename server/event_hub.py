@@ -34,7 +34,8 @@ from broadcaster import Broadcast
 from broadcaster._base import Subscriber as BroadcastSubscriber
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from db.events import EVENTS_CHANNEL, Cursor, EventFilter, EventRow, current_head, fetch_filtered
+from db.events import EVENTS_CHANNEL, EventFilter, current_head, fetch_filtered
+from records.events import Cursor, EventRow
 from server.broadcast_pg import PostgresNotifyBackend, is_gap
 from telemetry.spans import traced
 

@@ -32,7 +32,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from auth.principal import Principal
-from schema.context import AppServices, Context
+from resolvers.context import AppServices, Context
 from telemetry.request_record import note_error_codes, note_principal
 
 __all__ = ["Authenticator", "CasegraphGraphQL", "InvalidCredentials"]

@@ -17,7 +17,9 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
+from resolvers.mutation import Mutation
 from resolvers.query import Query
+from resolvers.subscription import Subscription
 from schema.errors import CodedError
 from schema.scalars import SCALAR_OVERRIDES
 from server.operation_record import operation_extension
@@ -53,17 +55,8 @@ class _MaskErrors(MaskErrors):
             result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
 
 
-def _optional(module: str, name: str) -> type | None:
-    """Operation roots that exist so far (the mutation and subscription sides land separately)."""
-    import importlib
-
-    try:
-        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
-    except ModuleNotFoundError:
-        return None
-
-
 def build_schema() -> strawberry.Schema:
+    """The schema of the Query, Mutation and Subscription roots, with limits, caches and masking."""
     # Each QueryDepthLimiter/MaxAliasesLimiter instance builds a new rule class, and ValidationCache is
     # keyed by the rule classes: made per request, every request missed the cache and was validated
     # again. The rule classes are made once here; each request still gets its own extension instances.
@@ -71,8 +64,8 @@ def build_schema() -> strawberry.Schema:
     alias_rules = MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules
     return strawberry.Schema(
         query=Query,
-        mutation=_optional("resolvers.mutation", "Mutation"),
-        subscription=_optional("resolvers.subscription", "Subscription"),
+        mutation=Mutation,
+        subscription=Subscription,
         scalar_overrides=SCALAR_OVERRIDES,
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[

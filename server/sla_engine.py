@@ -8,9 +8,10 @@ engine reads the earliest of them (partial index) and sleeps exactly until
 then; the process's EventHub wakes it early when a user's change commits
 (such a change may set an earlier check). When due it claims the due rows
 with FOR UPDATE SKIP LOCKED, so with several server processes each row is
-handled by exactly one of them, and in ONE transaction per batch: stamps the
-emitted alerts (at most once per request, target and kind), records events
-and audit entries, escalates or closes, and reschedules each row.
+handled by exactly one of them, and in ONE transaction per batch hands them to
+services.sla.checks: it stamps the emitted alerts (at most once per request,
+target and kind), records events and audit entries, escalates or closes
+(services.sla.system), and reschedules each row.
 
 A row a user's transaction holds is skipped and retried after ~50 ms. A
 request the engine fails on is retried alone and, if it fails again, looked
@@ -29,21 +30,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db import requests_repo as repo
-from db import sla_repo
-from db.events import EventRow
-from db.queries.rows import RequestRow
-from db.sla_repo import SlaStamps
+from db.repositories.configuration import load_rules
+from db.repositories.sla import claim_due, defer_check, earliest_check, schedule_auto_closes
 from db.uow import ChangeActor, UnitOfWork
-from domain.enums import RequestEventKind, RequestStatus, SlaTarget, TransitionAction
-from domain.errors import DomainError
-from domain.lifecycle import auto_close_due
-from domain.rules import Rules
-from domain.sla import PendingAlert, SlaPolicy, next_alerts
-from resolvers.mutations.request_change import Author
-from resolvers.mutations.requests_transitions import TransitionSpec, perform_transition
-from resolvers.mutations.system import escalate_within
+from records.events import EventRow
 from server.event_hub import EventHub
+from services.sla.checks import run_checks
 from telemetry.spans import traced
 
 __all__ = ["SlaEngine", "SlaEngineStats"]
@@ -51,15 +43,6 @@ __all__ = ["SlaEngine", "SlaEngineStats"]
 log = logging.getLogger(__name__)
 
 _SYSTEM = ChangeActor.system()
-_K = RequestEventKind
-_T = SlaTarget
-# The column stamping each alert: at-risk stamps when it was emitted, a breach its instant (the due time).
-_STAMP = {
-    (_K.SLA_AT_RISK, _T.FIRST_RESPONSE): "first_response_at_risk_at",
-    (_K.SLA_AT_RISK, _T.RESOLUTION): "resolution_at_risk_at",
-    (_K.SLA_BREACHED, _T.FIRST_RESPONSE): "first_response_breached_at",
-    (_K.SLA_BREACHED, _T.RESOLUTION): "resolution_breached_at",
-}
 
 
 def _utcnow() -> datetime:
@@ -79,71 +62,6 @@ class SlaEngineStats:
     failures: int = 0
     # Seconds from each alert's instant to the commit that emitted it (the latest 100,000).
     lateness: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """What one pass does to one claimed request."""
-
-    row: RequestRow
-    alerts: tuple[PendingAlert, ...] = ()
-    stamps: SlaStamps | None = None  # None: closed instead (CLOSE reschedules it)
-    escalate: bool = False
-    close: bool = False
-
-
-def _plan(row: RequestRow, policy: SlaPolicy, rules: Rules, now: datetime) -> _Plan:
-    """The alerts due at `now`, the stamps recording them, and the request's next check."""
-    status = RequestStatus(row.status)
-    if auto_close_due(status=status, resolved_at=row.resolved_at, now=now, rules=rules.lifecycle):
-        return _Plan(row, close=True)
-    owed = next_alerts(repo.sla_snapshot(row, policy), repo.alerted_targets(row))
-    due = tuple(a for a in owed if a.at <= now)
-    stamps = {_STAMP[a.kind, a.target]: now if a.kind is _K.SLA_AT_RISK else a.due_at for a in due}
-    if due:
-        # Alerts only run while open: the next check is the first alert still owed after these
-        # (what `next_sla_check` gives for the stamped row, without building it again).
-        next_at = owed[len(due)].at if len(owed) > len(due) else None
-    else:
-        next_at = repo.next_sla_check(row, policy, auto_close_after=rules.lifecycle.auto_close_after)
-    if next_at is not None and next_at <= now:
-        # Cannot happen by the rules (every due alert was emitted); never spin on a row.
-        log.warning("request %d: next SLA check %s is not after %s", row.id, next_at, now)
-        next_at = now + timedelta(seconds=1)
-    return _Plan(
-        row,
-        alerts=due,
-        stamps=SlaStamps(row.id, next_at, changed=bool(due), **stamps),
-        escalate=any(a.kind is _K.SLA_BREACHED and a.target is _T.RESOLUTION for a in due),
-    )
-
-
-def _record(uow: UnitOfWork, plan: _Plan) -> None:
-    """An event (actor 'system') and an audit entry per emitted alert."""
-    row = plan.row
-    for alert in plan.alerts:
-        column = _STAMP[alert.kind, alert.target]
-        uow.event(
-            request_id=row.id,
-            customer_id=row.customer_id,
-            team_id=row.team_id,
-            kind=alert.kind.value,
-            sla_target=alert.target.value,
-            due_at=alert.due_at,
-        )
-        value = getattr(plan.stamps, column)
-        uow.audit(
-            alert.kind.value,
-            "ServiceRequest",
-            row.id,
-            {column: None, "version": row.version},
-            {
-                column: value,
-                "version": row.version + 1,
-                "slaTarget": alert.target.value,
-                "dueAt": alert.due_at,
-            },
-        )
 
 
 class SlaEngine:
@@ -236,7 +154,7 @@ class SlaEngine:
     async def _earliest(self) -> datetime | None:
         self._dirty.clear()  # before the read: a change committed after it wakes us again
         async with self._sessionmaker() as session:
-            self._due = await sla_repo.earliest_check(session)
+            self._due = await earliest_check(session)
         self.stats.reads += 1
         return self._due
 
@@ -289,10 +207,8 @@ class SlaEngine:
     async def _schedule_auto_closes(self) -> None:
         """Catch-up on start: RESOLVED requests written without their auto-close check."""
         async with self._sessionmaker() as session, session.begin():
-            rules = await repo.load_rules(session)
-            count = await sla_repo.schedule_auto_closes(
-                session, auto_close_after=rules.lifecycle.auto_close_after
-            )
+            rules = await load_rules(session)
+            count = await schedule_auto_closes(session, auto_close_after=rules.lifecycle.auto_close_after)
         if count:
             log.info("scheduled the auto-close of %d resolved requests", count)
 
@@ -329,50 +245,21 @@ class SlaEngine:
                 "the SLA engine failed on request %d; next look in %s", request_id, self._defer_failed
             )
             async with self._sessionmaker() as session, session.begin():
-                await sla_repo.defer_check(session, request_id=request_id, until=now + self._defer_failed)
+                await defer_check(session, request_id=request_id, until=now + self._defer_failed)
 
     async def _batch(self, now: datetime, *, request_id: int | None = None) -> int:
         """One transaction: claim, emit, escalate, close, reschedule. The number of rows claimed."""
         async with UnitOfWork(self._sessionmaker, actor=_SYSTEM, now=now, publisher=self._hub) as uow:
-            session = uow.session
-            rows = await sla_repo.claim_due(session, now=now, limit=self._batch_size, request_id=request_id)
+            rows = await claim_due(uow.session, now=now, limit=self._batch_size, request_id=request_id)
             if not rows:
                 return 0
             self._claimed = [row.id for row in rows]
-            rules = await repo.load_rules(session)
-            policies = {
-                policy_id: (await repo.policy_by_id(session, policy_id=policy_id)).policy
-                for policy_id in sorted({row.sla_policy_id for row in rows})
-            }
-            plans = [_plan(row, policies[row.sla_policy_id], rules, now) for row in rows]
-            stamps = [plan.stamps for plan in plans if plan.stamps is not None]
-            await sla_repo.write_sla_stamps(session, stamps=stamps, now=now)
-            for plan in plans:
-                _record(uow, plan)
-            # After the stamps: escalation and CLOSE re-read the row and reschedule it themselves.
-            escalated = [plan for plan in plans if plan.escalate]
-            for plan in escalated:
-                await escalate_within(uow, request_id=plan.row.id)
-            closed = 0
-            for plan in plans:
-                if plan.close:
-                    closed += await self._close(uow, plan.row.id)
+            outcome = await run_checks(uow, rows=rows)
             await uow.commit()
         committed = self._clock()
-        alerts = [alert for plan in plans for alert in plan.alerts]
         self.stats.batches += 1
-        self.stats.alerts += len(alerts)
-        self.stats.escalations += len(escalated)
-        self.stats.auto_closes += closed
-        self.stats.lateness.extend((committed - alert.at).total_seconds() for alert in alerts)
+        self.stats.alerts += len(outcome.alerts)
+        self.stats.escalations += outcome.escalated
+        self.stats.auto_closes += outcome.closed
+        self.stats.lateness.extend((committed - alert.at).total_seconds() for alert in outcome.alerts)
         return len(rows)
-
-    @staticmethod
-    async def _close(uow: UnitOfWork, request_id: int) -> int:
-        """CLOSE a RESOLVED request as the system inside `uow`; 1 when closed."""
-        spec = TransitionSpec(action=TransitionAction.CLOSE, expected_version=None)
-        try:
-            await perform_transition(uow, request_id=request_id, spec=spec, author=Author.system())
-        except DomainError:
-            return 0
-        return 1

@@ -1,49 +1,63 @@
 """Background workers started by the app lifespan: the real-time event hub and the SLA engine.
 
-The hub runs in every process (subscriptions need it); the SLA engine, which
-also auto-closes resolved requests, only where CASEGRAPH_WORKERS is on. Both
-are published in `services.extras` ("event_hub", "sla_engine").
+The hub runs in every process (subscriptions need it) and is published as
+`services.event_hub`; the SLA engine, which also auto-closes resolved
+requests, only runs where CASEGRAPH_WORKERS is on.
 """
 
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 
-from schema.context import AppServices
+from broadcaster import Broadcast
+
+from resolvers.context import AppServices
 from server.broadcast_pg import make_broadcast
 from server.event_hub import EventHub
 from server.settings import Settings
 from server.sla_engine import SlaEngine
 
-__all__ = ["start_event_hub", "start_workers"]
+__all__ = ["Workers", "start_event_hub", "start_workers"]
+
+
+@dataclass(frozen=True, slots=True)
+class Workers:
+    """What runs in the background of this process (the app keeps it as `app.state.workers`)."""
+
+    event_hub: EventHub
+    broadcast: Broadcast | None  # None: the hub was started elsewhere (e.g. by a test)
+    sla_engine: SlaEngine | None  # None where CASEGRAPH_WORKERS is off
 
 
 async def start_event_hub(
     stack: contextlib.AsyncExitStack, settings: Settings, services: AppServices
-) -> EventHub:
-    """The process's EventHub (one broadcast subscription) in `services.extras["event_hub"]`.
+) -> tuple[EventHub, Broadcast | None]:
+    """The process's EventHub (one broadcast subscription), published as `services.event_hub`.
 
     Subscriptions (resolvers.subscriptions) read it from there. Idempotent: a hub
     already published (e.g. by a test) is kept. `stack` stops it on shutdown.
     """
-    existing = services.extras.get("event_hub")
+    existing = services.event_hub
     if isinstance(existing, EventHub):
-        return existing
+        return existing, None
     url = settings.broadcast_url or settings.database_url
     if url is None:
         raise RuntimeError("neither BROADCAST_URL nor DATABASE_URL is set")
     broadcast = await stack.enter_async_context(make_broadcast(url))
     hub = await stack.enter_async_context(EventHub(services.sessionmaker, broadcast))
-    services.extras["broadcast"] = broadcast
-    services.extras["event_hub"] = hub
-    return hub
+    services.event_hub = hub
+    return hub, broadcast
 
 
-async def start_workers(stack: contextlib.AsyncExitStack, settings: Settings, services: AppServices) -> None:
+async def start_workers(
+    stack: contextlib.AsyncExitStack, settings: Settings, services: AppServices
+) -> Workers:
     """Start what this process runs in the background; `stack` stops them on shutdown."""
-    hub = await start_event_hub(stack, settings, services)
+    hub, broadcast = await start_event_hub(stack, settings, services)
+    engine = None
     if settings.workers_enabled:
         engine = await stack.enter_async_context(
             SlaEngine(services.sessionmaker, clock=services.clock, hub=hub)
         )
-        services.extras["sla_engine"] = engine
+    return Workers(event_hub=hub, broadcast=broadcast, sla_engine=engine)

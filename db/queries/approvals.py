@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.queries import keyset
 from db.queries.keyset import KeyPart, Ordering, Page, PageRequest
-from db.queries.rows import APPROVALS, DECISIONS, REQUESTS, ApprovalRow, columns
 from db.queries.scope import CustomerScope, in_scope
+from db.tables import APPROVALS, DECISIONS, REQUESTS, columns
 from domain.enums import ApprovalStatus
+from records.rows import ApprovalRow
 
 __all__ = [
     "APPROVAL_ORDER",

@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.queries import keyset
 from db.queries.keyset import KeyPart, Ordering, Page, PageRequest
-from db.queries.rows import AUDIT, AuditRow, columns
+from db.tables import AUDIT, columns
+from records.rows import AuditRow
 
 __all__ = ["AUDIT_ORDER", "count_audit", "entity_type_names", "fetch_audit_page"]
 

@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.queries import keyset
 from db.queries.keyset import KeyPart, Ordering, Page, PageRequest
-from db.queries.rows import CUSTOMERS, CustomerRow, columns
 from db.queries.scope import CustomerScope, in_scope
+from db.tables import CUSTOMERS, columns
+from records.rows import CustomerRow
 
 __all__ = ["CUSTOMER_ORDER", "CustomerFilter", "count_customers", "fetch_customer_page", "like_pattern"]
 

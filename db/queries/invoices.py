@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.queries import keyset
 from db.queries.keyset import KeyPart, Ordering, Page, PageRequest
-from db.queries.rows import INVOICES, PAYMENTS, InvoiceRow, PaymentRow, columns
 from db.queries.scope import CustomerScope, in_scope
+from db.tables import INVOICES, PAYMENTS, columns
 from domain.enums import InvoiceStatus
+from records.rows import InvoiceRow, PaymentRow
 
 __all__ = [
     "INVOICE_ORDER",

@@ -12,23 +12,13 @@ from sqlalchemy import ColumnElement, Table, and_, case, func, literal, or_, sel
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db.queries.rows import (
-    CONTRACTS,
-    INVOICES,
-    REQUESTS,
-    STAFF,
-    TEAM_MEMBERS,
-    TEAMS,
-    ContractRow,
-    StaffRow,
-    TeamRow,
-    _Row,
-    columns,
-)
 from db.queries.scope import CustomerScope, id_in, in_scope
+from db.tables import CONTRACTS, INVOICES, REQUESTS, STAFF, TEAM_MEMBERS, TEAMS, columns
 from domain.enums import OPEN_STATUSES
+from records.rows import ContractRow, Row, StaffRow, TeamRow
 
 __all__ = [
+    "all_teams",
     "current_contracts",
     "members_by_team",
     "open_balances",
@@ -38,14 +28,20 @@ __all__ = [
     "teams_by_staff",
 ]
 
-RowT = TypeVar("RowT", bound=_Row)
+RowT = TypeVar("RowT", bound=Row)
 
 
 async def rows_by_ids(
-    conn: AsyncConnection, table: Table, row_type: type[RowT], ids: Sequence[int], *, key: str = "id"
+    conn: AsyncConnection,
+    table: Table,
+    row_type: type[RowT],
+    ids: Sequence[int],
+    *,
+    key: str = "id",
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> dict[int, RowT]:
-    """Rows of `table` whose `key` column is in `ids`, by that key."""
-    stmt = select(*columns(table, row_type)).where(id_in(table.c[key], ids))
+    """Rows of `table` whose `key` column is in `ids` (and that meet `where`), by that key."""
+    stmt = select(*columns(table, row_type)).where(id_in(table.c[key], ids), *where)
     return {r[key]: row_type.of(r) for r in (await conn.execute(stmt)).mappings()}
 
 
@@ -69,6 +65,12 @@ async def rows_grouped(
     for r in (await conn.execute(stmt)).mappings():
         grouped[r["_parent"]].append(row_type.of(r))
     return grouped
+
+
+async def all_teams(conn: AsyncConnection) -> list[TeamRow]:
+    """Every team, by name."""
+    stmt = select(*columns(TEAMS, TeamRow)).order_by(TEAMS.c.name, TEAMS.c.id)
+    return [TeamRow.of(r) for r in (await conn.execute(stmt)).mappings()]
 
 
 async def teams_by_staff(conn: AsyncConnection, staff_ids: Sequence[int]) -> dict[int, list[TeamRow]]:

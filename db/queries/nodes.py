@@ -10,7 +10,9 @@ from sqlalchemy import ColumnElement, FromClause, Table, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.queries.requests import fetch_request_rows
-from db.queries.rows import (
+from db.queries.scope import CustomerScope, id_in, in_scope
+from db.queries.timeline import comment_visible, event_visible
+from db.tables import (
     ADJUSTMENTS,
     APPROVALS,
     AUDIT,
@@ -25,6 +27,10 @@ from db.queries.rows import (
     REQUESTS,
     STAFF,
     TEAMS,
+    columns,
+)
+from records.events import EventRow
+from records.rows import (
     AdjustmentRow,
     ApprovalRow,
     AuditRow,
@@ -32,17 +38,13 @@ from db.queries.rows import (
     CommentRow,
     ContractRow,
     CustomerRow,
-    EventRow,
     InvoiceRow,
     PaymentRow,
     PolicyRow,
+    Row,
     StaffRow,
     TeamRow,
-    _Row,
-    columns,
 )
-from db.queries.scope import CustomerScope, id_in, in_scope
-from db.queries.timeline import comment_visible, event_visible
 
 __all__ = ["NODE_TYPES", "fetch_nodes"]
 
@@ -50,7 +52,7 @@ __all__ = ["NODE_TYPES", "fetch_nodes"]
 @dataclass(frozen=True)
 class _Source:
     table: Table
-    row_type: type[_Row]
+    row_type: type[Row]
     # The customer column that scopes the row (None: reference data, e.g. teams), and its join.
     customer: ColumnElement[Any] | None = None
     joined: FromClause | None = None

@@ -20,15 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.queries import keyset
 from db.queries.keyset import KeyPart, Ordering, Page, PageRequest
-from db.queries.rows import CALENDARS, POLICIES, REQUESTS, CalendarRow, PolicyRow, RequestRow, columns
 from db.queries.scope import CustomerScope, id_in, in_scope
 from db.queries.sla_state import sla_state_condition
+from db.tables import CALENDARS, POLICIES, REQUESTS, columns
 from domain.enums import SlaState
+from records.rows import CalendarRow, PolicyRow, RequestRecord, RequestRow
 
 __all__ = [
     "ORDER_FIELDS",
     "RequestFilter",
-    "RequestRecord",
     "count_requests",
     "count_requests_by",
     "fetch_request_by_number",
@@ -40,15 +40,6 @@ __all__ = [
 ]
 
 R = REQUESTS.c
-
-
-@dataclass(frozen=True, slots=True)
-class RequestRecord:
-    """A request with the SLA policy and calendar it is measured against."""
-
-    request: RequestRow
-    policy: PolicyRow
-    calendar: CalendarRow | None
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, false, func, literal_column, not_, or_
 
-from db.queries.rows import POLICIES, REQUESTS
+from db.tables import POLICIES, REQUESTS
 from domain.enums import OPEN_STATUSES, RequestStatus, SlaState
 
 __all__ = ["sla_state_condition"]

@@ -9,8 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.queries import keyset
 from db.queries.keyset import KeyPart, Ordering, Page, PageRequest
-from db.queries.rows import COMMENTS, EVENTS, CommentRow, EventRow, columns
+from db.tables import COMMENTS, EVENTS, columns
 from domain.enums import CommentVisibility
+from records.events import EventRow
+from records.rows import CommentRow
 
 __all__ = [
     "COMMENT_ORDER",

@@ -35,9 +35,9 @@ function freePort(): Promise<number> {
   });
 }
 
-/** A KYC-verified customer of the demo organisation, read from db/demo_data.py. */
+/** A KYC-verified customer of the demo organisation, read from demo/data.py. */
 function demoCustomerRef(): string {
-  const file = join(REPO, 'db', 'demo_data.py');
+  const file = join(REPO, 'demo', 'data.py');
   if (existsSync(file)) {
     const text = readFileSync(file, 'utf8');
     // Customer tuples: ("C-1001", "Acme Retail GmbH", "ENTERPRISE", "DE", "EUR", "VERIFIED", ...

@@ -1,59 +1,57 @@
-"""What every mutation resolver shares: who acts, one transaction, errors to payloads.
+"""The one mutation wrapper: a service call in one transaction, its broken rule as the payload's answer.
 
-A mutation reads: authorize (`require`), open `change(...)`, lock what it
-changes, ask the domain, write, record events and audit, commit, and return
-its payload. A `DomainError` raised anywhere inside becomes the payload's
-`userErrors` with nothing written (the transaction is rolled back).
+A mutation resolver reads: authorize (`Context.require`), decode the IDs (garbage:
+BAD_USER_INPUT; an ID of another type names no row: NOT_FOUND), `run` one
+service, return the payload: the objects as now read in the caller's scope,
+or the broken business rule as `userErrors` with nothing written.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
-from auth.permissions import Capability, PermissionDenied, has
-from auth.principal import Principal
-from db.uow import ChangeActor, UnitOfWork
-from domain.lifecycle import Actor
-from schema.context import Context
+from sqlalchemy.exc import IntegrityError
+
+from db.constraints import constraint_error
+from db.uow import UnitOfWork
+from domain.errors import DomainError
+from domain.lifecycle import TransitionForbidden
+from resolvers.context import Context
 from schema.errors import Forbidden
+from services.author import Author
 
-__all__ = ["change", "change_actor", "domain_actor", "require"]
+__all__ = ["run"]
 
-
-def require(ctx: Context, capability: Capability) -> Principal:
-    """The caller, when their role and scopes allow `capability` at all; else FORBIDDEN."""
-    principal = ctx.principal
-    if not has(principal, capability):
-        raise Forbidden(f"not allowed: {capability.value.lower().replace('_', ' ')}")
-    return principal
+T = TypeVar("T")
 
 
-def change_actor(principal: Principal) -> ChangeActor:
-    return ChangeActor(subject=principal.subject, name=principal.display_name, staff_id=principal.staff_id)
+async def run(ctx: Context, work: Callable[[UnitOfWork], Awaitable[T]]) -> T | DomainError:
+    """`work` (one service call) in one unit of work, committed when it returns.
 
-
-def domain_actor(principal: Principal, customer_id: int) -> Actor:
-    """The lifecycle's view of the caller acting on a request of `customer_id`."""
-    return Actor(
-        roles=principal.roles,
-        staff_id=principal.staff_id,
-        acts_for_customer=principal.sees_customer(customer_id),
-    )
-
-
-@asynccontextmanager
-async def change(ctx: Context) -> AsyncIterator[UnitOfWork]:
-    """One transaction for one mutation; PermissionDenied inside becomes FORBIDDEN."""
+    A broken business rule rolls everything back and comes back as its DomainError, for the
+    payload's userErrors: also one a database constraint caught (db.constraints) when a
+    concurrent writer slipped past the locked checks. A role that may never perform the
+    action (TransitionForbidden) is FORBIDDEN.
+    """
     try:
         async with UnitOfWork(
             ctx.services.sessionmaker,
-            actor=change_actor(ctx.principal),
+            actor=Author.of(ctx.principal).recorded_as,
             now=ctx.now(),
-            publisher=ctx.services.extras.get("event_hub"),
+            publisher=ctx.services.event_hub,
         ) as uow:
-            yield uow
-    except PermissionDenied as exc:
+            result = await work(uow)
+            await uow.commit()
+    except DomainError as error:
+        return error
+    except TransitionForbidden as exc:
         raise Forbidden(str(exc)) from exc
+    except IntegrityError as exc:
+        rule = constraint_error(exc)
+        if rule is None:
+            raise
+        return rule
     # Rows read by loaders before the change are stale now.
     ctx.reset_loaders()
+    return result

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 
-from auth.permissions import can_decide_level
-from db.events import EventRow
+from auth.permissions import Capability, can_decide_level
 from domain.approvals import ApprovalFacts, Approver, DecisionFacts, decision_errors
 from domain.enums import ApprovalLevel, ApprovalStatus, Decision, RequestEventKind
+from records.events import EventRow
+from resolvers.context import Context
 from resolvers.subscriptions.stream import open_stream, scoped_filter, stream, visible_event
-from schema.context import Context
 from schema.types.approval import Approval
-from schema.types.scope import Capability, require
 
 __all__ = ["approval_requests", "may_decide"]
 
@@ -55,7 +54,7 @@ async def may_decide(ctx: Context, approval_id: int) -> Approval | None:
 
 async def approval_requests(ctx: Context) -> AsyncGenerator[Approval, None]:
     """Live from now: approvals requested from here on that the viewer may decide."""
-    require(ctx, Capability.SUBSCRIBE_APPROVALS)
+    ctx.require(Capability.SUBSCRIBE_APPROVALS)
     hub_filter = scoped_filter(ctx, kinds=_REQUESTED)
 
     async def build(row: EventRow) -> Approval | None:

@@ -3,64 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from datetime import datetime
 
 import strawberry
-from strawberry.types import Info
 
-from db.events import EventRow, encode_cursor
+from auth.permissions import Capability
 from domain.enums import RequestEventKind, SlaTarget
+from records.events import EventRow
+from resolvers.context import Context
 from resolvers.subscriptions.stream import (
     open_stream,
     optional_pk,
     parse_after,
     scoped_filter,
     stream,
-    timeline_row,
     visible_event,
 )
-from schema.context import Context
-from schema.types.refs import ServiceRequestRef
-from schema.types.scope import Capability, require
-from schema.types.timeline import RequestEvent
+from schema.inputs import RequestEventFilter
+from schema.types.timeline import RequestEvent, SlaAlert
 
-__all__ = ["RequestEventFilter", "SlaAlert", "request_events", "sla_alerts"]
+__all__ = ["request_events", "sla_alerts"]
 
-Ctx = Info[Context, None]
 SLA_KINDS = frozenset({RequestEventKind.SLA_AT_RISK.value, RequestEventKind.SLA_BREACHED.value})
-
-
-@strawberry.input
-class RequestEventFilter:
-    service_request_id: strawberry.ID | None = None
-    customer_id: strawberry.ID | None = None
-    team_id: strawberry.ID | None = None
-    kinds: list[RequestEventKind] | None = None
-
-
-@strawberry.type
-class SlaAlert:
-    request_id: strawberry.Private[int]
-    kind: RequestEventKind = strawberry.field(description="SLA_AT_RISK or SLA_BREACHED.")
-    target: SlaTarget
-    due_at: datetime = strawberry.field(description="The due time of that target.")
-    occurred_at: datetime
-    cursor: str
-
-    @strawberry.field
-    async def service_request(self, info: Ctx) -> ServiceRequestRef:
-        from schema.types.request import ServiceRequest
-
-        record = await info.context.loaders.service_request.load(self.request_id)
-        assert record is not None  # foreign key
-        return ServiceRequest.from_row(record)
 
 
 async def request_events(
     ctx: Context, flt: RequestEventFilter | None, after: str | None
 ) -> AsyncGenerator[RequestEvent, None]:
     """Check the arguments now (errors before the stream starts), then stream the visible events."""
-    require(ctx, Capability.SUBSCRIBE_EVENTS)
+    ctx.require(Capability.SUBSCRIBE_EVENTS)
     f = flt or RequestEventFilter()
     cursor = parse_after(after)
     request_id, request_ok = optional_pk(f.service_request_id, "ServiceRequest")
@@ -78,7 +48,7 @@ async def request_events(
     async def build(row: EventRow) -> RequestEvent | None:
         if not await visible_event(ctx, row):
             return None
-        return RequestEvent.from_row(timeline_row(row))
+        return RequestEvent.from_row(row)
 
     return stream(ctx, open_stream(ctx, after=cursor, flt=hub_filter), build)
 
@@ -87,7 +57,7 @@ async def sla_alerts(
     ctx: Context, team_id: strawberry.ID | None, after: str | None
 ) -> AsyncGenerator[SlaAlert, None]:
     """SLA_AT_RISK / SLA_BREACHED events (written by the SLA engine) as alerts, staff only."""
-    require(ctx, Capability.SUBSCRIBE_SLA_ALERTS)
+    ctx.require(Capability.SUBSCRIBE_SLA_ALERTS)
     cursor = parse_after(after)
     team_pk, team_ok = optional_pk(team_id, "Team")
     hub_filter = scoped_filter(ctx, kinds=SLA_KINDS, team_id=team_pk, matches_something=team_ok)
@@ -102,7 +72,7 @@ async def sla_alerts(
             target=SlaTarget(row.sla_target),
             due_at=row.due_at,
             occurred_at=row.occurred_at,
-            cursor=encode_cursor(row.cursor),
+            cursor=row.cursor_token,
         )
 
     return stream(ctx, open_stream(ctx, after=cursor, flt=hub_filter), build)

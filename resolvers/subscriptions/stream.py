@@ -1,7 +1,7 @@
 """What every subscription shares: the process's event hub, argument parsing, per-event scoping.
 
-The hub (server.event_hub.EventHub, published by the lifespan in
-`services.extras["event_hub"]`) replays stored events after a cursor and then
+The hub (server.event_hub.EventHub, started by the lifespan as
+`services.event_hub`) replays stored events after a cursor and then
 continues live, in (txid, id) order, with no gap and no duplicate. This
 module only decides *which* of those events a subscriber may receive and
 starts fresh loaders for each one, so every event is resolved like a new
@@ -13,25 +13,23 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from typing import Any, Protocol, TypeVar
+from typing import TypeVar
 
 from auth.permissions import Capability, can_see_comment, can_see_customer, has
-from db.events import Cursor, EventFilter, EventRow, decode_cursor
-from db.queries.rows import EventRow as TimelineEventRow
+from db.events import EventFilter
 from domain.enums import CommentVisibility
+from records.events import Cursor, EventRow, decode_cursor
+from resolvers.context import Context, EventHubPort
 from schema import ids
-from schema.context import Context
 from schema.errors import BadUserInput
 
 __all__ = [
     "NOTHING",
-    "EventSource",
     "open_stream",
     "optional_pk",
     "parse_after",
     "scoped_filter",
     "stream",
-    "timeline_row",
     "visible_event",
 ]
 
@@ -42,22 +40,11 @@ T = TypeVar("T")
 NOTHING = frozenset[int]()
 
 
-class EventSource(Protocol):
-    """The part of server.event_hub.EventHub subscriptions use (resolvers may not import server).
-
-    `subscribe` registers at once and returns an async iterator with `aclose()`.
-    """
-
-    def subscribe(
-        self, *, after: Cursor | None = None, accept: Any = None, filter: EventFilter | None = None
-    ) -> AsyncIterator[EventRow]: ...
-
-
-def _hub(ctx: Context) -> EventSource:
-    hub = ctx.services.extras.get("event_hub")
+def _hub(ctx: Context) -> EventHubPort:
+    hub = ctx.services.event_hub
     if hub is None:
         raise RuntimeError("no event hub running in this process (server.workers.start_event_hub)")
-    return hub  # type: ignore[no-any-return]
+    return hub
 
 
 def parse_after(after: str | None) -> Cursor | None:
@@ -94,7 +81,7 @@ def scoped_filter(
     if not matches_something:
         customers = NOTHING
     elif customer_id is not None:
-        customers = frozenset({customer_id}) if ctx.principal.sees_customer(customer_id) else NOTHING
+        customers = frozenset({customer_id}) if scope is None else frozenset({customer_id}) & scope
     else:
         customers = scope
     return EventFilter(kinds=kinds, request_id=request_id, customer_ids=customers, team_id=team_id)
@@ -120,25 +107,6 @@ async def visible_event(ctx: Context, row: EventRow) -> bool:
         if comment is None or not can_see_comment(principal, CommentVisibility(comment.visibility)):
             return False
     return True
-
-
-def timeline_row(row: EventRow) -> TimelineEventRow:
-    """The stream's row in the shape the RequestEvent type is built from."""
-    return TimelineEventRow(
-        id=row.id,
-        txid=row.txid,
-        request_id=row.request_id,
-        kind=row.kind,
-        occurred_at=row.occurred_at,
-        actor_subject=row.actor_subject,
-        actor_name=row.actor_name,
-        from_status=row.from_status,
-        to_status=row.to_status,
-        comment_id=row.comment_id,
-        approval_id=row.approval_id,
-        customer_id=row.customer_id,
-        team_id=row.team_id,
-    )
 
 
 async def stream(

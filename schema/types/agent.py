@@ -5,17 +5,16 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from db.queries.rows import StaffRow, TeamRow
 from domain.enums import ApprovalLevel, RequestType, Role
+from records.rows import StaffRow, TeamRow
 from schema import ids
-from schema.context import Context
-from schema.types.node import Node, load_node
+from schema.context import TypeContext
+from schema.types.node import Node
 from schema.types.ready import now_or_later
-from schema.types.scope import customer_scope
 
-__all__ = ["Agent", "Team", "agent_by_id"]
+__all__ = ["Agent", "Team"]
 
-Ctx = Info[Context, None]
+Ctx = Info[TypeContext, None]
 
 
 @strawberry.type
@@ -51,9 +50,8 @@ class Agent(Node):
         description="Requests assigned to this agent that are not RESOLVED, CLOSED or CANCELLED."
     )
     def open_workload(self, info: Ctx) -> int:
-        # Counted within the caller's customers: other customers' requests do not exist for them.
-        key = (self.row.id, customer_scope(info.context))
-        return now_or_later(info.context.loaders.open_workload, key, _count)
+        # Counted within the caller's customers (the loader's scope).
+        return now_or_later(info.context.loaders.open_workload, self.row.id, _count)
 
 
 @strawberry.type
@@ -71,8 +69,7 @@ class Team(Node):
 
     @strawberry.field
     def open_requests(self, info: Ctx) -> int:
-        key = (self.row.id, customer_scope(info.context))
-        return now_or_later(info.context.loaders.team_open_requests, key, _count)
+        return now_or_later(info.context.loaders.team_open_requests, self.row.id, _count)
 
 
 def _teams(rows: list[TeamRow]) -> list[Team]:
@@ -85,24 +82,3 @@ def _agents(rows: list[StaffRow]) -> list[Agent]:
 
 def _count(count: int) -> int:
     return count
-
-
-async def agent_by_id(ctx: Context, pk: int) -> Agent | None:
-    """The staff member as an Agent, if the caller may read the staff directory."""
-    return await load_node(ctx, "Agent", pk)  # type: ignore[no-any-return]
-
-
-async def all_teams(ctx: Context) -> list[Team]:
-    """`teams`: every team by name."""
-    from sqlalchemy import select
-
-    from db.queries.rows import TEAMS, columns
-
-    async with ctx.services.engine.connect() as conn:
-        rows = (
-            await conn.execute(select(*columns(TEAMS, TeamRow)).order_by(TEAMS.c.name, TEAMS.c.id))
-        ).mappings()
-        teams = [TeamRow.of(r) for r in rows]
-    for row in teams:
-        ctx.loaders.team.prime(row.id, row)
-    return [Team.from_row(r) for r in teams]

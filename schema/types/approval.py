@@ -7,24 +7,18 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
-from auth.permissions import can_decide_level
-from db.queries.approvals import APPROVAL_ORDER, ApprovalFilter, Decider, count_approvals, fetch_approval_page
-from db.queries.rows import ApprovalRow, DecisionRow
 from domain.enums import ApprovalKind, ApprovalLevel, ApprovalStatus, Decision
-from domain.enums import ApprovalLevel as DomainLevel
+from records.rows import ApprovalRow, DecisionRow
 from schema import ids
-from schema.context import Context
-from schema.inputs import ApprovalFilter as ApprovalFilterInput
-from schema.pagination import Connection, connection, page_request
+from schema.context import TypeContext
 from schema.types.money import Money, optional_money
-from schema.types.node import Node, load_node
+from schema.types.node import Node
 from schema.types.ready import now_or_later, required
 from schema.types.refs import AgentRef, ServiceRequestRef
-from schema.types.scope import customer_scope
 
-__all__ = ["Approval", "ApprovalDecision", "approval_by_id", "approval_connection", "decider_of"]
+__all__ = ["Approval", "ApprovalDecision"]
 
-Ctx = Info[Context, None]
+Ctx = Info[TypeContext, None]
 
 
 def _agent(info: Ctx, staff_id: int) -> AgentRef:
@@ -95,36 +89,3 @@ def _decisions(rows: list[DecisionRow]) -> list[ApprovalDecision]:
         ApprovalDecision(row=r, decision=Decision(r.decision), comment=r.comment, decided_at=r.decided_at)
         for r in rows
     ]
-
-
-def decider_of(ctx: Context) -> Decider:
-    """The levels the viewer may decide (auth.permissions.can_decide_level) and their staff id."""
-    p = ctx.principal
-    levels = frozenset(level.value for level in DomainLevel if can_decide_level(p, level))
-    return Decider(staff_id=p.staff_id, levels=levels)
-
-
-async def approval_by_id(ctx: Context, pk: int) -> Approval | None:
-    """The approval if it exists for the caller (scoped through its request, fresh read)."""
-    return await load_node(ctx, "Approval", pk)  # type: ignore[no-any-return]
-
-
-async def approval_connection(
-    ctx: Context, flt: ApprovalFilterInput | None, *, first: int | None, after: str | None
-) -> Connection[Approval]:
-    """`approvals(...)`: newest requested first, optionally only those the viewer may decide now."""
-    page = page_request(APPROVAL_ORDER, first=first, after=after)
-    f = flt or ApprovalFilterInput()
-    query = ApprovalFilter(statuses=f.status, decidable_by=decider_of(ctx) if f.decidable_by_viewer else None)
-    scope = customer_scope(ctx)
-    engine = ctx.services.engine
-    async with engine.connect() as conn:
-        result, rows = await fetch_approval_page(conn, flt=query, scope=scope, page=page)
-
-    async def total() -> int:
-        async with engine.connect() as conn:
-            return await count_approvals(conn, flt=query, scope=scope)
-
-    for row in rows:
-        ctx.loaders.approval.prime(row.id, row)
-    return connection(APPROVAL_ORDER, result, [Approval.from_row(r) for r in rows], total)

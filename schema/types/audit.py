@@ -1,4 +1,4 @@
-"""The audit log: AuditEntry and its connection."""
+"""The audit trail: AuditEntry and the result of verifying its hash chain."""
 
 from __future__ import annotations
 
@@ -7,15 +7,11 @@ from datetime import datetime
 import strawberry
 from strawberry.scalars import JSON
 
-from db.queries.audit import AUDIT_ORDER, count_audit, fetch_audit_page
-from db.queries.rows import AuditRow
+from records.rows import AuditRow
 from schema import ids
-from schema.context import Context
-from schema.pagination import Connection, connection, page_request
 from schema.types.node import Node
-from schema.types.scope import Capability, require
 
-__all__ = ["AuditEntry", "audit_connection"]
+__all__ = ["AuditEntry", "AuditVerification"]
 
 
 def _entity_gid(entity_type: str, entity_id: str) -> str:
@@ -62,19 +58,10 @@ class AuditEntry(Node):
         )
 
 
-async def audit_connection(
-    ctx: Context, *, first: int | None, after: str | None, entity_id: str | None
-) -> Connection[AuditEntry]:
-    """`auditLog`: newest first; ADMIN and AUDITOR only (FORBIDDEN otherwise)."""
-    require(ctx, Capability.READ_AUDIT)
-    page = page_request(AUDIT_ORDER, first=first, after=after)
-    entity = ids.decode(entity_id) if entity_id is not None else None
-    engine = ctx.services.engine
-    async with engine.connect() as conn:
-        result, rows = await fetch_audit_page(conn, entity=entity, page=page)
-
-    async def total() -> int:
-        async with engine.connect() as conn:
-            return await count_audit(conn, entity=entity)
-
-    return connection(AUDIT_ORDER, result, [AuditEntry.from_row(r) for r in rows], total)
+@strawberry.type
+class AuditVerification:
+    valid: bool
+    checked_entries: int
+    first_invalid_sequence: int | None = strawberry.field(
+        description="Sequence of the first entry whose hash does not verify; null when valid."
+    )

@@ -9,24 +9,21 @@ import strawberry
 from strawberry.types import Info
 
 from auth.permissions import visible_credit_fields
-from db.queries.customers import CUSTOMER_ORDER, CustomerFilter, count_customers, fetch_customer_page
-from db.queries.rows import ContractRow, CustomerRow
 from domain.enums import CustomerSegment, InvoiceStatus, KycStatus, RiskRating, SlaTier
+from records.rows import ContractRow, CustomerRow
 from schema import ids
-from schema.context import Context
-from schema.inputs import CustomerFilter as CustomerFilterInput
+from schema.context import TypeContext
 from schema.inputs import ServiceRequestFilter
-from schema.pagination import Connection, connection, page_request
+from schema.pagination import Connection, PageArgs
 from schema.types.insight import FinancialHealth, PaymentBehavior, financial_health_of, payment_behavior_of
 from schema.types.money import Money, money
-from schema.types.node import Node, load_node
+from schema.types.node import Node
 from schema.types.ready import now_or_later, optional, required
 from schema.types.refs import InvoiceRef, PaymentRef, ServiceRequestRef
-from schema.types.scope import Capability, can, customer_scope, today
 
-__all__ = ["Contract", "Customer", "customer_by_id", "customer_connection"]
+__all__ = ["Contract", "Customer"]
 
-Ctx = Info[Context, None]
+Ctx = Info[TypeContext, None]
 
 
 @strawberry.type(description="The governed customer master record (one golden record per customer).")
@@ -76,7 +73,7 @@ class Customer(Node):
 
     @strawberry.field
     def contract(self, info: Ctx) -> Contract | None:
-        key = (self.row.id, today(info.context))
+        key = (self.row.id, info.context.today())
         return optional(info.context.loaders.current_contract, key, Contract.from_row)
 
     @strawberry.field
@@ -89,17 +86,8 @@ class Customer(Node):
         before: str | None = None,
         status: list[InvoiceStatus] | None = None,
     ) -> Connection[InvoiceRef]:
-        from schema.types.invoice import invoice_connection
-
-        return await invoice_connection(
-            info.context,
-            customer_id=self.row.id,
-            statuses=status,
-            first=first,
-            after=after,
-            last=last,
-            before=before,
-        )
+        args = PageArgs(first, after, last, before)
+        return await info.context.connections.invoices(args, customer_id=self.row.id, statuses=status)
 
     @strawberry.field(description="All payments of the customer, linked to an invoice or not, newest first.")
     async def payments(
@@ -110,11 +98,8 @@ class Customer(Node):
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[PaymentRef]:
-        from schema.types.invoice import payment_connection
-
-        return await payment_connection(
-            info.context, customer_id=self.row.id, first=first, after=after, last=last, before=before
-        )
+        args = PageArgs(first, after, last, before)
+        return await info.context.connections.payments(args, customer_id=self.row.id)
 
     @strawberry.field
     async def service_requests(
@@ -126,17 +111,8 @@ class Customer(Node):
         before: str | None = None,
         filter: ServiceRequestFilter | None = None,
     ) -> Connection[ServiceRequestRef]:
-        from schema.types.request import service_request_connection
-
-        return await service_request_connection(
-            info.context,
-            flt=filter,
-            customer_id=self.row.id,
-            first=first,
-            after=after,
-            last=last,
-            before=before,
-        )
+        args = PageArgs(first, after, last, before)
+        return await info.context.connections.service_requests(args, filter=filter, customer_id=self.row.id)
 
     @strawberry.field(description="Null for callers not allowed to see credit data.")
     def payment_behavior(self, info: Ctx) -> PaymentBehavior | None:
@@ -182,42 +158,3 @@ class Contract(Node):
     @strawberry.field
     def customer(self, info: Ctx) -> Customer:
         return required(info.context.loaders.customer, self.row.customer_id, Customer.from_row)
-
-
-async def customer_by_id(ctx: Context, pk: int) -> Customer | None:
-    """The customer if it exists for the caller (scoped, fresh read)."""
-    return await load_node(ctx, "Customer", pk)  # type: ignore[no-any-return]
-
-
-async def customer_connection(
-    ctx: Context,
-    flt: CustomerFilterInput | None,
-    *,
-    first: int | None,
-    after: str | None,
-    last: int | None,
-    before: str | None,
-) -> Connection[Customer]:
-    """`customers(...)`: search and filters within the caller's customers, by name."""
-    page = page_request(CUSTOMER_ORDER, first=first, after=after, last=last, before=before)
-    f = flt or CustomerFilterInput()
-    query = CustomerFilter(
-        search=f.search,
-        kyc_statuses=f.kyc_status,
-        risk_ratings=f.risk_rating,
-        segments=f.segment,
-        # Filtering on a field the caller cannot see would reveal it: such a filter matches nothing.
-        risk_visible=can(ctx, Capability.READ_CREDIT_DATA),
-    )
-    scope = customer_scope(ctx)
-    engine = ctx.services.engine
-    async with engine.connect() as conn:
-        result, rows = await fetch_customer_page(conn, flt=query, scope=scope, page=page)
-
-    async def total() -> int:
-        async with engine.connect() as conn:
-            return await count_customers(conn, flt=query, scope=scope)
-
-    for row in rows:
-        ctx.loaders.customer.prime(row.id, row)
-    return connection(CUSTOMER_ORDER, result, [Customer.from_row(r) for r in rows], total)

@@ -1,19 +1,18 @@
 """Credit insight on a Customer: PaymentBehavior and FinancialHealth (credit data, ACCESS.md).
 
-`payment_behavior_of` / `financial_health_of` turn the rows of
-db.customer_insight into these types; they accept any object with the
-right attributes, so this module stays free of the db layer.
+`payment_behavior_of` / `financial_health_of` turn the records of
+records.insight (computed by reporting.customer_insight and
+db.queries.financial_health) into these types.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
-from typing import Protocol
 
 import strawberry
 
 from domain.enums import RiskRating
+from records.insight import FinancialHealthRow, PaymentBehaviorRow
 
 __all__ = ["FinancialHealth", "PaymentBehavior", "financial_health_of", "payment_behavior_of"]
 
@@ -44,32 +43,8 @@ class FinancialHealth:
     risk_rating: RiskRating
 
 
-class PaymentBehaviorFacts(Protocol):
-    @property
-    def average_days_to_pay(self) -> float | None: ...
-    @property
-    def late_payment_ratio(self) -> float: ...
-    @property
-    def open_disputes(self) -> int: ...
-    @property
-    def disputes_last_90_days(self) -> int: ...
-    @property
-    def recurring_disputes(self) -> bool: ...
-
-
-class FinancialHealthFacts(Protocol):
-    @property
-    def as_of(self) -> date: ...
-    @property
-    def dscr(self) -> Decimal: ...
-    @property
-    def current_ratio(self) -> Decimal | None: ...
-    @property
-    def risk_rating(self) -> RiskRating: ...
-
-
-def payment_behavior_of(facts: PaymentBehaviorFacts) -> PaymentBehavior:
-    """The GraphQL object for a db.customer_insight.PaymentBehaviorRow."""
+def payment_behavior_of(facts: PaymentBehaviorRow) -> PaymentBehavior:
+    """The GraphQL object of a customer's payment behaviour."""
     return PaymentBehavior(
         average_days_to_pay=facts.average_days_to_pay,
         late_payment_ratio=facts.late_payment_ratio,
@@ -79,8 +54,8 @@ def payment_behavior_of(facts: PaymentBehaviorFacts) -> PaymentBehavior:
     )
 
 
-def financial_health_of(facts: FinancialHealthFacts) -> FinancialHealth:
-    """The GraphQL object for a db.customer_insight.FinancialHealthRow (exact ratios become floats)."""
+def financial_health_of(facts: FinancialHealthRow) -> FinancialHealth:
+    """The GraphQL object of a customer's financial health (exact ratios become floats)."""
     return FinancialHealth(
         as_of=facts.as_of,
         dscr=float(facts.dscr),

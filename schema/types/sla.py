@@ -8,19 +8,18 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
-from db.queries.requests import RequestRecord
-from db.queries.rows import CalendarRow, PolicyRow
 from domain.enums import Priority, SlaState, SlaTier
 from domain.enums import RequestStatus as DomainStatus
-from domain.sla import SlaSnapshot, evaluate, paused_business_seconds
+from domain.sla import evaluate, paused_business_seconds
+from records.rows import CalendarRow, PolicyRow, RequestRecord
 from schema import ids
-from schema.context import Context
+from schema.context import TypeContext
 from schema.types.node import Node
 from schema.types.ready import optional
 
 __all__ = ["BusinessCalendar", "Sla", "SlaPolicy", "sla_of"]
 
-Ctx = Info[Context, None]
+Ctx = Info[TypeContext, None]
 
 
 @strawberry.type
@@ -95,7 +94,7 @@ def _policy_view(row: PolicyRow) -> SlaPolicy:
     return SlaPolicy.from_row(row)
 
 
-def sla_of(ctx: Context, record: RequestRecord) -> Sla:
+def sla_of(ctx: TypeContext, record: RequestRecord) -> Sla:
     """The request's SLA at the operation's clock, from the record alone (it carries its policy).
 
     Synchronous on purpose: an async field costs a task per request in the page.
@@ -103,21 +102,8 @@ def sla_of(ctx: Context, record: RequestRecord) -> Sla:
     r = record.request
     policy = ctx.loaders.sla_policy_of(record)
     status = DomainStatus(r.status)
-    snapshot = SlaSnapshot(
-        status=status,
-        policy=policy,
-        first_response_due_at=r.first_response_due_at,
-        resolution_due_at=r.resolution_due_at,
-        first_responded_at=r.first_responded_at,
-        resolved_at=r.resolved_at,
-        closed_at=r.closed_at,
-        cancelled_at=r.cancelled_at,
-        paused_at=r.paused_at,
-        first_response_breached_at=r.first_response_breached_at,
-        resolution_breached_at=r.resolution_breached_at,
-    )
     now = ctx.now()
-    view = evaluate(snapshot, now)
+    view = evaluate(r.sla_snapshot(policy), now)
     paused = r.paused_seconds
     if status is DomainStatus.WAITING_ON_CUSTOMER and r.paused_at is not None:
         # The running pause counts like the stored ones: in the policy's business time.

@@ -1,36 +1,26 @@
-"""A request's timeline: Comment and RequestEvent, with INTERNAL content only for staff."""
+"""A request's timeline: Comment and RequestEvent (INTERNAL content only for staff), and SLA alerts."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from functools import partial
 
 import strawberry
 from strawberry.types import Info
 
-from db.events import Cursor, encode_cursor
-from db.queries.rows import CommentRow, EventRow
-from db.queries.timeline import (
-    COMMENT_ORDER,
-    EVENT_ORDER,
-    count_comments_by_request,
-    count_events_by_request,
-    fetch_comment_pages,
-    fetch_event_pages,
-)
-from domain.enums import CommentVisibility, RequestEventKind, RequestStatus, Role
+from auth.permissions import Capability
+from domain.enums import CommentVisibility, RequestEventKind, RequestStatus, Role, SlaTarget
 from domain.enums import CommentVisibility as DomainVisibility
+from records.events import EventRow
+from records.rows import CommentRow
 from schema import ids
-from schema.context import Context
-from schema.pagination import Connection, connection, page_request
-from schema.types.node import Node, load_node
+from schema.context import TypeContext
+from schema.types.node import Node
 from schema.types.ready import now_or_later, optional, required
 from schema.types.refs import ApprovalRef, ServiceRequestRef
-from schema.types.scope import Capability, can, internal_comments
 
-__all__ = ["Comment", "RequestEvent", "comment_by_id", "comment_connection", "event_connection"]
+__all__ = ["Comment", "RequestEvent", "SlaAlert"]
 
-Ctx = Info[Context, None]
+Ctx = Info[TypeContext, None]
 
 
 @strawberry.type
@@ -74,7 +64,7 @@ class RequestEvent(Node):
         return cls(
             id=strawberry.ID(ids.encode("RequestEvent", row.id)),
             row=row,
-            cursor=encode_cursor(Cursor(row.txid, row.id)),
+            cursor=row.cursor_token,
             kind=RequestEventKind(row.kind),
             occurred_at=row.occurred_at,
             actor_name=row.actor_name,
@@ -97,7 +87,9 @@ class RequestEvent(Node):
         ctx = info.context
 
         def build(row: CommentRow | None) -> Comment | None:
-            if row is None or (row.visibility == DomainVisibility.INTERNAL and not internal_comments(ctx)):
+            if row is None or (
+                row.visibility == DomainVisibility.INTERNAL and not ctx.sees_internal_comments()
+            ):
                 return None
             return Comment.from_row(row)
 
@@ -107,55 +99,24 @@ class RequestEvent(Node):
     def approval(self, info: Ctx) -> ApprovalRef | None:
         from schema.types.approval import Approval
 
-        if self.row.approval_id is None or not can(info.context, Capability.READ_APPROVALS):
+        if self.row.approval_id is None or not info.context.can(Capability.READ_APPROVALS):
             return None
         return optional(info.context.loaders.approval, self.row.approval_id, Approval.from_row)
 
 
-async def comment_by_id(ctx: Context, pk: int) -> Comment | None:
-    """The comment if it exists for the caller (scope and visibility, fresh read)."""
-    return await load_node(ctx, "Comment", pk)  # type: ignore[no-any-return]
+@strawberry.type
+class SlaAlert:
+    request_id: strawberry.Private[int]
+    kind: RequestEventKind = strawberry.field(description="SLA_AT_RISK or SLA_BREACHED.")
+    target: SlaTarget
+    due_at: datetime = strawberry.field(description="The due time of that target.")
+    occurred_at: datetime
+    cursor: str
 
+    @strawberry.field
+    async def service_request(self, info: Ctx) -> ServiceRequestRef:
+        from schema.types.request import ServiceRequest
 
-async def comment_connection(
-    ctx: Context, *, request_id: int, first: int | None, after: str | None
-) -> Connection[Comment]:
-    """A request's comments, oldest first; INTERNAL ones only for callers who may read them."""
-    page = page_request(COMMENT_ORDER, first=first, after=after)
-    internal = internal_comments(ctx)
-    # One batch for every request of the operation asking the same page (a page of requests).
-    pages = ctx.loaders.keyed(
-        ("ServiceRequest.comments", page, internal),
-        partial(fetch_comment_pages, page=page, internal=internal),
-    )
-    counts = ctx.loaders.keyed(
-        ("ServiceRequest.comments#count", internal), partial(count_comments_by_request, internal=internal)
-    )
-    result, rows = await pages.load(request_id)
-
-    async def total() -> int:
-        return await counts.load(request_id)
-
-    for row in rows:
-        ctx.loaders.comment.prime(row.id, row)
-    return connection(COMMENT_ORDER, result, [Comment.from_row(r) for r in rows], total)
-
-
-async def event_connection(
-    ctx: Context, *, request_id: int, first: int | None, after: str | None
-) -> Connection[RequestEvent]:
-    """A request's events, oldest first, without events about comments the caller may not see."""
-    page = page_request(EVENT_ORDER, first=first, after=after)
-    internal = internal_comments(ctx)
-    pages = ctx.loaders.keyed(
-        ("ServiceRequest.events", page, internal), partial(fetch_event_pages, page=page, internal=internal)
-    )
-    counts = ctx.loaders.keyed(
-        ("ServiceRequest.events#count", internal), partial(count_events_by_request, internal=internal)
-    )
-    result, rows = await pages.load(request_id)
-
-    async def total() -> int:
-        return await counts.load(request_id)
-
-    return connection(EVENT_ORDER, result, [RequestEvent.from_row(r) for r in rows], total)
+        record = await info.context.loaders.service_request.load(self.request_id)
+        assert record is not None  # foreign key
+        return ServiceRequest.from_row(record)

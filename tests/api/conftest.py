@@ -12,8 +12,8 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from auth.principal import Principal
-from db.queries.rows import CustomerRow, InvoiceRow, PaymentRow, RequestRow, StaffRow, TeamRow
 from domain.enums import ApprovalLevel, Role
+from records.rows import CustomerRow, InvoiceRow, PaymentRow, RequestRow, StaffRow, TeamRow
 from server.schema import build_schema
 from tests.support.builders import Builder
 from tests.support.graphql import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from db.events import Cursor, encode_cursor
+from records.events import Cursor, encode_cursor
 from tests.api.conftest import NOW, Run, World
 from tests.support.builders import Builder, gid
 

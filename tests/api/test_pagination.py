@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from auth.principal import Principal
-from db.queries.rows import RequestRow
 from domain.enums import Priority
+from records.rows import RequestRow
 from tests.api.conftest import NOW, Run, World
 from tests.support.builders import Builder, gid
 

@@ -22,8 +22,8 @@ from gql.transport.websockets import WebsocketsTransport
 from sqlalchemy.ext.asyncio import AsyncEngine
 from websockets.exceptions import ConnectionClosed
 
-from db.events import STREAM_START, encode_cursor
-from db.queries.rows import RequestRow
+from records.events import STREAM_START, encode_cursor
+from records.rows import RequestRow
 from tests.conftest import Tokens, bearer
 from tests.support.builders import Builder, gid
 

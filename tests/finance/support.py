@@ -1,4 +1,4 @@
-"""The finance tests' organisation (imported through db.importer like the ERP sync does) and a
+"""The finance tests' organisation (imported through importer.master_data like the ERP sync does) and a
 GraphQL-over-HTTP helper that speaks with real tokens of each role."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import make_sessionmaker
-from db.importer import import_master_data
 from db.models import Base
+from importer.master_data import import_master_data
 from schema import ids
 from tests.conftest import Tokens, bearer
 

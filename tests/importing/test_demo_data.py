@@ -8,9 +8,9 @@ from decimal import Decimal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.demo_data import ADMIN_EMAIL, TEAM_NAMES, demo_organisation
-from db.importer import import_master_data
+from demo.data import ADMIN_EMAIL, TEAM_NAMES, demo_organisation
 from domain.enums import ApprovalLevel, KycStatus, RequestType, RiskRating, Role, SlaTier
+from importer.master_data import import_master_data
 from tests.importing.support import dump, scalar
 
 TODAY = date(2026, 11, 23)

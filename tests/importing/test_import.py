@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.importer import import_master_data
+from importer.master_data import import_master_data
 from tests.importing.support import dump, example, scalar
 
 

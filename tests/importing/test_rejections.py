@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.importer import ImportRejected, import_master_data
+from importer.master_data import ImportRejected, import_master_data
 from tests.importing.support import counts, dump, example
 
 File = dict[str, Any]

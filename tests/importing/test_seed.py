@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from db.seed import seed_demo
+from demo.seed import seed_demo
 from domain.enums import RequestStatus
 from tests.importing.support import scalar
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.queries.rows import CustomerRow, InvoiceRow, PaymentRow, StaffRow, TeamRow
+from records.rows import CustomerRow, InvoiceRow, PaymentRow, StaffRow, TeamRow
 from server.settings import Settings
 from tests.conftest import Tokens, bearer
 from tests.support.builders import Builder, gid
@@ -219,6 +219,7 @@ _INPUTS = {
     "reopenServiceRequest": "TransitionServiceRequestInput",
     "cancelServiceRequest": "TransitionServiceRequestInput",
     "addComment": "AddCommentInput",
+    "markDuplicate": "MarkDuplicateInput",
 }
 
 

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from db.engine import make_sessionmaker
-from resolvers.mutations.system import auto_close, escalate_by_system
+from db.uow import ChangeActor, UnitOfWork
 from schema import ids
+from services.sla import system
 from tests.lifecycle.conftest import START, Api, Clock, World, audit_of, counts, dispute, events_of
+
+
+async def escalate_by_system(sessionmaker: async_sessionmaker[AsyncSession], pk: int, now: datetime) -> bool:
+    """The SLA engine's escalation, in a transaction of its own; True when it escalated."""
+    async with UnitOfWork(sessionmaker, actor=ChangeActor.system(), now=now) as uow:
+        escalated = await system.escalate(uow, request_id=pk) is not None
+        await uow.commit()
+    return escalated
+
+
+async def auto_close(sessionmaker: async_sessionmaker[AsyncSession], pk: int, now: datetime) -> bool:
+    """The SLA engine's auto-close, in a transaction of its own; True when it closed the request."""
+    async with UnitOfWork(sessionmaker, actor=ChangeActor.system(), now=now) as uow:
+        closed = await system.auto_close(uow, request_id=pk)
+        await uow.commit()
+    return closed
 
 
 async def test_comments_count_as_changes_and_staff_public_ones_as_first_response(

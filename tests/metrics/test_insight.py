@@ -1,4 +1,5 @@
-"""db.customer_insight against values worked out by hand over tests/metrics/data.py (NOW = Nov 20 12:00)."""
+"""Customer insight (reporting.customer_insight, db.queries.financial_health) against values
+worked out by hand over tests/metrics/data.py (NOW = Nov 20 12:00)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.customer_insight import (
-    FinancialHealthRow,
-    PaymentBehaviorRow,
-    effective_risk_ratings,
-    financial_health,
-    payment_behavior,
-)
+from db.queries.financial_health import effective_risk_ratings, financial_health
 from domain.enums import RiskRating
+from records.insight import FinancialHealthRow, PaymentBehaviorRow
+from reporting.customer_insight import payment_behavior
 from tests.metrics.data import NOW, Ids, insert_data_set
 
 

@@ -216,8 +216,8 @@ async def test_every_staff_role_may_read(schema: strawberry.Schema, engine: Asyn
 
 def test_partial_index_predicates_are_the_metrics_conditions() -> None:
     """The planner uses a partial index only when its predicate is the query's condition, verbatim."""
-    from db import metrics_sql
     from db.models import Base
+    from reporting import metrics_sql
 
     def predicate(name: str) -> str:
         index = next(i for i in Base.metadata.tables["service_requests"].indexes if i.name == name)

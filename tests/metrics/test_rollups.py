@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from db.metrics import MetricsRow, service_metrics
 from db.models import Approval, Customer, ServiceRequest, SlaPolicy, Team
+from reporting.metrics import MetricsRow, service_metrics
 from tests.metrics.data import END, NOW, START, Ids, at, insert_data_set
 
 _ROLLUPS = ("metrics_request_daily", "metrics_duration_daily", "metrics_sla_daily")
@@ -219,7 +219,7 @@ async def test_percentiles_are_exact(engine: AsyncEngine) -> None:
 
 
 async def test_rollups_follow_writes_made_in_replica_mode(engine: AsyncEngine, ids: Ids) -> None:
-    """Bulk loads (db.seed) skip ordinary triggers with session_replication_role = replica: not these."""
+    """Bulk loads (demo.seed) skip ordinary triggers with session_replication_role = replica: not these."""
     async with engine.begin() as conn:
         before = (
             await conn.execute(text("SELECT coalesce(sum(n), 0) FROM metrics_request_daily"))

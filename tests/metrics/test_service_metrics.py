@@ -1,4 +1,4 @@
-"""db.metrics.service_metrics against hand-computed values over tests/metrics/data.py.
+"""reporting.metrics.service_metrics against hand-computed values over tests/metrics/data.py.
 
 Flags of R1..R9 (the window set; R10/R11 were created before the window),
 at NOW = Nov 20 12:00:
@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.metrics import AgingRow, CountRow, DurationRow, MetricsRow, service_metrics
 from domain.money import Money
+from reporting.metrics import AgingRow, CountRow, DurationRow, MetricsRow, service_metrics
 from tests.metrics.data import END, NOW, START, Ids, insert_data_set
 
 

@@ -12,7 +12,8 @@ import pytest
 from broadcaster import Broadcast
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.events import Cursor, EventRow, notify_events
+from db.events import notify_events
+from records.events import Cursor, EventRow
 from server.broadcast_pg import make_broadcast
 from server.event_hub import EventHub
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from db.events import STREAM_START, Cursor, decode_cursor, encode_cursor
+from records.events import STREAM_START, Cursor, decode_cursor, encode_cursor
 
 _BIGINT = st.integers(min_value=0, max_value=2**63 - 1)
 

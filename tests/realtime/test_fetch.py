@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.events import STREAM_START, Cursor, current_head, fetch_after
+from db.events import current_head, fetch_after
+from records.events import STREAM_START, Cursor
 
 from .conftest import Parent, insert_event, make_parent, write_event
 

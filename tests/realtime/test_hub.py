@@ -13,7 +13,8 @@ from broadcaster import Broadcast
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import make_sessionmaker
-from db.events import STREAM_START, Cursor, EventFilter, EventRow, notify_events
+from db.events import EventFilter, notify_events
+from records.events import STREAM_START, Cursor, EventRow
 from server.broadcast_pg import make_broadcast
 from server.event_hub import EventHub
 

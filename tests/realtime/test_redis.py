@@ -10,7 +10,8 @@ import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.events import Cursor, event_payload, publish_after_commit
+from db.events import event_payload, publish_after_commit
+from records.events import Cursor
 from server.broadcast_pg import make_broadcast
 from server.event_hub import EventHub
 

@@ -13,7 +13,7 @@ import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from db.queries.rows import CustomerRow, RequestRow, StaffRow, TeamRow
+from records.rows import CustomerRow, RequestRow, StaffRow, TeamRow
 from server.settings import Settings
 from tests.conftest import Tokens
 from tests.realtime_api.support import ServerProcess, WsClient, free_port, graphql

@@ -13,7 +13,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from auth.tokens import mint_token
-from db.events import STREAM_START, encode_cursor
+from records.events import STREAM_START, encode_cursor
 from tests.conftest import Tokens
 from tests.realtime_api.conftest import LiveApp, Org, add_comment
 from tests.realtime_api.support import EVENT_FIELDS, Closed, OperationError, WsClient, ws_url

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.events import STREAM_START, encode_cursor
-from db.queries.rows import RequestRow, StaffRow
+from records.events import STREAM_START, encode_cursor
+from records.rows import RequestRow, StaffRow
 from tests.conftest import Tokens
 from tests.realtime_api.conftest import LiveApp, Org, write_event
 from tests.realtime_api.support import WsClient

@@ -9,7 +9,7 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.events import STREAM_START, encode_cursor
+from records.events import STREAM_START, encode_cursor
 from schema import ids
 from tests.conftest import Tokens
 from tests.realtime_api.conftest import LiveApp, Org, add_comment, write_event
@@ -33,7 +33,7 @@ async def _event_ids(ws: WsClient, op: str, count: int) -> list[int]:
 async def test_dropped_listen_connection_recovers_without_losing_events(
     server_a: LiveApp, org: Org, engine: AsyncEngine, db_url: str, tokens: Tokens, sockets: Sockets
 ) -> None:
-    backend = server_a.services.extras["broadcast"]._backend  # broadcaster has no accessor
+    backend = server_a.app.state.workers.broadcast._backend  # broadcaster has no accessor
     listener = backend.listener_pid
     assert listener is not None
     admin = tokens.staff("admin@example.com", "ADMIN")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from db.events import STREAM_START, encode_cursor
+from records.events import STREAM_START, encode_cursor
 from tests.conftest import Tokens
 from tests.realtime_api.conftest import LiveApp, Org, add_comment
 from tests.realtime_api.support import EVENT_FIELDS, OperationError, ServerProcess, WsClient

@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from db.engine import make_sessionmaker
-from db.importer import import_master_data
-from db.queries.rows import CustomerRow, InvoiceRow, StaffRow, TeamRow
+from importer.master_data import import_master_data
+from records.rows import CustomerRow, InvoiceRow, StaffRow, TeamRow
 from server.app import create_app
 from server.settings import Settings
 from server.sla_engine import SlaEngine
@@ -155,7 +155,7 @@ class Server:
 
     @property
     def sla_engine(self) -> SlaEngine:
-        engine: SlaEngine = self.app.state.services.extras["sla_engine"]
+        engine: SlaEngine = self.app.state.workers.sla_engine
         return engine
 
 

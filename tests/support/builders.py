@@ -10,7 +10,7 @@
 With an engine every call commits on its own (what in-process GraphQL
 execution needs: it reads on pooled connections of its own). With a
 connection or session the caller owns the transaction. Every builder returns
-the inserted row as a plain record (db.queries.rows), so `row.id` is at hand;
+the inserted row as a plain record (records.rows), so `row.id` is at hand;
 `gid(row)` gives its global ID.
 """
 
@@ -21,21 +21,15 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from db.queries.rows import (
-    ADJUSTMENTS,
-    APPROVALS,
-    AUDIT,
-    COMMENTS,
-    DECISIONS,
-    EVENTS,
-    REQUESTS,
+from db.tables import ADJUSTMENTS, APPROVALS, AUDIT, COMMENTS, DECISIONS, EVENTS, REQUESTS
+from records.events import EventRow
+from records.rows import (
     AdjustmentRow,
     ApprovalRow,
     AuditRow,
     CommentRow,
     CustomerRow,
     DecisionRow,
-    EventRow,
     InvoiceRow,
     PaymentRow,
     PolicyRow,

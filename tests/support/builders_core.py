@@ -12,7 +12,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from db import models as m
-from db.queries.rows import (
+from db.tables import (
     CONTRACTS,
     CUSTOMERS,
     INVOICES,
@@ -22,32 +22,34 @@ from db.queries.rows import (
     STAFF,
     TEAM_MEMBERS,
     TEAMS,
+    columns,
+)
+from records.events import EventRow
+from records.rows import (
     AdjustmentRow,
     ApprovalRow,
     AuditRow,
     CommentRow,
     ContractRow,
     CustomerRow,
-    EventRow,
     InvoiceRow,
     PaymentRow,
     PolicyRow,
     RequestRow,
+    Row,
     StaffRow,
     TeamRow,
-    _Row,
-    columns,
 )
 from schema import ids
 
 __all__ = ["Amount", "BuilderCore", "dec", "gid", "next_n"]
 
-RowT = TypeVar("RowT", bound=_Row)
+RowT = TypeVar("RowT", bound=Row)
 _PARTNERS = cast(Table, m.Partner.__table__)
 Amount = str | int | Decimal
 _seq = itertools.count(1)
 
-_TYPE_NAMES: dict[type[_Row], str] = {
+_TYPE_NAMES: dict[type[Row], str] = {
     CustomerRow: "Customer",
     ContractRow: "Contract",
     InvoiceRow: "Invoice",
@@ -63,7 +65,7 @@ _TYPE_NAMES: dict[type[_Row], str] = {
 }
 
 
-def gid(row: _Row) -> str:
+def gid(row: Row) -> str:
     """The global ID of a built row (AuditRow: by sequence)."""
     if isinstance(row, AuditRow):
         return ids.encode("AuditEntry", row.sequence)

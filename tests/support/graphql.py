@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from auth.principal import Principal
 from db.engine import make_sessionmaker
 from domain.enums import ApprovalLevel, Role
-from schema.context import AppServices, Context
+from resolvers.context import AppServices, Context
 
 __all__ = ["GraphQLResult", "customer_principal", "execute", "partner_principal", "staff_principal"]
 

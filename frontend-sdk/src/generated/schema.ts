@@ -470,6 +470,23 @@ export const KycStatus = {
 } as const;
 
 export type KycStatus = typeof KycStatus[keyof typeof KycStatus];
+export type MarkDuplicateInput = {
+  /** The open request of the same customer that carries on; it receives the PUBLIC comments. */
+  duplicateOfId: Scalars['ID']['input'];
+  expectedVersion: Scalars['Int']['input'];
+  /** The request to close as a duplicate. */
+  id: Scalars['ID']['input'];
+  /** Why; becomes the duplicate's PUBLIC closing message. */
+  reason: Scalars['String']['input'];
+};
+
+export type MarkDuplicatePayload = {
+  __typename?: 'MarkDuplicatePayload';
+  /** The duplicate, now CANCELLED; `duplicateOf` is the original. */
+  serviceRequest: Maybe<ServiceRequest>;
+  userErrors: Array<UserError>;
+};
+
 export type MetricsFilter = {
   customerId?: InputMaybe<Scalars['ID']['input']>;
   from?: InputMaybe<Scalars['DateTime']['input']>;
@@ -500,6 +517,8 @@ export type Mutation = {
   createServiceRequest: ServiceRequestPayload;
   decideApproval: ApprovalPayload;
   escalateServiceRequest: ServiceRequestPayload;
+  /** Staff: close a request as a duplicate of another open request of the same customer; its PUBLIC comments are copied there. */
+  markDuplicate: MarkDuplicatePayload;
   postAdjustment: AdjustmentPayload;
   provideCustomerInfo: ServiceRequestPayload;
   reopenServiceRequest: ServiceRequestPayload;
@@ -548,6 +567,11 @@ export type MutationDecideApprovalArgs = {
 
 export type MutationEscalateServiceRequestArgs = {
   input: TransitionServiceRequestInput;
+};
+
+
+export type MutationMarkDuplicateArgs = {
+  input: MarkDuplicateInput;
 };
 
 
@@ -934,6 +958,8 @@ export type ServiceRequest = Node & {
   createdAt: Scalars['DateTime']['output'];
   customer: Customer;
   description: Scalars['String']['output'];
+  /** The request this one was closed as a duplicate of (markDuplicate); null otherwise. */
+  duplicateOf: Maybe<ServiceRequest>;
   escalated: Scalars['Boolean']['output'];
   /** The request's timeline, oldest first. */
   events: RequestEventConnection;

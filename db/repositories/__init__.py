@@ -1,0 +1,1 @@
+"""Repositories by aggregate: keyword-only async functions over the caller's session (nothing commits)."""

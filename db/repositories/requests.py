@@ -1,0 +1,151 @@
+"""The service request aggregate: lock, read and write a request and its comments (keyword-only async).
+
+Every transaction that changes a request calls `lock_request` FIRST, so the
+per-request event order equals the commit order (db/events.py relies on it).
+The SLA clock and the transition guards read a request through
+RequestRow.lifecycle_facts / sla_snapshot (records.rows): the services and the
+read side (`availableTransitions`, `Sla`) build them there only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import fields, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import exists, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.queries.scope import CustomerScope, in_scope
+from db.tables import ADJUSTMENTS, APPROVALS, COMMENTS, REQUESTS, columns
+from domain.enums import ApprovalStatus, CommentVisibility, RequestStatus
+from domain.rules import DEFAULT_RULES
+from domain.sla import SlaPolicy, next_check_at
+from records.rows import CommentRow, RequestRow
+
+__all__ = [
+    "changed",
+    "has_pending_approval",
+    "has_posted_adjustment",
+    "insert_comment",
+    "insert_request",
+    "lock_request",
+    "merged",
+    "next_sla_check",
+    "public_comments",
+    "update_request",
+]
+
+R = REQUESTS.c
+_ROW_FIELDS = frozenset(f.name for f in fields(RequestRow))
+
+
+def next_sla_check(
+    row: RequestRow, policy: SlaPolicy, *, auto_close_after: timedelta | None = None
+) -> datetime | None:
+    """`next_sla_check_at` for a request in this state (the SLA engine's index).
+
+    A RESOLVED request is due for auto-close `auto_close_after` (None: the shipped
+    rules' 7 days) after its resolution: the SLA engine closes it then.
+    """
+    if row.status == RequestStatus.RESOLVED.value and row.resolved_at is not None:
+        return row.resolved_at + (auto_close_after or DEFAULT_RULES.lifecycle.auto_close_after)
+    return next_check_at(row.sla_snapshot(policy), row.alerted_targets())
+
+
+async def has_pending_approval(session: AsyncSession, *, request_id: int) -> bool:
+    """Whether an approval of the request is still PENDING (RESOLVE is refused then)."""
+    stmt = select(
+        exists().where(
+            APPROVALS.c.request_id == request_id, APPROVALS.c.status == ApprovalStatus.PENDING.value
+        )
+    )
+    return bool(await session.scalar(stmt))
+
+
+async def has_posted_adjustment(session: AsyncSession, *, request_id: int) -> bool:
+    """Whether an adjustment was posted on the request (resolution code ADJUSTMENT_POSTED needs one)."""
+    return bool(await session.scalar(select(exists().where(ADJUSTMENTS.c.request_id == request_id))))
+
+
+async def lock_request(
+    session: AsyncSession, *, request_id: int, scope: CustomerScope = None
+) -> RequestRow | None:
+    """The request row, locked FOR UPDATE until the transaction ends; None when there is no such
+    request among the `scope` customers (None: all), the same scope in SQL as every read."""
+    stmt = select(*columns(REQUESTS, RequestRow)).where(R.id == request_id, in_scope(R.customer_id, scope))
+    stmt = stmt.with_for_update()
+    found = (await session.execute(stmt)).mappings().first()
+    return RequestRow.of(found) if found is not None else None
+
+
+def merged(row: RequestRow, values: Mapping[str, Any]) -> RequestRow:
+    """The row as it will read after `values` are written (columns RequestRow does not carry are ignored)."""
+    return replace(row, **{k: v for k, v in values.items() if k in _ROW_FIELDS})
+
+
+async def update_request(
+    session: AsyncSession, *, request_id: int, values: Mapping[str, Any], now: datetime
+) -> RequestRow:
+    """Write `values`, bump `version` by one and stamp `updated_at`; the row as written."""
+    stmt = (
+        update(REQUESTS)
+        .where(R.id == request_id)
+        .values(**values, version=R.version + 1, updated_at=now)
+        .returning(*columns(REQUESTS, RequestRow))
+    )
+    return RequestRow.of((await session.execute(stmt)).mappings().one())
+
+
+async def insert_request(session: AsyncSession, *, values: Mapping[str, Any]) -> RequestRow:
+    """Insert a new request; the row as written (number assigned by the database)."""
+    stmt = insert(REQUESTS).values(**values).returning(*columns(REQUESTS, RequestRow))
+    return RequestRow.of((await session.execute(stmt)).mappings().one())
+
+
+async def insert_comment(
+    session: AsyncSession,
+    *,
+    request_id: int,
+    body: str,
+    visibility: str,
+    author_subject: str,
+    author_name: str,
+    author_role: str,
+    now: datetime,
+) -> int:
+    """A new comment's id."""
+    stmt = (
+        insert(COMMENTS)
+        .values(
+            request_id=request_id,
+            body=body,
+            visibility=visibility,
+            author_subject=author_subject,
+            author_name=author_name,
+            author_role=author_role,
+            created_at=now,
+        )
+        .returning(COMMENTS.c.id)
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def public_comments(session: AsyncSession, *, request_id: int) -> list[CommentRow]:
+    """The request's PUBLIC comments, oldest first."""
+    stmt = (
+        select(*columns(COMMENTS, CommentRow))
+        .where(COMMENTS.c.request_id == request_id, COMMENTS.c.visibility == CommentVisibility.PUBLIC.value)
+        .order_by(COMMENTS.c.id)
+    )
+    return [CommentRow.of(r) for r in (await session.execute(stmt)).mappings()]
+
+
+def changed(
+    before: RequestRow, after: RequestRow, names: Sequence[str] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Audit before/after of the columns that differ (or of `names`)."""
+    keys = names if names is not None else [f.name for f in fields(RequestRow)]
+    diff = [k for k in keys if getattr(before, k) != getattr(after, k)]
+    return {k: getattr(before, k) for k in diff}, {k: getattr(after, k) for k in diff}

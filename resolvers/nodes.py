@@ -1,0 +1,114 @@
+"""Global-ID resolution for every node type, scoped to the caller: `node`, `nodes`, and the fresh
+reads mutation payloads answer with.
+
+The IDs are decoded and grouped by type, one scoped statement runs per type
+(db.queries.nodes); rows outside the caller's scope, or of types the caller
+may not read at all, answer null as if they did not exist.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, cast
+
+from strawberry.dataloader import DataLoader
+
+from auth.permissions import Capability
+from db.queries.nodes import NODE_TYPES, fetch_nodes
+from resolvers.context import Context
+from schema import ids
+from schema.types.agent import Agent, Team
+from schema.types.approval import Approval
+from schema.types.audit import AuditEntry
+from schema.types.customer import Contract, Customer
+from schema.types.invoice import Adjustment, Invoice, Payment
+from schema.types.node import Node
+from schema.types.request import ServiceRequest
+from schema.types.sla import BusinessCalendar, SlaPolicy
+from schema.types.timeline import Comment, RequestEvent
+
+__all__ = ["load_nodes", "node_of", "resolve_node_ids"]
+
+N = TypeVar("N", bound=Node)
+
+# Node type -> (its strawberry type's constructor from a row, the capability to read that type at all).
+_TYPES: dict[str, tuple[Callable[[Any], Node], Capability]] = {
+    "Customer": (Customer.from_row, Capability.READ_CUSTOMERS),
+    "Contract": (Contract.from_row, Capability.READ_CUSTOMERS),
+    "Invoice": (Invoice.from_row, Capability.READ_REQUESTS),
+    "Payment": (Payment.from_row, Capability.READ_REQUESTS),
+    "Adjustment": (Adjustment.from_row, Capability.READ_REQUESTS),
+    "ServiceRequest": (ServiceRequest.from_row, Capability.READ_REQUESTS),
+    "Comment": (Comment.from_row, Capability.READ_REQUESTS),
+    "RequestEvent": (RequestEvent.from_row, Capability.READ_REQUESTS),
+    "Approval": (Approval.from_row, Capability.READ_APPROVALS),
+    "Agent": (Agent.from_row, Capability.READ_TEAMS),
+    "Team": (Team.from_row, Capability.READ_TEAMS),
+    "SlaPolicy": (SlaPolicy.from_row, Capability.READ_REQUESTS),
+    "BusinessCalendar": (BusinessCalendar.from_row, Capability.READ_REQUESTS),
+    "AuditEntry": (AuditEntry.from_row, Capability.READ_AUDIT),
+}
+assert set(_TYPES) == NODE_TYPES
+
+
+def _prime(ctx: Context, type_name: str, rows: Sequence[Any]) -> None:
+    loaders = ctx.loaders
+    if type_name == "ServiceRequest":
+        loaders.prime_requests(rows)
+        return
+    loaders_by_type: dict[str, DataLoader[int, Any]] = {
+        "Customer": loaders.customer,
+        "Contract": loaders.contract,
+        "Invoice": loaders.invoice,
+        "Payment": loaders.payment,
+        "Adjustment": loaders.adjustment,
+        "Comment": loaders.comment,
+        "Approval": loaders.approval,
+        "Agent": loaders.staff,
+        "Team": loaders.team,
+        "SlaPolicy": loaders.policy,
+        "BusinessCalendar": loaders.calendar,
+    }
+    loader = loaders_by_type.get(type_name)
+    if loader is not None:
+        for row in rows:
+            loader.prime(row.id, row)
+
+
+async def load_nodes(ctx: Context, type_name: str, pks: Sequence[int]) -> dict[int, Node]:
+    """Strawberry objects of one node type by pk, only those that exist for the caller (fresh read)."""
+    if type_name not in _TYPES or not pks:
+        return {}
+    build, capability = _TYPES[type_name]
+    if not ctx.can(capability):
+        return {}
+    async with ctx.loaders.connection() as conn:
+        rows = await fetch_nodes(
+            conn,
+            type_name,
+            pks,
+            scope=ctx.principal.customer_ids,
+            internal=ctx.sees_internal_comments(),
+        )
+    _prime(ctx, type_name, list(rows.values()))
+    return {pk: build(row) for pk, row in rows.items()}
+
+
+async def node_of(ctx: Context, node_type: type[N], pk: int) -> N | None:
+    """The `node_type` object of row `pk` if it exists for the caller (scoped, fresh read): what
+    mutation payloads answer with."""
+    return cast(N | None, (await load_nodes(ctx, node_type.__name__, [pk])).get(pk))
+
+
+async def resolve_node_ids(ctx: Context, global_ids: Sequence[str]) -> list[Node | None]:
+    """`nodes(ids:)`: one statement per node type, answers in the order asked (null: not found)."""
+    decoded = [ids.decode(g) for g in global_ids]
+    wanted: dict[str, list[int]] = defaultdict(list)
+    for type_name, pk in decoded:
+        wanted[type_name].append(pk)
+    found: dict[tuple[str, int], Node] = {}
+    for type_name, pks in wanted.items():
+        for pk, obj in (await load_nodes(ctx, type_name, pks)).items():
+            found[(type_name, pk)] = obj
+    return [found.get(key) for key in decoded]

@@ -1,0 +1,1 @@
+"""Read resolvers per feature: what each query field and nested connection answers."""

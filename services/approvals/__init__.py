@@ -1,0 +1,1 @@
+"""Maker-checker approvals: request an approval, decide it (LIFECYCLE.md §4)."""

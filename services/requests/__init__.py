@@ -1,0 +1,1 @@
+"""Service requests: create, lifecycle transitions, comments, routing, duplicates."""
