@@ -18,6 +18,8 @@ from server import health
 from server.authn import build_authentication
 from server.console import console_routes
 from server.graphql_view import CasegraphGraphQL
+from server.limits import open_limits
+from server.limits.oauth import guard_token_endpoint
 from server.schema import build_schema
 from server.settings import Settings, sqlalchemy_url
 
@@ -47,15 +49,21 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         services = AppServices(engine=engine, sessionmaker=make_sessionmaker(engine), clock=clock)
         app.state.services = services
         try:
-            async with build_authentication(settings, services) as auth:
+            async with (
+                build_authentication(settings, services) as auth,
+                open_limits(settings, services, schema) as limits,
+            ):
                 view = CasegraphGraphQL(
                     schema,
                     services=services,
                     authenticate=auth.authenticate,
                     graphiql=not settings.is_production,
+                    limits=limits,
                 )
                 app.state.graphql.app = view
-                app.state.oauth_token.app = auth.token_endpoint
+                app.state.oauth_token.app = guard_token_endpoint(
+                    auth.token_endpoint, limits.client_authentications
+                )
                 app.state.jwks.app = auth.jwks_endpoint
                 async with contextlib.AsyncExitStack() as workers:
                     from server.workers import start_workers

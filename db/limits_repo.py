@@ -1,0 +1,148 @@
+"""SQL of the limits (LIMITS.md): rate-limit windows, subscription leases, trusted documents.
+
+The windows and leases change only through the functions of migration 0010, which
+take the needed locks and read the database's clock, so that every process and
+replica shares one count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from db.models import RateLimitWindow, SubscriptionLease, TrustedDocument
+
+__all__ = [
+    "Window",
+    "acquire_subscription_lease",
+    "acquire_window",
+    "clear_window",
+    "delete_expired",
+    "rate_limit_rules",
+    "read_window",
+    "register_documents",
+    "release_subscription_lease",
+    "renew_subscription_leases",
+    "trusted_document",
+]
+
+_ACQUIRE = text(
+    "SELECT acquired, previous_count, previous_ttl, current_count, current_ttl "
+    "FROM rate_limit_acquire(:key, :limit, :expiry, :amount)"
+)
+_READ = text(
+    "SELECT previous_count, current_count, extract(epoch FROM clock_timestamp() - window_start) AS elapsed "
+    "FROM rate_limit_windows WHERE key = :key"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A sliding-window counter as the `limits` strategies read it (TTLs in seconds)."""
+
+    previous_count: int
+    previous_ttl: float
+    current_count: int
+    current_ttl: float
+
+
+async def acquire_window(engine: AsyncEngine, *, key: str, limit: int, expiry: float, amount: int) -> bool:
+    """Add `amount` to the key's current window if the weighted count stays within `limit`."""
+    async with engine.begin() as conn:
+        row = (
+            await conn.execute(_ACQUIRE, {"key": key, "limit": limit, "expiry": expiry, "amount": amount})
+        ).one()
+    return bool(row.acquired)
+
+
+async def read_window(engine: AsyncEngine, *, key: str, expiry: float) -> Window:
+    """The key's counter as of now, without changing it (windows rolled as acquiring would)."""
+    async with engine.connect() as conn:
+        row = (await conn.execute(_READ, {"key": key})).one_or_none()
+    if row is None:
+        return Window(0, 0.0, 0, 0.0)
+    previous, current, elapsed = int(row.previous_count), int(row.current_count), float(row.elapsed)
+    if elapsed >= 2 * expiry:
+        return Window(0, 0.0, 0, 0.0)
+    if elapsed >= expiry:
+        previous, current, elapsed = current, 0, elapsed - expiry
+    return Window(previous, expiry - elapsed, current, 2 * expiry - elapsed)
+
+
+async def clear_window(engine: AsyncEngine, *, key: str | None = None) -> int:
+    """Forget one key's counter, or every counter (key None); the number of rows removed."""
+    stmt = delete(RateLimitWindow)
+    if key is not None:
+        stmt = stmt.where(RateLimitWindow.key == key)
+    async with engine.begin() as conn:
+        return (await conn.execute(stmt)).rowcount
+
+
+async def delete_expired(engine: AsyncEngine) -> None:
+    """Drop counters whose windows are both over and leases nobody renewed."""
+    async with engine.begin() as conn:
+        await conn.execute(text("DELETE FROM rate_limit_windows WHERE expires_at < clock_timestamp()"))
+        await conn.execute(text("DELETE FROM subscription_leases WHERE expires_at < clock_timestamp()"))
+
+
+async def acquire_subscription_lease(
+    engine: AsyncEngine, *, principal: str, lease: str, limit: int, ttl: float
+) -> bool:
+    """Record a live subscription unless the principal already has `limit` of them."""
+    async with engine.begin() as conn:
+        stmt = text("SELECT subscription_lease_acquire(:principal, :lease, :limit, :ttl)")
+        return bool(
+            (
+                await conn.execute(stmt, {"principal": principal, "lease": lease, "limit": limit, "ttl": ttl})
+            ).scalar()
+        )
+
+
+async def renew_subscription_leases(engine: AsyncEngine, *, leases: Collection[str], ttl: float) -> None:
+    """Push back the expiry of subscriptions that are still live."""
+    if not leases:
+        return
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE subscription_leases SET expires_at = clock_timestamp() + make_interval(secs => :ttl) "
+                "WHERE lease = ANY(:leases)"
+            ),
+            {"ttl": ttl, "leases": list(leases)},
+        )
+
+
+async def release_subscription_lease(engine: AsyncEngine, *, lease: str) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(delete(SubscriptionLease).where(SubscriptionLease.lease == lease))
+
+
+async def trusted_document(conn: AsyncConnection, *, sha256: str) -> str | None:
+    """The registered document with this SHA-256 (hex), if any."""
+    stmt = select(TrustedDocument.document).where(TrustedDocument.sha256 == sha256)
+    return (await conn.execute(stmt)).scalar_one_or_none()
+
+
+async def register_documents(session: AsyncSession, *, documents: Mapping[str, str]) -> int:
+    """Add documents (SHA-256 -> text) to the registry; the number that were new."""
+    if not documents:
+        return 0
+    stmt = (
+        insert(TrustedDocument)
+        .values([{"sha256": sha, "document": doc} for sha, doc in documents.items()])
+        .on_conflict_do_nothing(index_elements=[TrustedDocument.sha256])
+        .returning(TrustedDocument.sha256)
+    )
+    return len((await session.execute(stmt)).all())
+
+
+async def rate_limit_rules(engine: AsyncEngine) -> dict[str, object] | None:
+    """The stored `rate_limits` business rule set (per-role budgets), if there is a row."""
+    async with engine.connect() as conn:
+        stmt = text("SELECT rules FROM business_rules WHERE name = 'rate_limits'")
+        value = (await conn.execute(stmt)).scalar_one_or_none()
+    return value if isinstance(value, dict) else None
