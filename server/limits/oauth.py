@@ -59,20 +59,23 @@ def guard_token_endpoint(endpoint: ASGIApp, limiter: SlidingWindowCounterRateLim
                 response = await _locked_out(limiter, client_id)
                 await response(scope, receive, send)
                 return
-        status = 0
 
-        async def watching(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
+        async def counting_failures(message: Message) -> None:
+            # Counted before the client hears of it: its next attempt, on any process, sees the count.
+            if (
+                message["type"] == "http.response.start"
+                and message["status"] == 401
+                and client_id is not None
+            ):
+                try:
+                    await limiter.hit(_FAILURES, client_id)
+                except StorageError:
+                    log.warning(
+                        "rate-limit store unreachable; failed authentication not counted", exc_info=True
+                    )
             await send(message)
 
-        await endpoint(scope, replay(body, receive), watching)
-        if status == 401 and client_id is not None:
-            try:
-                await limiter.hit(_FAILURES, client_id)
-            except StorageError:
-                log.warning("rate-limit store unreachable; failed authentication not counted", exc_info=True)
+        await endpoint(scope, replay(body, receive), counting_failures)
 
     return guarded
 

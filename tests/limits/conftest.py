@@ -94,3 +94,33 @@ async def post(client: httpx.AsyncClient, token: str, body: dict[str, Any], **he
 def cost_of(response: httpx.Response) -> dict[str, Any]:
     extensions: dict[str, Any] = response.json()["extensions"]
     return extensions["cost"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def serve_with(db_url: str) -> Callable[..., contextlib.AbstractAsyncContextManager[Any]]:
+    """`async with serve_with(QUERY_COST_LIMIT=2) as live`: the app on a real uvicorn (live.url)."""
+    from tests.realtime_api.conftest import serve
+
+    def start(**overrides: Any) -> contextlib.AbstractAsyncContextManager[Any]:
+        settings = Settings(DATABASE_URL=db_url, CASEGRAPH_ENV="test", CASEGRAPH_WORKERS=False, **overrides)
+        return serve(settings)
+
+    return start
+
+
+@pytest.fixture
+async def sockets() -> AsyncIterator[Callable[..., Any]]:
+    """`await sockets(url, token)`: an initialised graphql-transport-ws client, closed after the test."""
+    from tests.realtime_api.support import WsClient
+
+    opened: list[WsClient] = []
+
+    async def open_socket(url: str, token: str) -> WsClient:
+        client = await WsClient.open(url, token)
+        opened.append(client)
+        return client
+
+    yield open_socket
+    for client in opened:
+        with contextlib.suppress(Exception):
+            await client.close()

@@ -8,8 +8,11 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import bearer
+from auth.secrets import issue_partner_secret
+from db.engine import make_sessionmaker
+from tests.conftest import Tokens, bearer
 from tests.limits.conftest import GRAPHQL_RESPONSE, VIEWER, AppFactory, People, cost_of, page_costing, post
+from tests.support.builders import Builder
 
 
 async def test_a_spent_budget_is_429_with_retry_after_and_refusals_take_nothing(
@@ -77,3 +80,32 @@ async def test_role_budgets_come_from_the_business_rules(
         assert cost_of(await post(client, people.customer, {"query": VIEWER}))["remaining"] == 39
         assert cost_of(await post(client, people.partner, {"query": page_costing(25)}))["remaining"] == 0
         assert (await post(client, people.partner, {"query": VIEWER})).status_code == 429
+
+
+async def test_ten_failed_client_authentications_then_429(
+    app_with: AppFactory, engine: AsyncEngine, tokens: Tokens
+) -> None:
+    b = Builder(engine)
+    secrets = {}
+    for client_id in ("erp-connector", "crm-sync"):
+        await b.partner(client_id=client_id)
+        async with make_sessionmaker(engine)() as session, session.begin():
+            secrets[client_id] = await issue_partner_secret(session, client_id)
+    form = {"grant_type": "client_credentials"}
+    async with app_with() as (_, client):
+        for _ in range(10):
+            failed = await client.post("/oauth/token", data=form, auth=("erp-connector", "wrong"))
+            assert failed.status_code == 401
+        # Locked out whatever it presents now, with client_secret_post as with basic.
+        post_auth = {**form, "client_id": "erp-connector", "client_secret": secrets["erp-connector"]}
+        locked = await client.post("/oauth/token", data=post_auth)
+        assert locked.status_code == 429
+        assert 1 <= int(locked.headers["retry-after"]) <= 120
+        locked = await client.post(
+            "/oauth/token", data=form, auth=("erp-connector", secrets["erp-connector"])
+        )
+        assert locked.status_code == 429
+        # Another client is not affected, and succeeding does not count.
+        for _ in range(12):
+            ok = await client.post("/oauth/token", data=form, auth=("crm-sync", secrets["crm-sync"]))
+            assert ok.status_code != 429
