@@ -143,18 +143,27 @@ def _cmdline(pid: int) -> str:
 
 @contextlib.asynccontextmanager
 async def running_server(
-    url: str, *, workers: int = 1, background_workers: bool = False, pool_size: int | None = None
+    url: str,
+    *,
+    workers: int = 1,
+    background_workers: bool = False,
+    pool_size: int | None = None,
+    limits: bool = True,
 ) -> AsyncIterator[RunningServer]:
     """`uvicorn --factory server.app:create_app` on a free loopback port until the block ends.
 
     Background workers (SLA engine, auto-close) are off unless asked for: they would add
-    load unrelated to what a read benchmark measures.
+    load unrelated to what a read benchmark measures. Limits (LIMITS.md) are on, with a budget
+    no benchmark exhausts, so their cost is measured without throttling; `limits=False` turns
+    them off (CASEGRAPH_LIMITS) for comparisons.
     """
     env = {
         **os.environ,
         "DATABASE_URL": url,
         "CASEGRAPH_WORKERS": "true" if background_workers else "false",
         "CASEGRAPH_ENV": "development",
+        "CASEGRAPH_LIMITS": "true" if limits else "false",
+        "RATE_LIMIT_POINTS": str(10**12),
     }
     if pool_size is not None:
         env["CASEGRAPH_DB_POOL_SIZE"] = str(pool_size)

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, text
+import asyncpg
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from db.models import RateLimitWindow, SubscriptionLease, TrustedDocument
+from db.models import TrustedDocument
 
 __all__ = [
     "Window",
@@ -30,13 +31,10 @@ __all__ = [
     "trusted_document",
 ]
 
-_ACQUIRE = text(
-    "SELECT acquired, previous_count, previous_ttl, current_count, current_ttl "
-    "FROM rate_limit_acquire(:key, :limit, :expiry, :amount)"
-)
-_READ = text(
-    "SELECT previous_count, current_count, extract(epoch FROM clock_timestamp() - window_start) AS elapsed "
-    "FROM rate_limit_windows WHERE key = :key"
+_ACQUIRE = "SELECT acquired FROM rate_limit_acquire($1, $2, $3, $4)"
+_READ = (
+    "SELECT previous_count, current_count, extract(epoch FROM clock_timestamp() - window_start)::float8 "
+    "FROM rate_limit_windows WHERE key = $1"
 )
 
 
@@ -50,22 +48,21 @@ class Window:
     current_ttl: float
 
 
-async def acquire_window(engine: AsyncEngine, *, key: str, limit: int, expiry: float, amount: int) -> bool:
+# The counters and leases are touched on the request path: plain asyncpg, one statement each
+# (autocommit; the functions of migration 0010 take their own locks).
+
+
+async def acquire_window(pool: asyncpg.Pool, *, key: str, limit: int, expiry: float, amount: int) -> bool:
     """Add `amount` to the key's current window if the weighted count stays within `limit`."""
-    async with engine.begin() as conn:
-        row = (
-            await conn.execute(_ACQUIRE, {"key": key, "limit": limit, "expiry": expiry, "amount": amount})
-        ).one()
-    return bool(row.acquired)
+    return bool(await pool.fetchval(_ACQUIRE, key, limit, float(expiry), amount))
 
 
-async def read_window(engine: AsyncEngine, *, key: str, expiry: float) -> Window:
+async def read_window(pool: asyncpg.Pool, *, key: str, expiry: float) -> Window:
     """The key's counter as of now, without changing it (windows rolled as acquiring would)."""
-    async with engine.connect() as conn:
-        row = (await conn.execute(_READ, {"key": key})).one_or_none()
+    row = await pool.fetchrow(_READ, key)
     if row is None:
         return Window(0, 0.0, 0, 0.0)
-    previous, current, elapsed = int(row.previous_count), int(row.current_count), float(row.elapsed)
+    previous, current, elapsed = int(row[0]), int(row[1]), float(row[2])
     if elapsed >= 2 * expiry:
         return Window(0, 0.0, 0, 0.0)
     if elapsed >= expiry:
@@ -73,52 +70,42 @@ async def read_window(engine: AsyncEngine, *, key: str, expiry: float) -> Window
     return Window(previous, expiry - elapsed, current, 2 * expiry - elapsed)
 
 
-async def clear_window(engine: AsyncEngine, *, key: str | None = None) -> int:
+async def clear_window(pool: asyncpg.Pool, *, key: str | None = None) -> int:
     """Forget one key's counter, or every counter (key None); the number of rows removed."""
-    stmt = delete(RateLimitWindow)
-    if key is not None:
-        stmt = stmt.where(RateLimitWindow.key == key)
-    async with engine.begin() as conn:
-        return (await conn.execute(stmt)).rowcount
+    if key is None:
+        status = await pool.execute("DELETE FROM rate_limit_windows")
+    else:
+        status = await pool.execute("DELETE FROM rate_limit_windows WHERE key = $1", key)
+    return int(status.rpartition(" ")[2])
 
 
-async def delete_expired(engine: AsyncEngine) -> None:
-    """Drop counters whose windows are both over and leases nobody renewed."""
-    async with engine.begin() as conn:
-        await conn.execute(text("DELETE FROM rate_limit_windows WHERE expires_at < clock_timestamp()"))
-        await conn.execute(text("DELETE FROM subscription_leases WHERE expires_at < clock_timestamp()"))
+async def delete_expired(pool: asyncpg.Pool) -> None:
+    """Drop counters whose windows are both over, and leases nobody renewed."""
+    await pool.execute("DELETE FROM rate_limit_windows WHERE expires_at < clock_timestamp()")
+    await pool.execute("DELETE FROM subscription_leases WHERE expires_at < clock_timestamp()")
 
 
 async def acquire_subscription_lease(
-    engine: AsyncEngine, *, principal: str, lease: str, limit: int, ttl: float
+    pool: asyncpg.Pool, *, principal: str, lease: str, limit: int, ttl: float
 ) -> bool:
     """Record a live subscription unless the principal already has `limit` of them."""
-    async with engine.begin() as conn:
-        stmt = text("SELECT subscription_lease_acquire(:principal, :lease, :limit, :ttl)")
-        return bool(
-            (
-                await conn.execute(stmt, {"principal": principal, "lease": lease, "limit": limit, "ttl": ttl})
-            ).scalar()
-        )
+    stmt = "SELECT subscription_lease_acquire($1, $2, $3, $4)"
+    return bool(await pool.fetchval(stmt, principal, lease, limit, ttl))
 
 
-async def renew_subscription_leases(engine: AsyncEngine, *, leases: Collection[str], ttl: float) -> None:
+async def renew_subscription_leases(pool: asyncpg.Pool, *, leases: Collection[str], ttl: float) -> None:
     """Push back the expiry of subscriptions that are still live."""
-    if not leases:
-        return
-    async with engine.begin() as conn:
-        await conn.execute(
-            text(
-                "UPDATE subscription_leases SET expires_at = clock_timestamp() + make_interval(secs => :ttl) "
-                "WHERE lease = ANY(:leases)"
-            ),
-            {"ttl": ttl, "leases": list(leases)},
+    if leases:
+        await pool.execute(
+            "UPDATE subscription_leases SET expires_at = clock_timestamp() + make_interval(secs => $1) "
+            "WHERE lease = ANY($2::text[])",
+            ttl,
+            list(leases),
         )
 
 
-async def release_subscription_lease(engine: AsyncEngine, *, lease: str) -> None:
-    async with engine.begin() as conn:
-        await conn.execute(delete(SubscriptionLease).where(SubscriptionLease.lease == lease))
+async def release_subscription_lease(pool: asyncpg.Pool, *, lease: str) -> None:
+    await pool.execute("DELETE FROM subscription_leases WHERE lease = $1", lease)
 
 
 async def trusted_document(conn: AsyncConnection, *, sha256: str) -> str | None:

@@ -16,11 +16,11 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import asyncpg
 import strawberry
 from limits.aio.storage import RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from redis.asyncio import Redis
-from sqlalchemy.exc import DBAPIError, InterfaceError
 
 from db import limits_repo
 from schema.context import AppServices
@@ -31,7 +31,7 @@ from server.limits.pg_storage import PostgresStorage
 from server.limits.rate import Budgets
 from server.limits.subscriptions import PostgresLeases, RedisLeases, SubscriptionLeases, SubscriptionSlots
 from server.schema import MAX_TOKENS, validation_rules
-from server.settings import Settings
+from server.settings import Settings, asyncpg_url
 
 __all__ = [
     "ALL_OPERATION_TYPES",
@@ -64,6 +64,7 @@ async def open_limits(
     storage: Storage
     leases: SubscriptionLeases
     redis: Redis | None = None
+    pool: asyncpg.Pool | None = None
     if redis_url:
         redis = Redis.from_url(redis_url)
         # One connection pool for the budgets (limits' storage) and the subscription leases.
@@ -75,8 +76,17 @@ async def open_limits(
         )
         leases = RedisLeases(redis)
     else:
-        storage = PostgresStorage(services.engine)
-        leases = PostgresLeases(services.engine)
+        assert settings.database_url is not None
+        # Counters are touched on the request path: a small pool of plain connections, one
+        # statement per acquisition (no ORM, no pre-ping, no explicit transaction).
+        pool = await asyncpg.create_pool(
+            asyncpg_url(settings.database_url),
+            min_size=1,
+            max_size=8,
+            server_settings={"application_name": "casegraph-limits"},
+        )
+        storage = PostgresStorage(pool)
+        leases = PostgresLeases(pool)
     slots = SubscriptionSlots(leases, per_principal=SUBSCRIPTIONS_PER_PRINCIPAL)
     limits = Limits(
         schema=schema._schema,
@@ -93,26 +103,28 @@ async def open_limits(
         enabled=settings.limits_enabled,
     )
     try:
-        async with slots.renewing(), _cleaning(services, enabled=redis is None):
+        async with slots.renewing(), _cleaning(pool):
             yield limits
     finally:
         if redis is not None:
             await redis.aclose()
+        if pool is not None:
+            await pool.close()
 
 
 @contextlib.asynccontextmanager
-async def _cleaning(services: AppServices, *, enabled: bool) -> AsyncIterator[None]:
+async def _cleaning(pool: asyncpg.Pool | None) -> AsyncIterator[None]:
     """Drop spent counters and dead leases from PostgreSQL now and then (Redis expires its own)."""
 
-    async def clean_forever() -> None:
+    async def clean_forever(pool: asyncpg.Pool) -> None:
         while True:
             await asyncio.sleep(CLEANUP_EVERY_SECONDS)
             try:
-                await limits_repo.delete_expired(services.engine)
-            except (DBAPIError, InterfaceError, OSError):
+                await limits_repo.delete_expired(pool)
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
                 log.warning("expired rate-limit rows not deleted", exc_info=True)
 
-    task = asyncio.create_task(clean_forever()) if enabled else None
+    task = None if pool is None else asyncio.create_task(clean_forever(pool))
     try:
         yield
     finally:

@@ -13,10 +13,9 @@ stores one entry per point, which does not suit budgets of 100,000 points.
 
 from __future__ import annotations
 
+import asyncpg
 from limits.aio.storage import Storage
 from limits.aio.storage.base import SlidingWindowCounterSupport
-from sqlalchemy.exc import DBAPIError, InterfaceError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db import limits_repo
 
@@ -26,39 +25,36 @@ __all__ = ["PostgresStorage"]
 class PostgresStorage(Storage, SlidingWindowCounterSupport):
     """Sliding-window counters in table `rate_limit_windows`."""
 
-    STORAGE_SCHEME = None  # built with an engine, not from a URI
+    STORAGE_SCHEME = None  # built with a connection pool, not from a URI
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, pool: asyncpg.Pool) -> None:
         super().__init__(wrap_exceptions=True)
-        self.engine = engine
+        self.pool = pool
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
-        return (DBAPIError, InterfaceError, OSError)
+        return (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
     async def acquire_sliding_window_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
-        return await limits_repo.acquire_window(
-            self.engine, key=key, limit=limit, expiry=expiry, amount=amount
-        )
+        return await limits_repo.acquire_window(self.pool, key=key, limit=limit, expiry=expiry, amount=amount)
 
     async def get_sliding_window(self, key: str, expiry: int) -> tuple[int, float, int, float]:
-        window = await limits_repo.read_window(self.engine, key=key, expiry=expiry)
+        window = await limits_repo.read_window(self.pool, key=key, expiry=expiry)
         return window.previous_count, window.previous_ttl, window.current_count, window.current_ttl
 
     async def clear_sliding_window(self, key: str, expiry: int) -> None:
-        await limits_repo.clear_window(self.engine, key=key)
+        await limits_repo.clear_window(self.pool, key=key)
 
     async def clear(self, key: str) -> None:
-        await limits_repo.clear_window(self.engine, key=key)
+        await limits_repo.clear_window(self.pool, key=key)
 
     async def reset(self) -> int | None:
-        return await limits_repo.clear_window(self.engine)
+        return await limits_repo.clear_window(self.pool)
 
     async def check(self) -> bool:
         try:
-            async with self.engine.connect() as conn:
-                await conn.exec_driver_sql("SELECT 1")
-        except (DBAPIError, InterfaceError, OSError):
+            await self.pool.fetchval("SELECT 1")
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
             return False
         return True
 

@@ -4,10 +4,11 @@ The counting is the `limits` library's sliding-window counter, kept in Redis (it
 storage) or PostgreSQL (server.limits.pg_storage). A round trip to that store for
 every operation would cost more than a small operation itself, so each process takes
 points for a principal a little ahead: an operation the process cannot pay from what
-it holds takes its cost plus 1 % of the budget from the shared window in one
-acquisition, and the next cheap operations spend the rest locally. Held points are
-dropped after a few seconds (they were counted in the window they were taken in), so
-at most 1 % of a budget per process is held where another process cannot use it.
+it holds takes its cost plus 1 % of the budget (1,000 points at most) from the shared
+window in one acquisition, and the next cheap operations spend the rest locally. Held
+points are dropped after a few seconds (they were counted in the window they were
+taken in), so at most 1 % of a budget per process is held where another process
+cannot use it.
 When the top-up does not fit, the exact cost is tried alone, so a budget is spent to
 its last point. A refused operation takes nothing.
 """
@@ -22,7 +23,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from cachetools import TTLCache
 from limits import RateLimitItemPerMinute
 from limits.aio.storage import Storage
 from limits.aio.storage.base import SlidingWindowCounterSupport
@@ -35,8 +35,11 @@ __all__ = ["BudgetState", "Budgets", "RateLimited", "principal_key", "seconds_un
 
 log = logging.getLogger("casegraph.limits")
 
-LEASE_FRACTION = 100  # a process takes 1 % of a budget ahead
+LEASE_FRACTION = 100  # a process takes 1 % of a budget ahead ...
+LEASE_MAX_POINTS = 1_000  # ... and never more than this
 LEASE_SECONDS = 5.0
+STATS_SECONDS = 1.0  # how stale the reported remaining points may be
+MAX_ACCOUNTS = 10_000  # principals remembered before idle ones are dropped
 
 
 def principal_key(principal: Principal) -> str:
@@ -88,9 +91,10 @@ class _Account:
     lock: asyncio.Lock
     points: int = 0  # the budget they were taken from
     balance: int = 0
-    remaining: int = 0
+    remaining: int = 0  # as reported: left in the shared window, plus the balance
     reset_at: datetime | None = None
     expires: float = 0.0  # time.monotonic()
+    read_at: float = -math.inf  # when the shared window was last read
 
     def covers(self, points: int, cost: int, now: float) -> bool:
         return self.points == points and self.expires > now and self.balance >= cost
@@ -112,7 +116,7 @@ class Budgets:
         self.limiter = SlidingWindowCounterRateLimiter(storage)
         self.points_for = points_for
         self.clock = clock
-        self._accounts: TTLCache[str, _Account] = TTLCache(maxsize=100_000, ttl=60)
+        self._accounts: dict[str, _Account] = {}
 
     async def spend(self, principal: Principal, cost: int) -> BudgetState | None:
         """Charge `cost` points; RateLimited when they do not fit (None: the store is unreachable)."""
@@ -120,6 +124,8 @@ class Budgets:
         points = await self.points_for(principal)
         account = self._accounts.get(key)
         if account is None:
+            if len(self._accounts) >= MAX_ACCOUNTS:
+                self._forget_idle()
             account = self._accounts[key] = _Account(asyncio.Lock())
         if account.covers(points, cost, time.monotonic()):
             return self._pay(account, cost)
@@ -133,6 +139,13 @@ class Budgets:
                 log.warning("rate-limit store unreachable; %s not counted", key, exc_info=True)
                 return None
 
+    def _forget_idle(self) -> None:
+        """Drop the accounts that hold nothing usable (their leases ran out) and nobody waits on."""
+        now = time.monotonic()
+        for key, account in list(self._accounts.items()):
+            if account.expires <= now and not account.lock.locked():
+                del self._accounts[key]
+
     def _pay(self, account: _Account, cost: int) -> BudgetState:
         account.balance -= cost
         account.remaining = max(account.remaining - cost, 0)
@@ -143,24 +156,33 @@ class Budgets:
         item = RateLimitItemPerMinute(points)
         held = account.balance if account.points == points and account.expires > time.monotonic() else 0
         need = max(cost - held, 0)
-        top_up = points // LEASE_FRACTION
+        top_up = min(points // LEASE_FRACTION, LEASE_MAX_POINTS)
         taken = 0
         if top_up and await self.limiter.hit(item, key, cost=need + top_up):
             taken = need + top_up
         elif need and await self.limiter.hit(item, key, cost=need):
             taken = need
-        window: Window = await self.storage.get_sliding_window(item.key_for(key), item.get_expiry())
-        previous, previous_ttl, current, current_ttl = window
-        used = math.floor(previous * previous_ttl / item.get_expiry()) + current
-        forgotten_in = current_ttl if current else previous_ttl
-        reset_at = self.clock() + timedelta(seconds=math.ceil(forgotten_in))
-        if taken < need:
-            wait = seconds_until_available(window, expiry=item.get_expiry(), limit=points, amount=need)
-            raise RateLimited(
-                retry_after=max(math.ceil(wait), 1), state=BudgetState(max(points - used, 0) + held, reset_at)
-            )
-        account.points, account.balance = points, held + taken
-        account.remaining = max(points - used, 0) + account.balance
-        account.reset_at = reset_at
-        account.expires = time.monotonic() + LEASE_SECONDS
+        now = time.monotonic()
+        fresh = account.points == points and now - account.read_at < STATS_SECONDS and taken == need + top_up
+        if fresh and account.reset_at is not None:
+            # What the response reports is read from the store at most once a second; in between,
+            # this process's own takings are subtracted (other processes' show at the next read).
+            account.balance = held + taken
+            account.remaining = max(account.remaining - held - taken, 0) + account.balance
+        else:
+            window: Window = await self.storage.get_sliding_window(item.key_for(key), item.get_expiry())
+            previous, previous_ttl, current, current_ttl = window
+            used = math.floor(previous * previous_ttl / item.get_expiry()) + current
+            forgotten_in = current_ttl if current else previous_ttl
+            reset_at = self.clock() + timedelta(seconds=math.ceil(forgotten_in))
+            if taken < need:
+                wait = seconds_until_available(window, expiry=item.get_expiry(), limit=points, amount=need)
+                left = BudgetState(max(points - used, 0) + held, reset_at)
+                raise RateLimited(retry_after=max(math.ceil(wait), 1), state=left)
+            account.balance = held + taken
+            account.remaining = max(points - used, 0) + account.balance
+            account.reset_at = reset_at
+            account.read_at = now
+        account.points = points
+        account.expires = now + LEASE_SECONDS
         return self._pay(account, cost)

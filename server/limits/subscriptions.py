@@ -15,10 +15,9 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Protocol
 
+import asyncpg
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy.exc import DBAPIError, InterfaceError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db import limits_repo
 
@@ -41,19 +40,19 @@ class SubscriptionLeases(Protocol):
 
 
 class PostgresLeases:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
 
     async def acquire(self, principal: str, lease: str, limit: int) -> bool:
         return await limits_repo.acquire_subscription_lease(
-            self.engine, principal=principal, lease=lease, limit=limit, ttl=LEASE_TTL_SECONDS
+            self.pool, principal=principal, lease=lease, limit=limit, ttl=LEASE_TTL_SECONDS
         )
 
     async def renew(self, leases: dict[str, str]) -> None:
-        await limits_repo.renew_subscription_leases(self.engine, leases=list(leases), ttl=LEASE_TTL_SECONDS)
+        await limits_repo.renew_subscription_leases(self.pool, leases=list(leases), ttl=LEASE_TTL_SECONDS)
 
     async def release(self, principal: str, lease: str) -> None:
-        await limits_repo.release_subscription_lease(self.engine, lease=lease)
+        await limits_repo.release_subscription_lease(self.pool, lease=lease)
 
 
 # KEYS[1]: the principal's sorted set (lease -> expiry, ms); ARGV: lease, limit, ttl (ms).
@@ -103,7 +102,7 @@ class RedisLeases:
         await self.client.zrem(self._key(principal), lease)
 
 
-_STORE_ERRORS = (RedisError, DBAPIError, InterfaceError, OSError)
+_STORE_ERRORS = (RedisError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
 
 class SubscriptionSlots:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import socket
 import uuid
+from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 from limits import RateLimitItemPerMinute
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
@@ -25,8 +27,16 @@ async def _age(engine: AsyncEngine, seconds: float) -> None:
         )
 
 
-async def test_the_postgresql_storage_is_a_sliding_window_counter(engine: AsyncEngine) -> None:
-    limiter = SlidingWindowCounterRateLimiter(PostgresStorage(engine))
+@pytest.fixture
+async def pool(db_url: str) -> AsyncIterator[asyncpg.Pool]:
+    async with asyncpg.create_pool(db_url, min_size=1, max_size=2) as created:
+        yield created
+
+
+async def test_the_postgresql_storage_is_a_sliding_window_counter(
+    engine: AsyncEngine, pool: asyncpg.Pool
+) -> None:
+    limiter = SlidingWindowCounterRateLimiter(PostgresStorage(pool))
     item = RateLimitItemPerMinute(10)
     assert await limiter.hit(item, "k", cost=6)
     assert not await limiter.hit(item, "k", cost=5)  # refused: nothing added
@@ -77,9 +87,9 @@ def _redis_reachable() -> bool:
 
 
 @pytest.fixture(params=["postgresql", "redis"])
-async def leases(request: pytest.FixtureRequest, engine: AsyncEngine) -> SubscriptionLeases:
+async def leases(request: pytest.FixtureRequest, pool: asyncpg.Pool) -> SubscriptionLeases:
     if request.param == "postgresql":
-        return PostgresLeases(engine)
+        return PostgresLeases(pool)
     if not _redis_reachable():
         pytest.skip("Redis is not running on 127.0.0.1:6379")
     from redis.asyncio import Redis
@@ -101,8 +111,8 @@ async def test_leases_count_per_principal_and_come_back(leases: SubscriptionLeas
         await leases.client.aclose()
 
 
-async def test_leases_of_a_dead_process_run_out(engine: AsyncEngine) -> None:
-    leases = PostgresLeases(engine)
+async def test_leases_of_a_dead_process_run_out(engine: AsyncEngine, pool: asyncpg.Pool) -> None:
+    leases = PostgresLeases(pool)
     for _ in range(2):
         assert await leases.acquire("staff:a@example.com", uuid.uuid4().hex, 2)
     assert not await leases.acquire("staff:a@example.com", uuid.uuid4().hex, 2)
