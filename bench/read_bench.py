@@ -326,7 +326,7 @@ async def _incident(server: RunningServer, token: str, count: int = 50, repeats:
             if response.status_code != 400 or code != "QUERY_TOO_COMPLEX":
                 raise RuntimeError(f"not refused: {response.status_code} {response.text[:300]}")
 
-        await refused(incident_document(-1))
+        await refused(incident_document(count))  # the server warm (token, caches)
         cpu = _cpu_seconds(server.pids())
         for variant in range(count):
             await refused(incident_document(variant))

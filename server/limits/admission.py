@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from auth.principal import Principal
 from db import limits_repo
+from domain.enums import Role
 from domain.rules import DEFAULT_RULES, RateLimitRules, parse_rules
 from server.limits.documents import DocumentAnalyser, PersistedDocuments
 from server.limits.errors import QUERY_TOO_COMPLEX, RATE_LIMITED, CostReport, Refusal
@@ -38,7 +39,7 @@ ALL_OPERATION_TYPES = frozenset({"query", "mutation", "subscription"})
 RULES_TTL_SECONDS = 30.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OperationRequest:
     """One GraphQL request as sent: its text or a persisted-query hash in `extensions`."""
 
@@ -48,7 +49,7 @@ class OperationRequest:
     extensions: Mapping[str, Any] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Admission:
     """An admitted operation: the text to run and, when charged, its parsed, valid document."""
 
@@ -70,6 +71,7 @@ class RoleBudgets:
         self.engine = engine
         self.default = default
         self._rules: RateLimitRules = DEFAULT_RULES.rate_limits
+        self._by_roles: dict[frozenset[Role], int] = {}
         self._loaded_at = -math.inf
         self._lock = asyncio.Lock()
 
@@ -80,8 +82,13 @@ class RoleBudgets:
                     stored = await limits_repo.rate_limit_rules(self.engine)
                     rows = {} if stored is None else {"rate_limits": stored}
                     self._rules = parse_rules(rows).rate_limits
+                    self._by_roles = {}
                     self._loaded_at = time.monotonic()
-        return self._rules.points_per_minute(principal.roles, self.default)
+        points = self._by_roles.get(principal.roles)
+        if points is None:
+            points = self._rules.points_per_minute(principal.roles, self.default)
+            self._by_roles[principal.roles] = points
+        return points
 
 
 class Limits:

@@ -85,11 +85,16 @@ class DocumentAnalyser:
         self.schema = schema
         self.rules = rules
         self.max_tokens = max_tokens
-        self._cache: LRUCache[str, AnalysedDocument] = LRUCache(maxsize=maxsize)
+        self.maxsize = maxsize
+        # Oldest out first (a plain dict: the look-up is on every request; an LRU's bookkeeping
+        # cost more than re-analysing the rare document that comes back after eviction).
+        self._cache: dict[str, AnalysedDocument] = {}
 
     def analyse(self, text: str) -> AnalysedDocument:
         cached = self._cache.get(text)
         if cached is None:
+            if len(self._cache) >= self.maxsize:
+                del self._cache[next(iter(self._cache))]
             cached = self._cache[text] = self._analyse(text)
         return cached
 

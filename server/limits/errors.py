@@ -12,6 +12,7 @@ __all__ = [
     "RATE_LIMITED",
     "CostReport",
     "Refusal",
+    "instant",
 ]
 
 QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
@@ -19,21 +20,26 @@ RATE_LIMITED = "RATE_LIMITED"
 PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CostReport:
     """`extensions.cost`: the operation's cost and limit, and the caller's budget where one applies."""
 
     requested: int
     limit: int
     remaining: int | None = None
-    reset_at: datetime | None = None
+    reset_at: str | None = None  # ISO 8601, UTC (see `instant`)
 
     def as_dict(self) -> dict[str, Any]:
         report: dict[str, Any] = {"requested": self.requested, "limit": self.limit}
         if self.remaining is not None and self.reset_at is not None:
             report["remaining"] = self.remaining
-            report["resetAt"] = self.reset_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+            report["resetAt"] = self.reset_at
         return report
+
+
+def instant(moment: datetime) -> str:
+    """How `extensions.cost.resetAt` spells a time: ISO 8601 in UTC with a Z."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class Refusal(Exception):

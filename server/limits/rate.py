@@ -30,6 +30,7 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
 
 from auth.principal import Principal
+from server.limits.errors import instant
 
 __all__ = ["BudgetState", "Budgets", "RateLimited", "principal_key", "seconds_until_available"]
 
@@ -51,12 +52,12 @@ def principal_key(principal: Principal) -> str:
     return f"staff:{principal.subject}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BudgetState:
     """What a response reports: points left in the current minute, and when all spent ones are back."""
 
     remaining: int
-    reset_at: datetime
+    reset_at: str  # ISO 8601, UTC
 
 
 class RateLimited(Exception):
@@ -92,7 +93,7 @@ class _Account:
     points: int = 0  # the budget they were taken from
     balance: int = 0
     remaining: int = 0  # as reported: left in the shared window, plus the balance
-    reset_at: datetime | None = None
+    reset_at: str | None = None
     expires: float = 0.0  # time.monotonic()
     read_at: float = -math.inf  # when the shared window was last read
 
@@ -174,7 +175,7 @@ class Budgets:
             previous, previous_ttl, current, current_ttl = window
             used = math.floor(previous * previous_ttl / item.get_expiry()) + current
             forgotten_in = current_ttl if current else previous_ttl
-            reset_at = self.clock() + timedelta(seconds=math.ceil(forgotten_in))
+            reset_at = instant(self.clock() + timedelta(seconds=math.ceil(forgotten_in)))
             if taken < need:
                 wait = seconds_until_available(window, expiry=item.get_expiry(), limit=points, amount=need)
                 left = BudgetState(max(points - used, 0) + held, reset_at)
