@@ -3,7 +3,10 @@
 // `casegraph serve --seed-demo` on a free port with a fresh CASEGRAPH_DATA_DIR (so it starts
 // its own private PostgreSQL; DATABASE_URL is removed from its environment), waits for
 // /readyz, mints tokens with `casegraph token` against the same data dir (the CLI shares the
-// running PostgreSQL), and stops everything at teardown.
+// running PostgreSQL), and stops everything at teardown. The server runs in
+// TRUSTED_DOCUMENTS=public mode with the SDK's manifest registered (`casegraph documents
+// register`), as a portal deployment would: every live test of a customer or partner runs the
+// SDK's persisted documents.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -16,6 +19,7 @@ import type { LiveServer } from './support/live.js';
 const run = promisify(execFile);
 
 const REPO = resolve(import.meta.dirname, '..', '..');
+const MANIFEST = resolve(import.meta.dirname, '..', 'src', 'generated', 'persisted-documents.json');
 const CASEGRAPH = process.env.CASEGRAPH_BIN ?? join(REPO, '.venv', 'bin', 'casegraph');
 const READY_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 30_000;
@@ -47,7 +51,12 @@ function demoCustomerRef(): string {
 }
 
 function serverEnv(dataDir: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, CASEGRAPH_DATA_DIR: dataDir, CASEGRAPH_ENV: 'development' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    CASEGRAPH_DATA_DIR: dataDir,
+    CASEGRAPH_ENV: 'development',
+    TRUSTED_DOCUMENTS: 'public',
+  };
   delete env.DATABASE_URL;
   delete env.BROADCAST_URL;
   return env;
@@ -145,6 +154,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   try {
     await waitReady(base, child, log);
+    await cli(env, ['documents', 'register', MANIFEST]);
     const customerRef = demoCustomerRef();
     const [adminToken, customerToken, partnerSecret] = await Promise.all([
       cli(env, ['token', '--subject', ADMIN]),
