@@ -1,16 +1,18 @@
 # syntax=docker/dockerfile:1
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY server server
 COPY schema schema
 COPY resolvers resolvers
 COPY db db
 COPY auth auth
 COPY domain domain
+COPY telemetry telemetry
 RUN python -m venv /opt/casegraph \
  && /opt/casegraph/bin/pip install --no-cache-dir --upgrade pip \
- && /opt/casegraph/bin/pip install --no-cache-dir .
+ && /opt/casegraph/bin/pip install --no-cache-dir --require-hashes --no-deps -r requirements.lock \
+ && /opt/casegraph/bin/pip install --no-cache-dir --no-deps .
 
 FROM python:3.11-slim AS runtime
 RUN groupadd --system casegraph && useradd --system --gid casegraph --home-dir /app casegraph \

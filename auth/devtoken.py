@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.key_vault import KeyVault
 from auth.keys import ensure_signing_key, load_keys
 from auth.permissions import ALL_SCOPES, allowed_scopes
 from auth.tokens import mint_token
@@ -29,6 +30,7 @@ async def mint_dev_token(
     customer_ref: str | None = None,
     scope: str | None = None,
     ttl: int = DEFAULT_DEV_TOKEN_TTL,
+    vault: KeyVault | None = None,
 ) -> str:
     """A signed JWT for `subject`; creates the development signing key when there is none.
 
@@ -50,8 +52,8 @@ async def mint_dev_token(
         scopes = frozenset(scope.split())
         if unknown := scopes - ALL_SCOPES:
             raise ValueError(f"unknown scope(s): {' '.join(sorted(unknown))}")
-    await ensure_signing_key(session, allow_generate=True)
-    keys = await load_keys(session)
+    await ensure_signing_key(session, allow_generate=True, vault=vault)
+    keys = await load_keys(session, vault=vault)
     return mint_token(
         keys,
         issuer=issuer,

@@ -32,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from auth.config import AuthSettings, is_production
+from auth.key_vault import KeyVault
 from auth.keys import IssuerKeys, load_jwks, load_keys
 from auth.permissions import ALL_SCOPES, allowed_scopes
 from auth.secrets import verify_secret
@@ -196,10 +197,13 @@ async def _load_clients(session: AsyncSession, client_ids: Iterable[str | None])
     }
 
 
-def make_token_endpoint(sessionmaker: async_sessionmaker[AsyncSession], settings: AuthSettings) -> Endpoint:
+def make_token_endpoint(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: AuthSettings, *, vault: KeyVault | None = None
+) -> Endpoint:
     """`POST /oauth/token`: client_credentials for partner clients (basic or post client auth).
 
-    Tokens: our RS256 JWT, roles [PARTNER], `client_id`, lifetime `settings.client_token_ttl`.
+    Tokens: our RS256 JWT, roles [PARTNER], `client_id`, lifetime `settings.client_token_ttl`;
+    signed by the newest key, opened with `vault` when it is sealed.
     """
     production = is_production(settings)
 
@@ -214,7 +218,7 @@ def make_token_endpoint(sessionmaker: async_sessionmaker[AsyncSession], settings
         basic_id, _ = extract_basic_authorization(request.headers)
         async with sessionmaker() as session:
             clients = await _load_clients(session, (basic_id, form.get("client_id")))
-            keys = await load_keys(session, include_dev_keys=not production)
+            keys = await load_keys(session, include_dev_keys=not production, vault=vault)
         if keys.signing_key is None:
             return JSONResponse(
                 {"error": "temporarily_unavailable", "error_description": "The issuer has no signing key."},

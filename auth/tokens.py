@@ -86,7 +86,8 @@ def mint_token(
 
 
 class JwksSource:
-    """The keys of one issuer, cached; reloaded on an unknown kid at most once per interval.
+    """The keys of one issuer, cached; reloaded on an unknown kid at most once per interval,
+    and after `max_age` seconds in any case, so that a retired key stops verifying.
 
     `require_nbf`: the built-in issuer always sends `nbf`; external issuers often
     send only `iat`, and then one of the two suffices.
@@ -99,9 +100,11 @@ class JwksSource:
         *,
         require_nbf: bool = True,
         refresh_interval: float = 30.0,
+        max_age: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.issuer = issuer
+        self._max_age = max_age
         self.require_nbf = require_nbf
         self._fetch = fetch
         self._interval = refresh_interval
@@ -116,12 +119,14 @@ class JwksSource:
         return frozenset(self._keys)
 
     def cached(self, kid: str) -> Key | None:
-        """The cached key with this kid, without any reload."""
+        """The cached key with this kid, without any reload; None once the cache is `max_age` old."""
+        if self._last_attempt is None or self._clock() - self._last_attempt >= self._max_age:
+            return None
         return self._keys.get(kid)
 
     async def find(self, kid: str) -> Key | None:
-        """The key with this kid; reloads (rate-limited) when it is not known yet."""
-        if kid not in self._keys:
+        """The key with this kid; reloads (rate-limited) when it is not known yet or the cache is old."""
+        if self.cached(kid) is None:
             await self.refresh()
         return self._keys.get(kid)
 

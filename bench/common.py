@@ -23,7 +23,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -148,34 +148,42 @@ async def running_server(
     workers: int = 1,
     background_workers: bool = False,
     pool_size: int | None = None,
-    limits: bool = True,
+    extra_env: Mapping[str, str] | None = None,
+    log: Path | None = None,
 ) -> AsyncIterator[RunningServer]:
     """`uvicorn --factory server.app:create_app` on a free loopback port until the block ends.
 
     Background workers (SLA engine, auto-close) are off unless asked for: they would add
-    load unrelated to what a read benchmark measures. Limits (LIMITS.md) are on, with a budget
-    no benchmark exhausts, so their cost is measured without throttling; `limits=False` turns
-    them off (CASEGRAPH_LIMITS) for comparisons.
+    load unrelated to what a read benchmark measures. `extra_env` is added to the server's
+    environment last (e.g. a setting under comparison); with `log`, the server's output goes
+    to that file instead of the benchmark's own. Limits (LIMITS.md) are on, with a budget no
+    benchmark exhausts, so their cost is measured without throttling (CASEGRAPH_LIMITS=false in
+    `extra_env` turns them off for comparisons).
     """
     env = {
         **os.environ,
         "DATABASE_URL": url,
         "CASEGRAPH_WORKERS": "true" if background_workers else "false",
         "CASEGRAPH_ENV": "development",
-        "CASEGRAPH_LIMITS": "true" if limits else "false",
         "RATE_LIMIT_POINTS": str(10**12),
     }
     if pool_size is not None:
         env["CASEGRAPH_DB_POOL_SIZE"] = str(pool_size)
     env.pop("BROADCAST_URL", None)
+    env.update(extra_env or {})
     port = pgserver._free_port()
+    output = log.open("ab") if log else None  # the child keeps its own copy of the descriptor
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "uvicorn", "--factory", "server.app:create_app",
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
         "--log-level", "warning", "--no-access-log", "--backlog", "4096",
         env=env,
+        stdout=output,
+        stderr=output,
         start_new_session=True,  # its own process group: stopping it stops its workers
     )  # fmt: skip
+    if output:
+        output.close()
     server = RunningServer(base_url=f"http://127.0.0.1:{port}", process=process)
     try:
         await _ready(server, expected=workers)

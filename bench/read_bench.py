@@ -254,7 +254,9 @@ async def _bench(args: argparse.Namespace) -> None:
         plan = {"admin": (admin, NESTED), "customer": (customer, NESTED), "viewer": (admin, VIEWER)}
         async with contextlib.AsyncExitStack() as stack:
             servers = {
-                on: await stack.enter_async_context(running_server(url, workers=args.workers, limits=on))
+                on: await stack.enter_async_context(
+                    running_server(url, workers=args.workers, extra_env={"CASEGRAPH_LIMITS": str(on).lower()})
+                )
                 for on in modes
             }
             for on, server in servers.items():

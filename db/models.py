@@ -107,8 +107,13 @@ class SigningKey(Base):
     """An RS256 key pair of the built-in issuer; the newest active key signs."""
 
     __tablename__ = "signing_keys"
+    # Exactly one of: the PEM in plaintext (development), sealed by auth.key_vault (migration 0011).
+    __table_args__ = (
+        CheckConstraint("num_nonnulls(private_pem, sealed_private_key) = 1", name="one_private_key"),
+    )
     kid: Mapped[str] = mapped_column(String(64), primary_key=True)
-    private_pem: Mapped[str] = mapped_column(Text)
+    private_pem: Mapped[str | None] = mapped_column(Text)
+    sealed_private_key: Mapped[str | None] = mapped_column(Text)
     public_jwk: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
     retired_at: Mapped[datetime | None] = mapped_column(TZ)

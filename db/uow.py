@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.audit import AuditRecord, append_audit
 from db.models import RequestEvent
+from telemetry.spans import traced
 
 __all__ = ["ChangeActor", "UnitOfWork"]
 
@@ -131,6 +132,7 @@ class UnitOfWork:
     def after_commit(self, hook: Callable[[], Awaitable[None]]) -> None:
         self._after_commit.append(hook)
 
+    @traced("outbox.commit")
     async def commit(self) -> None:
         """Write events, announce them, append the audit chain, and commit."""
         if self._events:

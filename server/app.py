@@ -8,7 +8,9 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
+from opentelemetry.sdk.trace import TracerProvider
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
@@ -20,8 +22,11 @@ from server.console import console_routes
 from server.graphql_view import CasegraphGraphQL
 from server.limits import open_limits
 from server.limits.oauth import guard_token_endpoint
+from server.http_security import SecurityHeaders, graphql_cors
+from server.request_log import RequestLog
 from server.schema import build_schema
 from server.settings import Settings, sqlalchemy_url
+from server.tracing import instrumented, tracer_provider_from_env
 
 __all__ = ["create_app"]
 
@@ -35,12 +40,21 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime] = _utcnow) -> Starlette:
-    """Build the app; DATABASE_URL must point at a migrated database (the CLI sees to that)."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Callable[[], datetime] = _utcnow,
+    tracer_provider: TracerProvider | None = None,
+) -> Starlette:
+    """Build the app; DATABASE_URL must point at a migrated database (the CLI sees to that).
+
+    Traces go to `tracer_provider`, else where the OTEL_* variables say (server.tracing), else nowhere.
+    """
     settings = settings or Settings()
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL is not set (run through `casegraph serve`, which provides one)")
     schema = build_schema()
+    tracer_provider = tracer_provider or tracer_provider_from_env()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -59,6 +73,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
                     authenticate=auth.authenticate,
                     graphiql=not settings.is_production,
                     limits=limits,
+                    allowed_origins=settings.allowed_origins,
                 )
                 app.state.graphql.app = view
                 app.state.oauth_token.app = guard_token_endpoint(
@@ -68,6 +83,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
                 async with contextlib.AsyncExitStack() as workers:
                     from server.workers import start_workers
 
+                    workers.enter_context(instrumented(tracer_provider))
                     await start_workers(workers, settings, services)
                     # What exists now lives as long as the app (schema, engine, modules): keep it
                     # out of the collector's full scans. Under load (a nested page at 32
@@ -90,9 +106,19 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     graphql = _Late()
     oauth_token = _Late()
     jwks = _Late()
+    # Outermost first: the trace's server span, the request log (request id), the security headers.
+    middleware = [
+        Middleware(RequestLog),
+        Middleware(SecurityHeaders, hsts_max_age=settings.hsts_max_age),
+    ]
+    if tracer_provider is not None:
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+        middleware.insert(0, Middleware(OpenTelemetryMiddleware, tracer_provider=tracer_provider))
+    cors = graphql_cors(graphql, origins=settings.allowed_origins, max_age=settings.cors_max_age)
     app = Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+            Route("/graphql", cors, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
             WebSocketRoute("/graphql", graphql),
             Route("/oauth/token", oauth_token, methods=["POST"]),
             Route("/.well-known/jwks.json", jwks, methods=["GET"]),
@@ -102,6 +128,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             # The reference agent console; development only (no routes in production).
             *console_routes(settings),
         ],
+        middleware=middleware,
         lifespan=lifespan,
     )
     app.state.graphql = graphql

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp
 
 from auth.config import make_token_verifier
 from auth.issuer import make_jwks_endpoint, make_token_endpoint
+from auth.key_vault import KeyVault
 from auth.principal import Principal
 from auth.resolve import principal_from_claims
 from auth.tokens import InvalidToken
@@ -21,11 +22,17 @@ from schema.context import AppServices
 from server.graphql_view import Authenticator, InvalidCredentials
 from server.settings import Settings
 
-__all__ = ["Authentication", "build_authentication"]
+__all__ = ["Authentication", "build_authentication", "key_vault"]
 
 # A verified token's principal is reused for a few seconds: it spares a database round trip
 # per request under load, while a deactivated staff member is refused within this delay.
 PRINCIPAL_TTL_SECONDS = 5
+
+
+def key_vault(settings: Settings) -> KeyVault | None:
+    """The vault of OAUTH_KEY_ENCRYPTION_KEY (None when unset); KeyVaultError when malformed."""
+    secret = settings.oauth_key_encryption_key
+    return KeyVault.from_setting(secret.get_secret_value() if secret is not None else None)
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,8 @@ async def build_authentication(settings: Settings, services: AppServices) -> Asy
 
         yield Authentication(
             authenticate=authenticate,
-            token_endpoint=request_response(make_token_endpoint(services.sessionmaker, settings)),
+            token_endpoint=request_response(
+                make_token_endpoint(services.sessionmaker, settings, vault=key_vault(settings))
+            ),
             jwks_endpoint=request_response(make_jwks_endpoint(services.sessionmaker, settings)),
         )

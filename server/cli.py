@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.engine import make_engine, make_sessionmaker
 from db.migrate import upgrade
 from server.database import database_url
+from server.logging_setup import configure_logging, logging_config
 from server.settings import Settings, sqlalchemy_url
 
 __all__ = ["main"]
@@ -51,7 +52,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
             upgrade(sqlalchemy_url(url))
         os.environ["DATABASE_URL"] = url
         settings = Settings()
-        _in_session(url, lambda s: _prepare_keys(s, settings))
+        _check_before_serving(url, settings)
         if args.seed_demo:
             _seed_if_empty(url, args.requests)
         logging.getLogger("casegraph").info("serving on http://%s:%s/graphql", args.host, args.port)
@@ -70,19 +71,23 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
             # Events are a few hundred bytes of JSON: per-message compression saved little on the
             # wire and cost every socket a zlib context (~35 KiB) plus CPU on every frame sent.
             ws_per_message_deflate=False,
-            log_level="info",
+            # Our logging in every worker; server.request_log replaces uvicorn's access log.
+            log_config=logging_config(settings.effective_log_format, settings.log_level),
+            access_log=False,
         )
 
 
-async def _prepare_keys(session: AsyncSession, settings: Settings) -> None:
-    from auth.keys import assert_production_keys, ensure_signing_key
+def _check_before_serving(url: str, settings: Settings) -> None:
+    """Refuse to start, in one line, on what would fail later: keys, CORS origins."""
+    from auth.keys import NoSigningKeyError, ProductionKeyError
+    from server.key_commands import KeyCommandError, prepare_keys
 
-    if settings.is_production:
-        if not settings.oauth_jwks_url:
-            # Only an explicitly created key (`casegraph rotate-key`) may sign in production.
-            await assert_production_keys(session)
-    else:
-        await ensure_signing_key(session, allow_generate=True)
+    try:
+        settings.allowed_origins  # noqa: B018 (parsed and checked here)
+        # Production: an explicitly created key (`casegraph rotate-key`), sealed (OAUTH_KEY_ENCRYPTION_KEY).
+        _in_session(url, lambda s: prepare_keys(s, settings))
+    except (ValueError, ProductionKeyError, NoSigningKeyError, KeyCommandError) as exc:
+        raise CommandError(str(exc)) from exc
 
 
 def _seed_if_empty(url: str, requests: int) -> None:
@@ -154,10 +159,9 @@ def _cmd_token(args: argparse.Namespace, settings: Settings) -> None:
     if settings.is_production:
         raise CommandError("the development token command is disabled when CASEGRAPH_ENV=production")
     from auth.devtoken import mint_dev_token
-    from auth.keys import ensure_signing_key
+    from server.authn import key_vault
 
     async def mint(session: AsyncSession) -> str:
-        await ensure_signing_key(session, allow_generate=True)
         return await mint_dev_token(
             session,
             issuer=settings.oauth_issuer,
@@ -167,6 +171,7 @@ def _cmd_token(args: argparse.Namespace, settings: Settings) -> None:
             customer_ref=args.customer_id,
             scope=args.scope,
             ttl=args.ttl,
+            vault=key_vault(settings),
         )
 
     with database_url(settings) as url:
@@ -187,13 +192,24 @@ def _cmd_partner_secret(args: argparse.Namespace, settings: Settings) -> None:
     print(secret)
 
 
-def _cmd_rotate_key(args: argparse.Namespace, settings: Settings) -> None:
-    from auth.keys import rotate_signing_key
+def _cmd_keys(args: argparse.Namespace, settings: Settings) -> None:
+    """rotate-key, retire-key, encrypt-keys, list-keys (server.key_commands)."""
+    from server import key_commands as keys
 
+    work = {
+        "rotate-key": lambda s: keys.rotate_key(s, settings),
+        "retire-key": lambda s: keys.retire_key(s, args.kid),
+        "encrypt-keys": lambda s: keys.encrypt_keys(s, settings),
+        "list-keys": keys.list_keys,
+    }[args.command]
     with database_url(settings) as url:
         upgrade(sqlalchemy_url(url))
-        kid = _in_session(url, rotate_signing_key)
-    print(kid)
+        try:
+            result = _in_session(url, work)
+        except keys.KeyCommandError as exc:
+            raise CommandError(str(exc)) from exc
+    for line in [result] if isinstance(result, str) else result or []:
+        print(line)
 
 
 def _cmd_documents_register(args: argparse.Namespace, settings: Settings) -> None:
@@ -255,7 +271,16 @@ def _parser() -> argparse.ArgumentParser:
     ps.set_defaults(func=_cmd_partner_secret)
 
     sub.add_parser("rotate-key", help="create a new signing key for the built-in issuer").set_defaults(
-        func=_cmd_rotate_key
+        func=_cmd_keys
+    )
+    retire = sub.add_parser("retire-key", help="stop publishing a signing key (its tokens stop verifying)")
+    retire.add_argument("kid")
+    retire.set_defaults(func=_cmd_keys)
+    sub.add_parser(
+        "encrypt-keys", help="seal stored signing keys with OAUTH_KEY_ENCRYPTION_KEY (prints the kids sealed)"
+    ).set_defaults(func=_cmd_keys)
+    sub.add_parser("list-keys", help="the stored signing keys and how each is kept").set_defaults(
+        func=_cmd_keys
     )
     sub.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(func=_cmd_export_schema)
 
@@ -271,10 +296,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
+    settings = Settings()
+    configure_logging(settings.effective_log_format, settings.log_level)
     try:
-        args.func(args, Settings())
+        args.func(args, settings)
     except CommandError as exc:
         print(f"casegraph {args.command}: {exc}", file=sys.stderr)
         return 2

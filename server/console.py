@@ -27,6 +27,7 @@ from starlette.staticfiles import StaticFiles
 
 from auth.devtoken import DEFAULT_DEV_TOKEN_TTL, mint_dev_token
 from db.models import Staff, Team, TeamMember
+from server.authn import key_vault
 from server.settings import Settings
 
 __all__ = ["STATIC_DIR", "console_routes"]
@@ -117,7 +118,11 @@ async def _dev_token(request: Request) -> Response:
             return JSONResponse({"error": f"no active staff member {subject}"}, status_code=404)
         # No roles: the server takes them from the staff row, and the token gets every scope.
         token = await mint_dev_token(
-            session, issuer=settings.oauth_issuer, audience=settings.oauth_audience, subject=subject
+            session,
+            issuer=settings.oauth_issuer,
+            audience=settings.oauth_audience,
+            subject=subject,
+            vault=key_vault(settings),
         )
     return JSONResponse(
         {"accessToken": token, "tokenType": "Bearer", "expiresIn": DEFAULT_DEV_TOKEN_TTL},

@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from db.events import EVENTS_CHANNEL, Cursor, EventFilter, EventRow, current_head, fetch_filtered
 from server.broadcast_pg import PostgresNotifyBackend, is_gap
+from telemetry.spans import traced
 
 __all__ = ["Accept", "EventHub", "HubStats", "Subscription"]
 
@@ -368,6 +369,7 @@ class EventHub:
                 if len(batch) < self._page_size:
                     return batch.held_back
 
+    @traced("event_hub.fan_out")
     def _dispatch(self, batch: Sequence[EventRow]) -> None:
         self.stats.delivered_batches += 1
         for sub in list(self._subscribers):

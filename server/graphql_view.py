@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -37,6 +37,7 @@ from auth.principal import Principal
 from schema.context import AppServices, Context
 from server.limits import Admission, Limits, OperationRequest, Refusal, bodies
 from server.limits.websocket import LimitedTransportWSHandler, SizeLimitedWebSocket
+from telemetry.request_record import note_error_codes, note_principal
 
 __all__ = ["Authenticator", "CasegraphGraphQL", "InvalidCredentials"]
 
@@ -60,6 +61,7 @@ def _bearer(value: str | None) -> str | None:
 
 
 def _unauthorized(presented: bool, detail: str) -> Response:
+    note_error_codes(["UNAUTHENTICATED"])
     challenge = 'Bearer realm="casegraph"'
     if presented:
         challenge += f', error="invalid_token", error_description="{detail}"'
@@ -81,6 +83,7 @@ class CasegraphGraphQL(GraphQL[Context, None]):
         authenticate: Authenticator,
         graphiql: bool,
         limits: Limits,
+        allowed_origins: Sequence[str] = (),
     ) -> None:
         super().__init__(
             schema,
@@ -90,6 +93,8 @@ class CasegraphGraphQL(GraphQL[Context, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             connection_init_wait_timeout=timedelta(seconds=10),
             max_subscriptions_per_connection=50,
+            # Pages on these origins may open sockets (besides the server's own origin; CORS_ALLOWED_ORIGINS).
+            allowed_origins=allowed_origins,
         )
         self.services = services
         self.authenticate = authenticate
@@ -129,6 +134,7 @@ class CasegraphGraphQL(GraphQL[Context, None]):
                 await _unauthorized(True, str(exc) or "invalid token")(scope, receive, send)
                 return
             scope.setdefault("state", {})["principal"] = principal
+            _note(principal)
         if request.method == "POST":
             if bodies.declared_too_large(request.headers):
                 await bodies.too_large()(scope, receive, send)
@@ -246,6 +252,7 @@ class CasegraphGraphQL(GraphQL[Context, None]):
         except InvalidCredentials as exc:
             raise ConnectionRejectionError({"message": str(exc) or "invalid token"}) from exc
         context.principal_or_none = principal
+        _note(principal)
         self._close_at_expiry(context, principal)
         return UNSET
 
@@ -272,6 +279,11 @@ def _refused(refusal: Refusal, accept: str) -> Response:
     if wants_graphql_response:
         response.headers["content-type"] = GRAPHQL_RESPONSE_JSON + "; charset=utf-8"
     return response
+
+
+def _note(principal: Principal) -> None:
+    """The caller, for the request log (a partner's subject is its OAuth client id)."""
+    note_principal(principal.subject, client_id=principal.subject if principal.is_partner else None)
 
 
 def _is_request_error(data: Mapping[str, Any]) -> bool:

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from db.migrate import is_current
 
-__all__ = ["GRAPHQL_DURATION", "GRAPHQL_ERRORS", "healthz", "metrics", "readyz"]
-
-GRAPHQL_DURATION = Histogram(
-    "casegraph_graphql_operation_seconds", "GraphQL operation duration", ["operation_type"]
-)
-GRAPHQL_ERRORS = Counter("casegraph_graphql_errors_total", "GraphQL errors by code", ["code"])
+__all__ = ["healthz", "metrics", "readyz"]
 
 
 async def healthz(request: Request) -> Response:

@@ -21,6 +21,7 @@ from strawberry.schema.config import StrawberryConfig
 from resolvers.query import Query
 from schema.errors import CodedError
 from schema.scalars import SCALAR_OVERRIDES
+from server.operation_record import operation_extension
 
 __all__ = ["MAX_TOKENS", "build_schema", "validation_rules"]
 
@@ -96,5 +97,7 @@ def build_schema() -> strawberry.Schema:
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
             lambda: _MaskErrors(should_mask_error=_should_mask, error_message="Internal server error."),
+            # The request log's operation name, type and error codes; spans when tracing is on.
+            operation_extension,
         ],
     )

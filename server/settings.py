@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "asyncpg_url", "sqlalchemy_url"]
@@ -45,7 +45,26 @@ class Settings(BaseSettings):
     trusted_documents: Literal["off", "public"] = Field(default="off", alias="TRUSTED_DOCUMENTS")
     # Off: no cost analysis, rate limits or `extensions.cost` (for overhead comparisons in bench/).
     limits_enabled: bool = Field(default=True, alias="CASEGRAPH_LIMITS")
+    # Browsers and operators (server.http_security, server.request_log, auth.key_vault).
+    cors_allowed_origins: str = Field(default="", alias="CORS_ALLOWED_ORIGINS")
+    cors_max_age: int = Field(default=600, alias="CORS_MAX_AGE")
+    hsts_max_age: int = Field(default=0, alias="HSTS_MAX_AGE")
+    log_format: Literal["json", "text"] | None = Field(default=None, alias="LOG_FORMAT")
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    oauth_key_encryption_key: SecretStr | None = Field(default=None, alias="OAUTH_KEY_ENCRYPTION_KEY")
 
     @cached_property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @cached_property
+    def allowed_origins(self) -> tuple[str, ...]:
+        """CORS_ALLOWED_ORIGINS (comma- or space-separated), normalized; ValueError names a bad one."""
+        from server.http_security import parse_origins
+
+        return parse_origins(self.cors_allowed_origins)
+
+    @cached_property
+    def effective_log_format(self) -> Literal["json", "text"]:
+        """LOG_FORMAT, else JSON in production and text elsewhere."""
+        return self.log_format or ("json" if self.is_production else "text")

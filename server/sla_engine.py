@@ -44,6 +44,7 @@ from resolvers.mutations.request_change import Author
 from resolvers.mutations.requests_transitions import TransitionSpec, perform_transition
 from resolvers.mutations.system import escalate_within
 from server.event_hub import EventHub
+from telemetry.spans import traced
 
 __all__ = ["SlaEngine", "SlaEngineStats"]
 
@@ -295,6 +296,7 @@ class SlaEngine:
         if count:
             log.info("scheduled the auto-close of %d resolved requests", count)
 
+    @traced("sla_engine.drain")
     async def _drain(self, now: datetime) -> tuple[datetime, int]:
         """Handle everything due at `now`, batch after batch; (the last claim's now, rows handled)."""
         handled = 0

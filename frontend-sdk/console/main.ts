@@ -3,7 +3,7 @@
 // Everything goes through the SDK: queries and mutations over HTTP, requestEvents and slaAlerts
 // over graphql-transport-ws (resumed by the SDK after reconnects). The queue is re-read after
 // each event rather than patched, so its order (most urgent SLA first) and its membership stay
-// the server's.
+// the server's. A second view, the supervisor dashboard (dashboard.ts), is live only while shown.
 import {
   CasegraphError,
   ConsoleRequestDetailDocument,
@@ -20,6 +20,7 @@ import {
 } from '../src/index.js';
 import { ACTIONS, type ActionTarget } from './actions.js';
 import { AlertBanners } from './alerts.js';
+import { Dashboard } from './dashboard.js';
 import { renderDetail, type RequestDetail } from './detail.js';
 import { byId, h } from './dom.js';
 import { renderQueue } from './queue.js';
@@ -27,6 +28,7 @@ import { Session, loadIdentities, type DevIdentity } from './session.js';
 import { startTicker } from './sla.js';
 
 type Viewer = ConsoleViewerQuery['viewer'];
+type View = 'queue' | 'dashboard';
 
 const LAST_IDENTITY = 'casegraph.console.identity';
 // Several events often arrive together (CREATED then ASSIGNED): one reload for the burst.
@@ -62,6 +64,12 @@ class ConsoleApp {
     changed: () => this.reloadQueue(),
     failed: (error) => this.notice(`SLA alerts: ${describe(error)}`, 'error'),
   });
+  private readonly dashboard = new Dashboard(byId('dashboard'), {
+    open: (id) => {
+      this.showView('queue');
+      void this.open(id);
+    },
+  });
   private readonly reloadQueue = debounce(() => void this.loadQueue(), RELOAD_DEBOUNCE_MS);
   // Debounced: by the time it runs the agent may have opened a form, which a reload would wipe.
   private readonly reloadDetail = debounce(() => {
@@ -84,6 +92,9 @@ class ConsoleApp {
     byId<HTMLSelectElement>('team').addEventListener('change', (event) => {
       this.selectTeam((event.target as HTMLSelectElement).value);
     });
+    for (const button of byId('views').querySelectorAll<HTMLButtonElement>('button[data-view]')) {
+      button.addEventListener('click', () => this.showView(button.dataset['view'] === 'dashboard' ? 'dashboard' : 'queue'));
+    }
     await this.fillIdentities();
   }
 
@@ -113,6 +124,7 @@ class ConsoleApp {
     this.notice('Signing in…', 'info');
     try {
       const session = await makeSession();
+      this.dashboard.hide();
       await this.client?.dispose();
       this.alerts.clear();
       this.teamEvents = undefined;
@@ -130,7 +142,8 @@ class ConsoleApp {
       const select = byId<HTMLSelectElement>('team');
       select.replaceChildren(...teams.map((t) => h('option', { value: t.id }, `${t.name}${mine.has(t.id) ? ' ★' : ''}`)));
       const initial = teams.find((t) => mine.has(t.id)) ?? teams[0];
-      byId('workspace').hidden = false;
+      byId('views').hidden = false;
+      this.showView(location.hash === '#dashboard' ? 'dashboard' : 'queue');
       byId('detail-pane').replaceChildren(h('p', { class: 'empty' }, 'Open a request from the queue.'));
       this.notice('', 'info');
       if (initial) {
@@ -140,6 +153,17 @@ class ConsoleApp {
     } catch (error) {
       this.notice(`Sign-in failed: ${describe(error)}`, 'error');
     }
+  }
+
+  /** The queue (with the open request) or the dashboard; the URL's #dashboard survives a reload. */
+  private showView(view: View): void {
+    byId('workspace').hidden = view !== 'queue';
+    for (const button of byId('views').querySelectorAll<HTMLButtonElement>('button[data-view]')) {
+      button.setAttribute('aria-pressed', String(button.dataset['view'] === view));
+    }
+    history.replaceState(null, '', view === 'dashboard' ? '#dashboard' : `${location.pathname}${location.search}`);
+    if (view === 'dashboard' && this.client) this.dashboard.show(this.client);
+    else this.dashboard.hide();
   }
 
   private selectTeam(teamId: string): void {

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
+import { casegraphEnv } from './support/cli.js';
 import type { LiveServer } from './support/live.js';
 
 const run = promisify(execFile);
@@ -48,18 +49,6 @@ function demoCustomerRef(): string {
     if (tuple?.[1]) return tuple[1];
   }
   return 'C-1001';
-}
-
-function serverEnv(dataDir: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    CASEGRAPH_DATA_DIR: dataDir,
-    CASEGRAPH_ENV: 'development',
-    TRUSTED_DOCUMENTS: 'public',
-  };
-  delete env.DATABASE_URL;
-  delete env.BROADCAST_URL;
-  return env;
 }
 
 async function cli(env: NodeJS.ProcessEnv, args: string[]): Promise<string> {
@@ -123,8 +112,10 @@ async function stopOrphanPostgres(dataDir: string): Promise<void> {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const dataDir = mkdtempSync(join(tmpdir(), 'casegraph-sdk-'));
-  const env = serverEnv(dataDir);
   const port = await freePort();
+  const portalPort = await freePort();
+  // The portal page of tests/portal is served from this origin.
+  const env = { ...casegraphEnv(dataDir), CORS_ALLOWED_ORIGINS: `http://localhost:${portalPort}` };
   const base = `http://127.0.0.1:${port}`;
   let output = '';
   const child = spawn(
@@ -169,7 +160,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
       adminToken,
       customerToken,
       customerRef,
+      portalPort,
       partner: partnerSecret ? { clientId: PARTNER_CLIENT_ID, clientSecret: partnerSecret } : null,
+      dataDir,
+      casegraphBin: CASEGRAPH,
     };
     project.provide('casegraph', live);
   } catch (error) {

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from auth.config import AuthSettings
+from auth.key_vault import KeyVault, new_encryption_key
 from auth.keys import (
     DEV_KID_PREFIX,
     NoSigningKeyError,
@@ -71,10 +72,11 @@ async def test_production_refuses_the_auto_generated_key(session: AsyncSession) 
     with pytest.raises(ProductionKeyError, match="casegraph rotate-key"):
         await assert_production_keys(session)
     assert (await load_keys(session, include_dev_keys=False)).signing_key is None
-    kid = await rotate_signing_key(session)
+    vault = KeyVault.from_setting(new_encryption_key())
+    kid = await rotate_signing_key(session, vault)
     await session.commit()
-    await assert_production_keys(session)
-    production_keys = await load_keys(session, include_dev_keys=False)
+    await assert_production_keys(session, vault)
+    production_keys = await load_keys(session, include_dev_keys=False, vault=vault)
     assert production_keys.signing_kid == kid
     assert [k["kid"] for k in production_keys.jwks["keys"]] == [kid]
 

@@ -71,6 +71,10 @@ async function newPage(): Promise<Page> {
   context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
   const page = await context.newPage();
   page.on('pageerror', (error) => pageErrors.push(error.message));
+  // The page runs under the server's Content-Security-Policy: anything it blocks fails the test.
+  page.on('console', (message) => {
+    if (message.text().includes('Content Security Policy')) pageErrors.push(message.text());
+  });
   return page;
 }
 

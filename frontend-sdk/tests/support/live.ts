@@ -12,8 +12,13 @@ export interface LiveServer {
   /** A CUSTOMER of `customerRef`. */
   customerToken: string;
   customerRef: string;
+  /** A port on localhost whose origin (http://localhost:PORT) is in the server's CORS_ALLOWED_ORIGINS. */
+  portalPort: number;
   /** The demo partner's client credentials, when `casegraph partner-secret` worked. */
   partner: { clientId: string; clientSecret: string } | null;
+  /** The server's CASEGRAPH_DATA_DIR and `casegraph` binary, for CLI commands beside it (support/cli.ts). */
+  dataDir: string;
+  casegraphBin: string;
 }
 
 declare module 'vitest' {
