@@ -20,9 +20,9 @@ from server import health
 from server.authn import build_authentication
 from server.console import console_routes
 from server.graphql_view import CasegraphGraphQL
+from server.http_security import SecurityHeaders, graphql_cors
 from server.limits import open_limits
 from server.limits.oauth import guard_token_endpoint
-from server.http_security import SecurityHeaders, graphql_cors
 from server.request_log import RequestLog
 from server.schema import build_schema
 from server.settings import Settings, sqlalchemy_url

@@ -272,6 +272,7 @@ class CasegraphGraphQL(GraphQL[Context, None]):
 
 def _refused(refusal: Refusal, accept: str) -> Response:
     """A refused operation: its status (a validation error's per the Accept header), Retry-After."""
+    note_error_codes([refusal.code])
     wants_graphql_response = GRAPHQL_RESPONSE_JSON in accept
     status = refusal.status or (400 if wants_graphql_response else 200)
     headers = {} if refusal.retry_after is None else {"Retry-After": str(refusal.retry_after)}
