@@ -98,7 +98,12 @@ class LimitedTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         limit = self.max_subscriptions_per_connection
         if limit is not None and len(self.operations) >= limit:
             await self._refuse(
-                message["id"], Refusal(RATE_LIMITED, f"at most {limit} operations per connection", status=429)
+                message["id"],
+                Refusal(
+                    RATE_LIMITED,
+                    f"subscription limit reached: at most {limit} operations per connection",
+                    status=429,
+                ),
             )
             return
         payload = message["payload"]
