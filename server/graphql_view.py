@@ -35,7 +35,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from auth.principal import Principal
 from schema.context import AppServices, Context
-from server.limits import Admission, Limits, OperationRequest, Refusal, bodies
+from server.limits import Admission, Limits, OperationRequest, Refusal, bodies, refusal_response
 from server.limits.websocket import LimitedTransportWSHandler, SizeLimitedWebSocket
 from telemetry.request_record import note_error_codes, note_principal
 
@@ -230,7 +230,8 @@ class CasegraphGraphQL(GraphQL[Context, None]):
                 root_value=UNSET if root_value is None else root_value,
             )
         except Refusal as refusal:
-            return _refused(refusal, request.headers.get("accept", ""))
+            note_error_codes([refusal.code])
+            return refusal_response(refusal, request.headers.get("accept", ""))
         except HTTPException as exc:
             if exc.status_code == 405:
                 return JSONResponse(
@@ -268,18 +269,6 @@ class CasegraphGraphQL(GraphQL[Context, None]):
         task = asyncio.get_running_loop().create_task(close_when_expired())
         # The task dies with the socket: cancel it when the connection's context is dropped.
         websocket.scope.setdefault("state", {})["expiry_task"] = task
-
-
-def _refused(refusal: Refusal, accept: str) -> Response:
-    """A refused operation: its status (a validation error's per the Accept header), Retry-After."""
-    note_error_codes([refusal.code])
-    wants_graphql_response = GRAPHQL_RESPONSE_JSON in accept
-    status = refusal.status or (400 if wants_graphql_response else 200)
-    headers = {} if refusal.retry_after is None else {"Retry-After": str(refusal.retry_after)}
-    response = JSONResponse(refusal.body(), status_code=status, headers=headers)
-    if wants_graphql_response:
-        response.headers["content-type"] = GRAPHQL_RESPONSE_JSON + "; charset=utf-8"
-    return response
 
 
 def _note(principal: Principal) -> None:

@@ -5,8 +5,9 @@
         ...  # run the operation; the response's top-level extensions: admission.extensions()
 
 Every execution path calls `Limits.admit` before it runs an operation and reports its
-`Admission`; refusals are `Refusal` exceptions carrying code, status and cost. The
-shared store is Redis when BROADCAST_URL is redis://, else PostgreSQL.
+`Admission`; refusals are `Refusal` exceptions carrying code, status and cost, answered
+over HTTP by `refusal_response`. The shared store is Redis when BROADCAST_URL is
+redis://, else PostgreSQL.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from schema.context import AppServices
 from server.limits.admission import ALL_OPERATION_TYPES, Admission, Limits, OperationRequest, RoleBudgets
 from server.limits.documents import DocumentAnalyser, PersistedDocuments
 from server.limits.errors import CostReport, Refusal
+from server.limits.http import refusal_response
 from server.limits.pg_storage import PostgresStorage
 from server.limits.rate import Budgets
 from server.limits.subscriptions import PostgresLeases, RedisLeases, SubscriptionLeases, SubscriptionSlots
@@ -42,6 +44,7 @@ __all__ = [
     "OperationRequest",
     "Refusal",
     "open_limits",
+    "refusal_response",
 ]
 
 log = logging.getLogger("casegraph.limits")
