@@ -1,11 +1,17 @@
-// Trusted documents against the live server (TRUSTED_DOCUMENTS=public, the SDK's manifest
+// Trusted documents against the live portal server (TRUSTED_DOCUMENTS=public, the SDK's manifest
 // registered by tests/global-setup.ts): hashes on the wire, text only where the server takes it.
 import { createHash } from 'node:crypto';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { CasegraphError, PortalMyRequestsDocument, PortalViewerDocument, type FetchLike } from '../src/index.js';
-import { adminClient, customerClient } from './support/live.js';
+import {
+  CasegraphError,
+  PortalMyRequestsDocument,
+  PortalViewerDocument,
+  toWebSocketUrl,
+  type FetchLike,
+} from '../src/index.js';
+import { adminClient, customerClient, live } from './support/live.js';
 
 interface Sent {
   body: Record<string, unknown>;
@@ -25,6 +31,11 @@ function recording(): { fetch: FetchLike; sent: Sent[] } {
 
 type Viewer = { viewer: { subject: string } };
 
+/** Client options for the portal server (the trusted-documents deployment). */
+function portal(): { url: string; wsUrl: string } {
+  return { url: live().trustedUrl, wsUrl: toWebSocketUrl(live().trustedUrl) };
+}
+
 /** A document the build never saw: not in the manifest, so not registered. */
 const unregistered = parse('query Unregistered { viewer { subject roles } }') as TypedDocumentNode<Viewer, Record<string, never>>;
 
@@ -38,7 +49,7 @@ function withUnknownHash(text: string): TypedDocumentNode<Viewer, Record<string,
 describe('trusted documents (TRUSTED_DOCUMENTS=public)', () => {
   it('a customer runs the registered documents by hash alone', async () => {
     const { fetch, sent } = recording();
-    const client = customerClient({ fetch });
+    const client = customerClient({ fetch, ...portal() });
     const { viewer } = await client.request(PortalViewerDocument);
     expect(viewer.customer).not.toBeNull();
     const page = await client.request(PortalMyRequestsDocument, { first: 5 });
@@ -53,7 +64,7 @@ describe('trusted documents (TRUSTED_DOCUMENTS=public)', () => {
 
   it('a customer may not run other documents, by text or by hash', async () => {
     const { fetch, sent } = recording();
-    const client = customerClient({ fetch });
+    const client = customerClient({ fetch, ...portal() });
     const byText = await client.request(unregistered).catch((e: unknown) => e);
     expect(byText).toBeInstanceOf(CasegraphError);
     expect((byText as CasegraphError).code).toBe('PERSISTED_QUERY_NOT_FOUND');
@@ -75,7 +86,7 @@ describe('trusted documents (TRUSTED_DOCUMENTS=public)', () => {
 
   it('staff run any document, and register new ones by sending their text once (APQ)', async () => {
     const { fetch, sent } = recording();
-    const client = adminClient({ fetch });
+    const client = adminClient({ fetch, ...portal() });
     expect((await client.request(unregistered)).viewer.subject).toBe('admin@example.com');
     const text = `query Adhoc${Date.now()} { viewer { subject } }`;
     const adhoc = withUnknownHash(text);

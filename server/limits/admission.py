@@ -124,6 +124,8 @@ class Limits:
         operation_types: Collection[str] = ALL_OPERATION_TYPES,
     ) -> Admission:
         """Admit, charge and describe one operation; raises Refusal when it may not run."""
+        if request.operation_name is not None and not isinstance(request.operation_name, str):
+            raise Refusal("BAD_REQUEST", "operationName must be a string or null", status=400)
         text = await self.documents.resolve(request.query, request.extensions, principal)
         if not self.enabled:
             return Admission(text, None)

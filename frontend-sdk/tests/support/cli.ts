@@ -3,17 +3,9 @@
 // No vitest import here: the global setup uses this module too.
 import { execFile } from 'node:child_process';
 
-/**
- * The environment of `casegraph serve` and of the CLI run beside it (DATABASE_URL removed). The
- * server runs in TRUSTED_DOCUMENTS=public mode, as a portal deployment would (LIMITS.md).
- */
+/** The environment of `casegraph serve` and of the CLI run beside it (DATABASE_URL removed). */
 export function casegraphEnv(dataDir: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    CASEGRAPH_DATA_DIR: dataDir,
-    CASEGRAPH_ENV: 'development',
-    TRUSTED_DOCUMENTS: 'public',
-  };
+  const env: NodeJS.ProcessEnv = { ...process.env, CASEGRAPH_DATA_DIR: dataDir, CASEGRAPH_ENV: 'development' };
   delete env.DATABASE_URL;
   delete env.BROADCAST_URL;
   return env;
