@@ -156,13 +156,16 @@ async def running_server(
     Background workers (SLA engine, auto-close) are off unless asked for: they would add
     load unrelated to what a read benchmark measures. `extra_env` is added to the server's
     environment last (e.g. a setting under comparison); with `log`, the server's output goes
-    to that file instead of the benchmark's own.
+    to that file instead of the benchmark's own. Limits (LIMITS.md) are on, with a budget no
+    benchmark exhausts, so their cost is measured without throttling (CASEGRAPH_LIMITS=false in
+    `extra_env` turns them off for comparisons).
     """
     env = {
         **os.environ,
         "DATABASE_URL": url,
         "CASEGRAPH_WORKERS": "true" if background_workers else "false",
         "CASEGRAPH_ENV": "development",
+        "RATE_LIMIT_POINTS": str(10**12),
     }
     if pool_size is not None:
         env["CASEGRAPH_DB_POOL_SIZE"] = str(pool_size)

@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.read_bench [--requests 20000] [--connections 32] [--seconds 20]
                                          [--workers 1] [--runs 3] [--warmup 3] [--clients 1]
+                                         [--limits on|off|compare] [--incident]
 
 Seeds the demo organisation plus N requests (bench.common: private PostgreSQL
 unless DATABASE_URL is set), starts the real server
@@ -22,6 +23,13 @@ processes. A response counts as an error unless it is a 200 whose JSON has
 `data` and no `errors`. Printed: req/s, p50 and p99 latency (ms), errors, and
 the CPU the server and the client used (in cores) for each run, then the
 median of `--runs` runs per variant.
+
+Limits (LIMITS.md: cost analysis, budgets) are on, with a budget no run exhausts.
+`--limits compare` starts a second server with them off (CASEGRAPH_LIMITS=false),
+alternates the runs between the two and prints the overhead: throughput lost and
+server CPU added per request. `--incident` sends the 30-alias document of issue 14
+(refused as too complex), each time as a new text and then repeated, and prints the
+server CPU per refusal.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import contextlib
 import multiprocessing
 import os
 import statistics
@@ -51,6 +60,16 @@ NESTED = """query Bench { serviceRequests(first: 50) { totalCount edges { cursor
 VIEWER = "query Floor { viewer { subject } }"
 CUSTOMER_REF = "C-1001"
 VARIANTS = ("admin", "customer", "viewer")
+LIMIT_MODES = {"on": (True,), "off": (False,), "compare": (True, False)}
+
+
+def incident_document(variant: int) -> str:
+    """30 aliases of four nested pages of 100 (issue 14); `variant` makes the text new."""
+    one = (
+        "customers(first: 100) { nodes { serviceRequests(first: 100) { nodes {"
+        " comments(first: 100) { nodes { id body } } events(first: 100) { nodes { id kind } } } } } }"
+    )
+    return "{ " + " ".join(f"v{variant}a{i}: {one}" for i in range(30)) + " }"
 
 
 @dataclass
@@ -203,7 +222,7 @@ async def _run(
 def _line(label: str, f: RunFigures) -> str:
     return (
         f"{label:<22} {f.rps:9.1f} req/s  p50 {f.p50_ms:8.2f} ms  p99 {f.p99_ms:8.2f} ms  "
-        f"errors {f.errors:4d}  server {f.server_cores:4.2f} cores "
+        f"errors {int(f.errors):4d}  server {f.server_cores:4.2f} cores "
         f"({f.server_ms_per_request:6.2f} ms CPU/req)  client {f.client_cores:4.2f} cores"
     )
 
@@ -226,40 +245,102 @@ async def _check(server: RunningServer, token: str, query: str) -> str:
 
 async def _bench(args: argparse.Namespace) -> None:
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    modes = LIMIT_MODES[args.limits]
     async with bench_database(requests=args.requests) as url:
         admin = await dev_token(url, subject=ADMIN_EMAIL, roles=["ADMIN"])
         customer = await dev_token(
             url, subject="portal@c-1001", roles=["CUSTOMER"], customer_ref=CUSTOMER_REF
         )
         plan = {"admin": (admin, NESTED), "customer": (customer, NESTED), "viewer": (admin, VIEWER)}
-        async with running_server(url, workers=args.workers) as server:
+        async with contextlib.AsyncExitStack() as stack:
+            servers = {
+                on: await stack.enter_async_context(
+                    running_server(url, workers=args.workers, extra_env={"CASEGRAPH_LIMITS": str(on).lower()})
+                )
+                for on in modes
+            }
+            for on, server in servers.items():
+                print(
+                    f"server (limits {'on' if on else 'off'}): {server.base_url} pids {server.pids()} "
+                    f"(uvicorn --workers {args.workers})",
+                    flush=True,
+                )
             print(
-                f"server: {server.base_url} pids {server.pids()} (uvicorn --workers {args.workers}); "
                 f"client: {args.clients} process(es), {args.connections} keep-alive connections; "
                 f"{args.warmup:g} s warm-up + {args.seconds:g} s measured, {args.runs} runs",
                 flush=True,
             )
             context = multiprocessing.get_context("spawn")
-            medians: dict[str, RunFigures] = {}
+            medians: dict[tuple[str, bool], RunFigures] = {}
             with concurrent.futures.ProcessPoolExecutor(args.clients, mp_context=context) as pool:
                 list(pool.map(_started, range(args.clients)))
                 for variant in variants:
                     token, query = plan[variant]
-                    print(f"{variant}: {await _check(server, token, query)}", flush=True)
-                    request = _request_bytes(int(server.base_url.rpartition(":")[2]), token, query)
-                    runs = []
-                    for i in range(args.runs):
-                        runs.append(await _run(pool, server, request, args))
-                        print(_line(f"  {variant} run {i + 1}", runs[-1]), flush=True)
-                    medians[variant] = RunFigures(
-                        *(
-                            statistics.median(getattr(r, f) for r in runs)
-                            for f in RunFigures.__dataclass_fields__
+                    runs: dict[bool, list[RunFigures]] = {on: [] for on in modes}
+                    for on, server in servers.items():
+                        print(
+                            f"{_label(variant, on, modes)}: {await _check(server, token, query)}", flush=True
                         )
-                    )
+                    for i in range(args.runs):
+                        # Alternating, so that a machine getting busier weighs on both alike.
+                        for on, server in servers.items():
+                            request = _request_bytes(int(server.base_url.rpartition(":")[2]), token, query)
+                            runs[on].append(await _run(pool, server, request, args))
+                            print(
+                                _line(f"  {_label(variant, on, modes)} run {i + 1}", runs[on][-1]), flush=True
+                            )
+                    for on in modes:
+                        medians[variant, on] = RunFigures(
+                            *(
+                                statistics.median(getattr(r, f) for r in runs[on])
+                                for f in RunFigures.__dataclass_fields__
+                            )
+                        )
             print(f"\nmedians of {args.runs} runs ({args.requests} requests seeded, workers={args.workers}):")
-            for variant, figures in medians.items():
-                print(_line(variant, figures))
+            for (variant, on), figures in medians.items():
+                print(_line(_label(variant, on, modes), figures))
+            if len(modes) == 2:
+                print("\noverhead of limits (cost analysis, budgets), limits on vs off:")
+                for variant in variants:
+                    on, off = medians[variant, True], medians[variant, False]
+                    added = on.server_ms_per_request - off.server_ms_per_request
+                    print(
+                        f"{variant:<22} throughput {100 * (on.rps / off.rps - 1):+6.1f} %   "
+                        f"server CPU per request {added:+7.3f} ms "
+                        f"({100 * (on.server_ms_per_request / off.server_ms_per_request - 1):+6.1f} %)"
+                    )
+            if args.incident:
+                await _incident(servers[modes[0]], admin)
+
+
+def _label(variant: str, on: bool, modes: tuple[bool, ...]) -> str:
+    return variant if len(modes) == 1 else f"{variant} (limits {'on' if on else 'off'})"
+
+
+async def _incident(server: RunningServer, token: str, count: int = 50, repeats: int = 500) -> None:
+    """Server CPU per refusal of the 30-alias document: new texts, then one text again and again."""
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/graphql-response+json"}
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+
+        async def refused(query: str) -> None:
+            response = await http.post("/graphql", json={"query": query}, headers=headers)
+            code = response.json()["errors"][0]["extensions"]["code"]
+            if response.status_code != 400 or code != "QUERY_TOO_COMPLEX":
+                raise RuntimeError(f"not refused: {response.status_code} {response.text[:300]}")
+
+        await refused(incident_document(count))  # the server warm (token, caches)
+        cpu = _cpu_seconds(server.pids())
+        for variant in range(count):
+            await refused(incident_document(variant))
+        first = (_cpu_seconds(server.pids()) - cpu) / count
+        cpu = _cpu_seconds(server.pids())
+        for _ in range(repeats):
+            await refused(incident_document(0))
+        again = (_cpu_seconds(server.pids()) - cpu) / repeats
+    print(
+        f"\n30-alias document (cost 60,906,030; refused, no SQL): {first * 1000:.2f} ms server CPU "
+        f"per refusal as a new text ({count} texts), {again * 1000:.3f} ms when seen before ({repeats} times)"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -276,6 +357,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--variants", default=",".join(VARIANTS), help="comma-separated subset of " + ", ".join(VARIANTS)
     )
+    parser.add_argument(
+        "--limits", choices=sorted(LIMIT_MODES), default="on", help="limits on, off, or both to compare"
+    )
+    parser.add_argument("--incident", action="store_true", help="time the refusal of the 30-alias document")
     args = parser.parse_args(argv)
     unknown = set(args.variants.split(",")) - set(VARIANTS)
     if unknown:

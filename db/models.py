@@ -62,13 +62,16 @@ __all__ = [
     "Partner",
     "PartnerCustomer",
     "Payment",
+    "RateLimitWindow",
     "RequestEvent",
     "ServiceRequest",
     "SigningKey",
     "SlaPolicy",
     "Staff",
+    "SubscriptionLease",
     "Team",
     "TeamMember",
+    "TrustedDocument",
 ]
 
 NAMING = {
@@ -800,3 +803,34 @@ class MetricsSlaDaily(Base):
     shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True, server_default=_SHARD)
     due: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     met: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+
+
+class RateLimitWindow(Base):
+    """Sliding-window counter of one rate-limit key (LIMITS.md); changed only by rate_limit_acquire()."""
+
+    __tablename__ = "rate_limit_windows"
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(TZ)
+    current_count: Mapped[int] = mapped_column(BigInteger)
+    previous_count: Mapped[int] = mapped_column(BigInteger)
+    # Both windows are over then: the row may be deleted.
+    expires_at: Mapped[datetime] = mapped_column(TZ, index=True)
+
+
+class SubscriptionLease(Base):
+    """One live subscription of a principal, renewed by its server process until it ends."""
+
+    __tablename__ = "subscription_leases"
+    lease: Mapped[str] = mapped_column(Text, primary_key=True)
+    principal: Mapped[str] = mapped_column(Text, index=True)
+    expires_at: Mapped[datetime] = mapped_column(TZ)
+
+
+class TrustedDocument(Base):
+    """A registered GraphQL document (`casegraph documents register`), by the SHA-256 of its text."""
+
+    __tablename__ = "trusted_documents"
+    __table_args__ = (CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),)
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    document: Mapped[str] = mapped_column(Text)
+    registered_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())

@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from domain.enums import ApprovalKind, ApprovalLevel, Priority, RequestType, RiskRating, SlaTier
+from domain.enums import ApprovalKind, ApprovalLevel, Priority, RequestType, RiskRating, Role, SlaTier
 
 __all__ = [
     "DEFAULT_RULES",
@@ -24,6 +24,7 @@ __all__ = [
     "LifecycleRules",
     "MatrixRow",
     "PriorityThreshold",
+    "RateLimitRules",
     "RiskBand",
     "RiskEscalation",
     "RiskRules",
@@ -103,6 +104,9 @@ DEFAULT_RULES_JSON: dict[str, dict[str, Any]] = {
         ],
         "below": "CRITICAL",
     },
+    # Per-role budgets of query-cost points per minute overriding RATE_LIMIT_POINTS (LIMITS.md);
+    # inserted by migration 0010.
+    "rate_limits": {"points_per_minute_by_role": {}},
 }
 
 
@@ -178,12 +182,23 @@ class RiskRules:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimitRules:
+    points_per_minute_by_role: Mapping[Role, int]
+
+    def points_per_minute(self, roles: frozenset[Role], default: int) -> int:
+        """The budget of a caller with these roles: the largest override among them, else `default`."""
+        overrides = [self.points_per_minute_by_role[r] for r in roles if r in self.points_per_minute_by_role]
+        return max(overrides) if overrides else default
+
+
+@dataclass(frozen=True, slots=True)
 class Rules:
     approval_matrix: ApprovalRules
     routing: RoutingRules
     lifecycle: LifecycleRules
     sla: SlaRules
     risk: RiskRules
+    rate_limits: RateLimitRules
 
 
 class _Reader:
@@ -377,12 +392,24 @@ def _parse_risk(data: object) -> RiskRules:
     return RiskRules(dscr_bands=bands, below=below)
 
 
+def _points(value: object, path: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{path}: expected an integer >= 1, got {value!r}")
+    return value
+
+
+def _parse_rate_limits(data: object) -> RateLimitRules:
+    reader = _Reader(data, "rate_limits")
+    return RateLimitRules(reader.enum_map("points_per_minute_by_role", Role, _points))
+
+
 _PARSERS: dict[str, Callable[[object], Any]] = {
     "approval_matrix": _parse_approval_matrix,
     "routing": _parse_routing,
     "lifecycle": _parse_lifecycle,
     "sla": _parse_sla,
     "risk": _parse_risk,
+    "rate_limits": _parse_rate_limits,
 }
 
 

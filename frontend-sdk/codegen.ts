@@ -1,4 +1,5 @@
-// graphql-codegen configuration: typed documents for every operation in src/operations.
+// graphql-codegen configuration: typed documents for every operation in src/operations, and the
+// persisted-documents manifest of them (src/generated/persisted-documents.json).
 //
 // Schema source, first match wins:
 //   1. $CASEGRAPH_SCHEMA (any path or URL codegen understands),
@@ -6,7 +7,14 @@
 //   3. the public contract ../../shared/contract/schema.graphql (until the export exists).
 // The output path can be redirected with $CASEGRAPH_CODEGEN_OUT (codegen:check uses a temp dir).
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { CodegenConfig } from '@graphql-codegen/cli';
+import type { DocumentNode } from 'graphql';
+
+// Persisted documents (LIMITS.md): see codegen/persisted-documents.cjs.
+const { persistedDocument } = createRequire(import.meta.url)('./codegen/persisted-documents.cjs') as {
+  persistedDocument: (document: DocumentNode) => { hash: string; query: string };
+};
 
 function schemaSource(): string {
   const fromEnv = process.env.CASEGRAPH_SCHEMA;
@@ -61,7 +69,13 @@ const config: CodegenConfig = {
         namespacedImportName: 'Types',
         enumType: 'const',
         dedupeFragments: true,
+        // Each document carries `__meta__: { hash, query }`: the SDK sends the hash first.
+        unstable_onExecutableDocumentNode: persistedDocument,
       },
+    },
+    // The manifest of those documents (SHA-256 -> text): `casegraph documents register` loads it.
+    [`${outDir}/persisted-documents.json`]: {
+      plugins: ['./codegen/persisted-documents.cjs'],
     },
   },
 };

@@ -21,6 +21,8 @@ from server.authn import build_authentication
 from server.console import console_routes
 from server.graphql_view import CasegraphGraphQL
 from server.http_security import SecurityHeaders, graphql_cors
+from server.limits import open_limits
+from server.limits.oauth import guard_token_endpoint
 from server.request_log import RequestLog
 from server.schema import build_schema
 from server.settings import Settings, sqlalchemy_url
@@ -61,16 +63,22 @@ def create_app(
         services = AppServices(engine=engine, sessionmaker=make_sessionmaker(engine), clock=clock)
         app.state.services = services
         try:
-            async with build_authentication(settings, services) as auth:
+            async with (
+                build_authentication(settings, services) as auth,
+                open_limits(settings, services, schema) as limits,
+            ):
                 view = CasegraphGraphQL(
                     schema,
                     services=services,
                     authenticate=auth.authenticate,
                     graphiql=not settings.is_production,
+                    limits=limits,
                     allowed_origins=settings.allowed_origins,
                 )
                 app.state.graphql.app = view
-                app.state.oauth_token.app = auth.token_endpoint
+                app.state.oauth_token.app = guard_token_endpoint(
+                    auth.token_endpoint, limits.client_authentications
+                )
                 app.state.jwks.app = auth.jwks_endpoint
                 async with contextlib.AsyncExitStack() as workers:
                     from server.workers import start_workers

@@ -212,6 +212,21 @@ def _cmd_keys(args: argparse.Namespace, settings: Settings) -> None:
         print(line)
 
 
+def _cmd_documents_register(args: argparse.Namespace, settings: Settings) -> None:
+    from db.repositories.limits import register_documents
+    from server.limits.manifest import ManifestError, read_manifest
+    from server.schema import build_schema
+
+    try:
+        documents = read_manifest(_read(args.manifest), build_schema()._schema)
+    except ManifestError as exc:
+        raise CommandError(f"{args.manifest}: {exc}; nothing registered") from exc
+    with database_url(settings) as url:
+        upgrade(sqlalchemy_url(url))
+        added = _in_session(url, lambda s: register_documents(s, documents=documents))
+    print(f"trusted documents: {added} registered, {len(documents) - added} already known", file=sys.stderr)
+
+
 def _cmd_export_schema(args: argparse.Namespace, settings: Settings) -> None:
     from server.schema import build_schema
 
@@ -268,6 +283,15 @@ def _parser() -> argparse.ArgumentParser:
         func=_cmd_keys
     )
     sub.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(func=_cmd_export_schema)
+
+    documents = sub.add_parser("documents", help="trusted documents (LIMITS.md)")
+    documents_sub = documents.add_subparsers(dest="documents_command", required=True)
+    register = documents_sub.add_parser(
+        "register",
+        help="load a persisted-documents manifest (SHA-256 -> document), as the SDK build writes it",
+    )
+    register.add_argument("manifest", help="MANIFEST.json")
+    register.set_defaults(func=_cmd_documents_register)
     return parser
 
 

@@ -5,7 +5,9 @@ subclass adds what clients and the graphql-http audit expect:
 `application/graphql-response+json` when accepted (4xx without `data` for
 parse and validation failures), 405 for mutations over GET, 401 with
 `WWW-Authenticate` for a missing or bad token, and socket authentication in
-`connection_init` with a close (4403) when the token expires.
+`connection_init` with a close (4403) when the token expires. Every operation
+passes `Limits.admit` first (server.limits: LIMITS.md) and its response carries
+`extensions.cost`; bodies are bounded while they are read.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
@@ -33,6 +35,8 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from auth.principal import Principal
 from resolvers.context import AppServices, Context
+from server.limits import Admission, Limits, OperationRequest, Refusal, bodies, refusal_response
+from server.limits.websocket import LimitedTransportWSHandler, SizeLimitedWebSocket
 from telemetry.request_record import note_error_codes, note_principal
 
 __all__ = ["Authenticator", "CasegraphGraphQL", "InvalidCredentials"]
@@ -68,6 +72,9 @@ def _unauthorized(presented: bool, detail: str) -> Response:
 class CasegraphGraphQL(GraphQL[Context, None]):
     """The /graphql endpoint."""
 
+    graphql_transport_ws_handler_class = LimitedTransportWSHandler
+    websocket_adapter_class = SizeLimitedWebSocket  # type: ignore[assignment]
+
     def __init__(
         self,
         schema: BaseSchema,
@@ -75,6 +82,7 @@ class CasegraphGraphQL(GraphQL[Context, None]):
         services: AppServices,
         authenticate: Authenticator,
         graphiql: bool,
+        limits: Limits,
         allowed_origins: Sequence[str] = (),
     ) -> None:
         super().__init__(
@@ -90,6 +98,7 @@ class CasegraphGraphQL(GraphQL[Context, None]):
         )
         self.services = services
         self.authenticate = authenticate
+        self.limits = limits
 
     # ------------------------------------------------------------------ HTTP
 
@@ -111,6 +120,7 @@ class CasegraphGraphQL(GraphQL[Context, None]):
             request.method == "GET"
             and "text/html" in request.headers.get("accept", "")
             and "query" not in request.query_params
+            and "extensions" not in request.query_params  # a persisted query by hash
         )
         if not wants_ide:
             token = _bearer(request.headers.get("authorization"))
@@ -125,7 +135,24 @@ class CasegraphGraphQL(GraphQL[Context, None]):
                 return
             scope.setdefault("state", {})["principal"] = principal
             _note(principal)
+        if request.method == "POST":
+            if bodies.declared_too_large(request.headers):
+                await bodies.too_large()(scope, receive, send)
+                return
+            try:
+                body = await bodies.read_body(receive)
+            except bodies.BodyTooLarge:
+                await bodies.too_large()(scope, receive, send)
+                return
+            if bodies.is_batch(body):
+                await bodies.batch_refused()(scope, receive, send)
+                return
+            receive = bodies.replay(body, receive)
         await super().__call__(scope, receive, send)
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A GET carrying only a persisted-query hash is an operation, not a visit to GraphiQL.
+        return super().should_render_graphql_ide(request) and "extensions" not in request.query_params
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         principal = request.scope.get("state", {}).get("principal")
@@ -134,12 +161,42 @@ class CasegraphGraphQL(GraphQL[Context, None]):
         )
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        request_data: GraphQLRequestData = kwargs["request_data"]
+        request: Request = kwargs["request"]
+        admission = await self._admit(request, request_data)
+        if admission.query != request_data.query:
+            kwargs["request_data"] = GraphQLRequestData(
+                admission.query,
+                request_data.variables,
+                request_data.operation_name,
+                request_data.extensions,
+                request_data.protocol,
+            )
         try:
             return await super().execute_single(*args, **kwargs)
         except HTTPException as exc:
             if exc.status_code == 400 and "GET" in exc.reason and "mutation" in exc.reason.lower():
                 raise HTTPException(405, exc.reason) from exc
             raise
+
+    async def _admit(self, request: Request, data: GraphQLRequestData) -> Admission:
+        """Limits.admit for this request; the admission is kept for the response's extensions."""
+        principal: Principal = request.scope["state"]["principal"]
+        admission = await self.limits.admit(
+            OperationRequest(data.query, data.variables, data.operation_name, data.extensions),
+            principal,
+            operation_types=("query",) if request.method == "GET" else ("query", "mutation"),
+        )
+        request.scope["state"]["admission"] = admission
+        return admission
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        response = await super().process_result(request, result)
+        admission: Admission | None = request.scope.get("state", {}).get("admission")
+        extensions = admission.extensions() if admission is not None else None
+        if extensions:
+            response["extensions"] = {**(response.get("extensions") or {}), **extensions}
+        return response
 
     def encode_json(self, data: object) -> str:
         # A str, not bytes: WebSocket frames must be text for graphql-transport-ws clients.
@@ -156,7 +213,7 @@ class CasegraphGraphQL(GraphQL[Context, None]):
             response.headers["content-type"] = GRAPHQL_RESPONSE_JSON + "; charset=utf-8"
             if isinstance(response_data, dict) and _is_request_error(response_data):
                 response.status_code = 400
-                response.body = orjson.dumps({"errors": response_data.get("errors")})
+                response.body = orjson.dumps({k: v for k, v in response_data.items() if k != "data"})
                 response.headers["content-length"] = str(len(response.body))
         return response
 
@@ -172,6 +229,9 @@ class CasegraphGraphQL(GraphQL[Context, None]):
                 context=UNSET if context is None else context,
                 root_value=UNSET if root_value is None else root_value,
             )
+        except Refusal as refusal:
+            note_error_codes([refusal.code])
+            return refusal_response(refusal, request.headers.get("accept", ""))
         except HTTPException as exc:
             if exc.status_code == 405:
                 return JSONResponse(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError, specified_rules
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -24,7 +25,7 @@ from schema.errors import CodedError
 from schema.scalars import SCALAR_OVERRIDES
 from server.operation_record import operation_extension
 
-__all__ = ["build_schema"]
+__all__ = ["MAX_TOKENS", "build_schema", "validation_rules"]
 
 log = logging.getLogger("casegraph.graphql")
 
@@ -55,13 +56,27 @@ class _MaskErrors(MaskErrors):
             result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
 
 
-def build_schema() -> strawberry.Schema:
-    """The schema of the Query, Mutation and Subscription roots, with limits, caches and masking."""
+@functools.cache
+def _limiter_rules() -> tuple[list[type[ASTValidationRule]], list[type[ASTValidationRule]]]:
     # Each QueryDepthLimiter/MaxAliasesLimiter instance builds a new rule class, and ValidationCache is
     # keyed by the rule classes: made per request, every request missed the cache and was validated
-    # again. The rule classes are made once here; each request still gets its own extension instances.
-    depth_rules = QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules
-    alias_rules = MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules
+    # again. The rule classes are made once; each request still gets its own extension instances.
+    return (
+        QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+        MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+    )
+
+
+def validation_rules() -> tuple[type[ASTValidationRule], ...]:
+    """Every rule the schema validates a document with (GraphQL's own, depth, aliases), for checks
+    made before execution (server.limits)."""
+    depth_rules, alias_rules = _limiter_rules()
+    return (*specified_rules, *depth_rules, *alias_rules)
+
+
+def build_schema() -> strawberry.Schema:
+    """The schema of the Query, Mutation and Subscription roots, with limits, caches and masking."""
+    depth_rules, alias_rules = _limiter_rules()
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,

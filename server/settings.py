@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=20, alias="CASEGRAPH_DB_POOL_SIZE")
     # Run the SLA engine and the auto-close worker in this process.
     workers_enabled: bool = Field(default=True, alias="CASEGRAPH_WORKERS")
+    # What one caller may ask of the server (LIMITS.md).
+    query_cost_limit: int = Field(default=25_000, alias="QUERY_COST_LIMIT", ge=1)
+    rate_limit_points: int = Field(default=100_000, alias="RATE_LIMIT_POINTS", ge=1)
+    trusted_documents: Literal["off", "public"] = Field(default="off", alias="TRUSTED_DOCUMENTS")
+    # Off: no cost analysis, rate limits or `extensions.cost` (for overhead comparisons in bench/).
+    limits_enabled: bool = Field(default=True, alias="CASEGRAPH_LIMITS")
     # Browsers and operators (server.http_security, server.request_log, auth.key_vault).
     cors_allowed_origins: str = Field(default="", alias="CORS_ALLOWED_ORIGINS")
     cors_max_age: int = Field(default=600, alias="CORS_MAX_AGE")

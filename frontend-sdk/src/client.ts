@@ -2,7 +2,13 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import type { Client } from 'graphql-ws';
 import { prepare } from './documents.js';
-import { executeHttp, type FetchLike, type RequestOptions, type TokenProvider } from './http.js';
+import {
+  executeHttp,
+  type FetchLike,
+  type PersistedDocumentsMode,
+  type RequestOptions,
+  type TokenProvider,
+} from './http.js';
 import {
   createWsClient,
   subscribeResumable,
@@ -27,6 +33,11 @@ export interface CasegraphClientOptions {
   retryWait?: (retries: number) => Promise<void>;
   /** Consecutive WebSocket 4403 refusals, each after a token refresh, before subscriptions fail; default 3. */
   maxAuthRetries?: number;
+  /**
+   * Generated documents go by their SHA-256 first (persisted queries) and by their text only when
+   * the server asks for it and takes it: `prefer` (default), `only` (never the text), `off`.
+   */
+  persistedDocuments?: PersistedDocumentsMode;
 }
 
 /** `[variables?]` when every variable is optional, `[variables]` otherwise. */
@@ -81,6 +92,7 @@ export function createCasegraphClient(options: CasegraphClientOptions): Casegrap
     getToken: options.getToken,
     fetch: fetchImpl,
     ...(options.headers ? { headers: options.headers } : {}),
+    ...(options.persistedDocuments ? { persistedDocuments: options.persistedDocuments } : {}),
   };
 
   // Created on first use, so HTTP-only users never need a WebSocket implementation.

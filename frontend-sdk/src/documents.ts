@@ -2,8 +2,10 @@
 import { Kind, print, type DocumentNode, type OperationDefinitionNode } from 'graphql';
 
 export interface PreparedDocument {
-  /** The document as text, as sent on the wire. */
+  /** The document as text, as sent on the wire (for generated documents: the registered text). */
   readonly query: string;
+  /** SHA-256 (hex) of `query` for generated documents, sent instead of the text (persisted queries). */
+  readonly hash: string | undefined;
   readonly operationName: string | undefined;
   readonly operation: OperationDefinitionNode['operation'];
   /** True when the operation declares `$after`: subscriptions with it can resume from a cursor. */
@@ -23,8 +25,12 @@ export function prepare(document: DocumentNode): PreparedDocument {
   if (op === undefined || operations.length !== 1) {
     throw new TypeError(`a document must hold exactly one operation, found ${operations.length}`);
   }
+  // Generated documents carry their persisted form (codegen/persisted-documents.cjs).
+  const meta = (document as { __meta__?: { hash?: unknown; query?: unknown } }).__meta__;
+  const persisted = typeof meta?.hash === 'string' && typeof meta.query === 'string';
   const prepared: PreparedDocument = {
-    query: print(document),
+    query: persisted ? (meta.query as string) : print(document),
+    hash: persisted ? (meta.hash as string) : undefined,
     operationName: op.name?.value,
     operation: op.operation,
     acceptsAfter: (op.variableDefinitions ?? []).some((v) => v.variable.name.value === 'after'),

@@ -22,7 +22,13 @@ export type CasegraphErrorCode =
   /** The answer was not a GraphQL response. */
   | 'BAD_RESPONSE'
   /** A subscription's onEvent handler threw (reported to onError, the stream goes on). */
-  | 'HANDLER_ERROR';
+  | 'HANDLER_ERROR'
+  /** The server runs only registered documents for this caller, and this one is not (LIMITS.md). */
+  | 'PERSISTED_QUERY_NOT_FOUND'
+  /** The operation costs more than the server's QUERY_COST_LIMIT (`extensions.cost`). */
+  | 'QUERY_TOO_COMPLEX'
+  /** The caller's budget of cost points for this minute is spent; retry after `Retry-After`. */
+  | 'RATE_LIMITED';
 
 export interface CasegraphErrorDetails {
   /** HTTP status, for errors that came over HTTP. */

@@ -13,12 +13,30 @@ export type TokenProvider = (options?: { forceRefresh: boolean }) => string | Pr
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
+/**
+ * How generated documents travel (Apollo's persisted-query protocol, LIMITS.md):
+ * - `prefer` (default): the SHA-256 alone; the full text only when the server does not know the
+ *   hash and takes text from this caller (a server in TRUSTED_DOCUMENTS=public mode does not, for
+ *   customers and partners: the client stops offering it there);
+ * - `only`: the hash alone, never the text;
+ * - `off`: the full text, as documents without a hash always are.
+ */
+export type PersistedDocumentsMode = 'prefer' | 'only' | 'off';
+
 export interface HttpTransportOptions {
   url: string;
   getToken: TokenProvider;
   fetch: FetchLike;
   headers?: Record<string, string>;
+  persistedDocuments?: PersistedDocumentsMode;
 }
+
+/** What one transport learned: whether the server takes a document's text after a hash miss. */
+interface TransportState {
+  textRefused: boolean;
+}
+
+const states = new WeakMap<HttpTransportOptions, TransportState>();
 
 /** Optional per-call settings. */
 export interface RequestOptions {
@@ -40,16 +58,32 @@ export async function executeHttp<TData, TVariables>(
   variables: TVariables | undefined,
   options: RequestOptions = {},
 ): Promise<TData> {
-  const { query, operationName } = prepare(document);
-  const body = JSON.stringify({ query, operationName, variables: variables ?? {} });
-
-  let response = await post(transport, body, await transport.getToken(), options);
-  if (response.status === 401) {
-    // The token may just have expired: one retry with a fresh one, then give up.
-    await response.body?.cancel().catch(() => undefined);
-    response = await post(transport, body, await transport.getToken({ forceRefresh: true }), options);
+  const { query, hash, operationName } = prepare(document);
+  const mode = transport.persistedDocuments ?? 'prefer';
+  const state = states.get(transport) ?? { textRefused: false };
+  states.set(transport, state);
+  const vars = variables ?? {};
+  if (hash === undefined || mode === 'off') {
+    return readResult<TData>(await send(transport, JSON.stringify({ query, operationName, variables: vars }), options));
   }
-  return readResult<TData>(response);
+  const extensions = { persistedQuery: { version: 1, sha256Hash: hash } };
+  const byHash = await readBody(await send(transport, JSON.stringify({ operationName, variables: vars, extensions }), options));
+  if (!persistedQueryNotFound(byHash) || mode === 'only' || state.textRefused) return resultOf<TData>(byHash);
+  // The server does not know the hash yet: send the text with it (it remembers the pair).
+  const byText = await readBody(
+    await send(transport, JSON.stringify({ query, operationName, variables: vars, extensions }), options),
+  );
+  if (persistedQueryNotFound(byText)) state.textRefused = true; // only registered documents here
+  return resultOf<TData>(byText);
+}
+
+/** POST the body; on 401, one retry with a fresh token. */
+async function send(transport: HttpTransportOptions, body: string, options: RequestOptions): Promise<Response> {
+  const response = await post(transport, body, await transport.getToken(), options);
+  if (response.status !== 401) return response;
+  // The token may just have expired: one retry with a fresh one, then give up.
+  await response.body?.cancel().catch(() => undefined);
+  return post(transport, body, await transport.getToken({ forceRefresh: true }), options);
 }
 
 async function post(
@@ -77,8 +111,14 @@ async function post(
   }
 }
 
-async function readResult<TData>(response: Response): Promise<TData> {
-  const status = response.status;
+interface ResponseBody {
+  status: number;
+  headers: Headers;
+  text: string;
+  parsed: GraphQLResponseBody | undefined;
+}
+
+async function readBody(response: Response): Promise<ResponseBody> {
   const text = await response.text();
   let parsed: GraphQLResponseBody | undefined;
   try {
@@ -86,12 +126,23 @@ async function readResult<TData>(response: Response): Promise<TData> {
   } catch {
     parsed = undefined;
   }
+  return { status: response.status, headers: response.headers, text, parsed };
+}
 
+function persistedQueryNotFound(body: ResponseBody): boolean {
+  return (body.parsed?.errors ?? []).some((e) => e.extensions?.code === 'PERSISTED_QUERY_NOT_FOUND');
+}
+
+async function readResult<TData>(response: Response): Promise<TData> {
+  return resultOf<TData>(await readBody(response));
+}
+
+function resultOf<TData>({ status, headers, text, parsed }: ResponseBody): TData {
   if (parsed && Array.isArray(parsed.errors) && parsed.errors.length > 0) {
     throw CasegraphError.fromGraphQLErrors(parsed.errors, { status, data: parsed.data ?? undefined });
   }
   if (status === 401) {
-    const challenge = response.headers.get('www-authenticate') ?? 'Bearer';
+    const challenge = headers.get('www-authenticate') ?? 'Bearer';
     throw new CasegraphError('UNAUTHENTICATED', `HTTP 401: the access token was refused (${challenge})`, {
       status,
     });
@@ -99,7 +150,7 @@ async function readResult<TData>(response: Response): Promise<TData> {
   if (status === 403) {
     throw new CasegraphError('FORBIDDEN', 'HTTP 403', { status });
   }
-  if (!response.ok) {
+  if (status < 200 || status >= 300) {
     throw new CasegraphError('HTTP_ERROR', `HTTP ${status}: ${text.slice(0, 200)}`, { status });
   }
   if (!parsed || parsed.data === undefined || parsed.data === null) {

@@ -5,7 +5,7 @@ export { clientCredentials } from './auth.js';
 export type { ClientCredentialsOptions } from './auth.js';
 export { CasegraphError, UserErrorsError, assertNoUserErrors } from './errors.js';
 export type { CasegraphErrorCode, CasegraphErrorDetails, UserErrorLike } from './errors.js';
-export type { FetchLike, RequestOptions, TokenProvider } from './http.js';
+export type { FetchLike, PersistedDocumentsMode, RequestOptions, TokenProvider } from './http.js';
 export { CLOSE_FORBIDDEN, defaultRetryWait } from './subscriptions.js';
 export type { CasegraphSubscription, SubscriptionHandlers } from './subscriptions.js';
 // Every schema type, input and enum (enums as `const` objects with string-literal types).

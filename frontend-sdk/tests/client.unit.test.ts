@@ -42,9 +42,11 @@ describe('request over HTTP', () => {
     expect(headers.authorization).toBe('Bearer tok');
     expect(headers.accept).toContain('application/graphql-response+json');
     expect(headers.accept).toContain('application/json');
+    // A generated document goes by its SHA-256 alone (persisted queries).
     const body = JSON.parse(String(calls[0]?.init.body));
     expect(body.operationName).toBe('PortalViewer');
-    expect(body.query).toContain('query PortalViewer');
+    expect(body.query).toBeUndefined();
+    expect(body.extensions.persistedQuery).toEqual({ version: 1, sha256Hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
   });
 
   it('throws CasegraphError with the extensions code', async () => {
@@ -125,5 +127,54 @@ describe('toWebSocketUrl', () => {
   it('turns http(s) into ws(s)', () => {
     expect(toWebSocketUrl('http://h:1/graphql')).toBe('ws://h:1/graphql');
     expect(toWebSocketUrl('https://h/graphql')).toBe('wss://h/graphql');
+  });
+});
+
+describe('persisted documents over HTTP', () => {
+  const notFound = {
+    status: 400,
+    body: { errors: [{ message: 'PersistedQueryNotFound', extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } }] },
+  };
+  const ok = { status: 200, body: { data: { viewer: { subject: 'a' } } } };
+  const bodies = (calls: Call[]): Array<Record<string, unknown>> => calls.map((c) => JSON.parse(String(c.init.body)));
+
+  it('sends the text with the hash when the server does not know the hash, then the hash alone', async () => {
+    const { fetch, calls } = fakeFetch([notFound, ok, ok]);
+    const client = createCasegraphClient({ url: 'http://x/graphql', getToken: () => 't', fetch });
+    await client.request(PortalViewerDocument);
+    await client.request(PortalViewerDocument);
+    const [first, second, third] = bodies(calls);
+    expect(first?.query).toBeUndefined();
+    const hash = (second?.extensions as { persistedQuery: { sha256Hash: string } }).persistedQuery.sha256Hash;
+    const text = String(second?.query);
+    expect(text).toContain('query PortalViewer');
+    // The hash is the SHA-256 of exactly that text (the server checks it).
+    const digest = Buffer.from(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))).toString('hex');
+    expect(hash).toBe(digest);
+    expect(third?.query).toBeUndefined();
+  });
+
+  it('stops offering the text where the server refuses it, and surfaces PERSISTED_QUERY_NOT_FOUND', async () => {
+    const { fetch, calls } = fakeFetch([notFound, notFound, notFound]);
+    const client = createCasegraphClient({ url: 'http://x/graphql', getToken: () => 't', fetch });
+    for (let i = 0; i < 2; i++) {
+      const error = await client.request(PortalViewerDocument).catch((e: unknown) => e);
+      expect((error as CasegraphError).code).toBe('PERSISTED_QUERY_NOT_FOUND');
+      expect((error as CasegraphError).status).toBe(400);
+    }
+    expect(calls).toHaveLength(3); // hash, text; then the hash alone
+  });
+
+  it('sends only the hash with `only`, only the text with `off`', async () => {
+    const only = fakeFetch([notFound]);
+    const strict = createCasegraphClient({ url: 'http://x/graphql', getToken: () => 't', fetch: only.fetch, persistedDocuments: 'only' });
+    await strict.request(PortalViewerDocument).catch(() => undefined);
+    expect(only.calls).toHaveLength(1);
+    const off = fakeFetch([ok]);
+    const plain = createCasegraphClient({ url: 'http://x/graphql', getToken: () => 't', fetch: off.fetch, persistedDocuments: 'off' });
+    await plain.request(PortalViewerDocument);
+    const [body] = bodies(off.calls);
+    expect(body?.query).toContain('query PortalViewer');
+    expect(body?.extensions).toBeUndefined();
   });
 });

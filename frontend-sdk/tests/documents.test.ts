@@ -4,12 +4,16 @@ import {
   Lexer,
   Source,
   TokenKind,
+  parse,
   print,
   type DocumentNode,
   type FragmentDefinitionNode,
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { printExecutableGraphQLDocument } from '@graphql-tools/documents';
 import { describe, expect, it } from 'vitest';
 import * as generated from '../src/generated/graphql.js';
 
@@ -93,5 +97,26 @@ describe('operation documents', () => {
     const op = operationOf(doc);
     expect(op.variableDefinitions?.map((v) => v.variable.name.value)).toContain('after');
     expect(print(doc)).toMatch(/\bcursor\b/);
+  });
+});
+
+describe('persisted documents', () => {
+  const manifest = JSON.parse(
+    readFileSync(new URL('../src/generated/persisted-documents.json', import.meta.url), 'utf8'),
+  ) as Record<string, string>;
+
+  it.each(documents)('%s carries its hash and registered text', (_name, doc) => {
+    const meta = (doc as { __meta__?: { hash: string; query: string } }).__meta__;
+    if (!meta) throw new Error('no __meta__');
+    expect(createHash('sha256').update(meta.query).digest('hex')).toBe(meta.hash);
+    expect(manifest[meta.hash]).toBe(meta.query);
+    // The registered text is this very document, in a stable print.
+    const { __meta__: _, ...plain } = doc as DocumentNode & { __meta__: unknown };
+    expect(print(parse(meta.query))).toBe(print(parse(printExecutableGraphQLDocument(plain as DocumentNode))));
+  });
+
+  it('the manifest holds exactly the generated documents', () => {
+    const hashes = documents.map(([, doc]) => (doc as { __meta__?: { hash: string } }).__meta__?.hash);
+    expect(new Set(hashes)).toEqual(new Set(Object.keys(manifest)));
   });
 });

@@ -3,7 +3,9 @@
 // `casegraph serve --seed-demo` on a free port with a fresh CASEGRAPH_DATA_DIR (so it starts
 // its own private PostgreSQL; DATABASE_URL is removed from its environment), waits for
 // /readyz, mints tokens with `casegraph token` against the same data dir (the CLI shares the
-// running PostgreSQL), and stops everything at teardown.
+// running PostgreSQL), and stops everything at teardown. A second server on the same database
+// runs in TRUSTED_DOCUMENTS=public mode with the SDK's manifest registered (`casegraph documents
+// register`), as a portal deployment would (tests/live.trusted.test.ts).
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -17,6 +19,7 @@ import type { LiveServer } from './support/live.js';
 const run = promisify(execFile);
 
 const REPO = resolve(import.meta.dirname, '..', '..');
+const MANIFEST = resolve(import.meta.dirname, '..', 'src', 'generated', 'persisted-documents.json');
 const CASEGRAPH = process.env.CASEGRAPH_BIN ?? join(REPO, '.venv', 'bin', 'casegraph');
 const READY_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 30_000;
@@ -126,7 +129,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   child.stderr?.on('data', collect);
   const log = (): string => output.slice(-4000);
 
+  let trusted: ChildProcess | undefined;
   const teardown = async (): Promise<void> => {
+    if (trusted && trusted.exitCode === null && trusted.signalCode === null) {
+      trusted.kill('SIGTERM');
+      if (!(await exited(trusted, STOP_TIMEOUT_MS))) trusted.kill('SIGKILL');
+    }
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       if (!(await exited(child, STOP_TIMEOUT_MS))) {
@@ -141,6 +149,17 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   try {
     await waitReady(base, child, log);
+    // The portal deployment: same database (the running private PostgreSQL), trusted documents only.
+    const trustedPort = await freePort();
+    trusted = spawn(
+      CASEGRAPH,
+      ['serve', '--host', '127.0.0.1', '--port', String(trustedPort), '--no-migrate'],
+      { env: { ...env, TRUSTED_DOCUMENTS: 'public', CASEGRAPH_WORKERS: 'false' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    trusted.stdout?.on('data', collect);
+    trusted.stderr?.on('data', collect);
+    await cli(env, ['documents', 'register', MANIFEST]);
+    await waitReady(`http://127.0.0.1:${trustedPort}`, trusted, log);
     const customerRef = demoCustomerRef();
     const [adminToken, customerToken, partnerSecret] = await Promise.all([
       cli(env, ['token', '--subject', ADMIN]),
@@ -151,6 +170,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const live: LiveServer = {
       url: `${base}/graphql`,
       wsUrl: `ws://127.0.0.1:${port}/graphql`,
+      trustedUrl: `http://127.0.0.1:${trustedPort}/graphql`,
       tokenUrl: `${base}/oauth/token`,
       adminToken,
       customerToken,

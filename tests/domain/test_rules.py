@@ -12,20 +12,26 @@ from typing import Any
 import pytest
 
 from domain.approvals import required_approval
-from domain.enums import ApprovalKind, ApprovalLevel, Priority, RequestType, RiskRating
+from domain.enums import ApprovalKind, ApprovalLevel, Priority, RequestType, RiskRating, Role
 from domain.routing import derive_priority
 from domain.rules import DEFAULT_RULES, DEFAULT_RULES_JSON, parse_rules
 
-MIGRATION = Path(__file__).parents[2] / "db" / "migrations" / "versions" / "0003_business_rules.py"
+VERSIONS = Path(__file__).parents[2] / "db" / "migrations" / "versions"
 
 
-def test_migration_inserts_exactly_the_defaults() -> None:
-    spec = importlib.util.spec_from_file_location("migration_0003", MIGRATION)
+def _migration(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(f"migration_{name}", VERSIONS / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert module.revision == "0003" and module.down_revision == "0002"
-    assert module.RULES == DEFAULT_RULES_JSON
+    return module
+
+
+def test_migrations_insert_exactly_the_defaults() -> None:
+    rules = _migration("0003_business_rules")
+    assert rules.revision == "0003" and rules.down_revision == "0002"
+    limits = _migration("0010_limits")
+    assert {**rules.RULES, "rate_limits": limits.RATE_LIMIT_RULES} == DEFAULT_RULES_JSON
 
 
 def test_defaults_are_the_lifecycle_numbers() -> None:
@@ -90,8 +96,19 @@ def _broken(name: str, change: Any) -> dict[str, Any]:
         (_broken("routing", lambda d: d["priority_thresholds_usd"].reverse()), "ordered"),
         (_broken("routing", lambda d: d.update(escalation_team="")), "escalation_team"),
         (_broken("risk", lambda d: d["dscr_bands"][0].update(rating="FINE")), "dscr_bands[0]"),
+        ({"rate_limits": {"points_per_minute_by_role": {"BOSS": 10}}}, "points_per_minute_by_role key"),
+        ({"rate_limits": {"points_per_minute_by_role": {"PARTNER": 0}}}, "PARTNER: expected an integer"),
     ],
 )
 def test_malformed_rules_are_refused_with_a_clear_message(rows: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
         parse_rules(rows)
+
+
+def test_rate_limit_overrides_pick_the_largest_role_budget() -> None:
+    rules = parse_rules({"rate_limits": {"points_per_minute_by_role": {"PARTNER": 5000, "AGENT": 300_000}}})
+    budgets = rules.rate_limits
+    assert budgets.points_per_minute(frozenset({Role.PARTNER}), 100_000) == 5000
+    assert budgets.points_per_minute(frozenset({Role.AGENT}), 100_000) == 300_000
+    assert budgets.points_per_minute(frozenset({Role.CUSTOMER}), 100_000) == 100_000
+    assert DEFAULT_RULES.rate_limits.points_per_minute(frozenset({Role.ADMIN}), 7) == 7

@@ -205,9 +205,9 @@ class ServerProcess:
             "DATABASE_URL": database_url,
             "CASEGRAPH_ENV": "test",
             "CASEGRAPH_WORKERS": "true" if workers else "false",
-            **(extra_env or {}),
         }
         env.pop("BROADCAST_URL", None)
+        env.update(extra_env or {})
         self._proc = subprocess.Popen(
             [
                 sys.executable,

@@ -6,6 +6,8 @@ import { createCasegraphClient, type CasegraphClient, type CasegraphClientOption
 export interface LiveServer {
   url: string;
   wsUrl: string;
+  /** The same database served in TRUSTED_DOCUMENTS=public mode, the SDK's manifest registered. */
+  trustedUrl: string;
   tokenUrl: string;
   /** admin@example.com (ADMIN, CONTROLLER). */
   adminToken: string;

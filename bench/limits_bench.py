@@ -1,0 +1,130 @@
+"""What the limits (LIMITS.md) cost the server: CPU per request with them on and off, in process.
+
+    .venv/bin/python -m bench.limits_bench [--requests 2000] [--rounds 8]
+
+Seeds the demo organisation plus N requests (bench.common: private PostgreSQL unless
+DATABASE_URL is set) and runs two apps in this process on that database, one with
+limits on (a budget no run exhausts, so acquisitions happen as in production but
+never refuse) and one with CASEGRAPH_LIMITS=false. For the nested
+`serviceRequests(first: 50)` page and `{ viewer { subject } }` it sends requests one
+at a time, alternating rounds between the two apps, and prints the median CPU per
+request (client and server in one process, as time.process_time counts it) and the
+difference. Then it sends the 30-alias document of issue 14 as new texts and as a
+text seen before and prints the server's CPU per refusal, timed around the app
+alone. Sequential in-process timing is far steadier than throughput on a busy
+machine; `bench.read_bench --limits compare` measures the same over real sockets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+
+import httpx
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from bench.common import bench_database, dev_token
+from bench.read_bench import NESTED, VIEWER, incident_document
+from demo.data import ADMIN_EMAIL
+from server.app import create_app
+from server.settings import Settings
+
+
+def _timed(app: ASGIApp, spent: list[float]) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    async def timed(scope: Scope, receive: Receive, send: Send) -> None:
+        began = time.process_time()
+        await app(scope, receive, send)
+        spent.append(time.process_time() - began)
+
+    return timed
+
+
+async def _bench(args: argparse.Namespace) -> None:
+    async with bench_database(requests=args.requests) as url:
+        token = await dev_token(url, subject=ADMIN_EMAIL, roles=["ADMIN"])
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/graphql-response+json"}
+        apps = {
+            on: create_app(
+                Settings(
+                    DATABASE_URL=url,
+                    CASEGRAPH_ENV="test",
+                    CASEGRAPH_WORKERS=False,
+                    CASEGRAPH_LIMITS=on,
+                    RATE_LIMIT_POINTS=10**12,
+                )
+            )
+            for on in (True, False)
+        }
+        async with contextlib.AsyncExitStack() as stack:
+            clients = {}
+            for on, app in apps.items():
+                await stack.enter_async_context(app.router.lifespan_context(app))
+                transport = httpx.ASGITransport(app=app)
+                clients[on] = await stack.enter_async_context(
+                    httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", timeout=60)
+                )
+
+            async def send(on: bool, query: str) -> None:
+                response = await clients[on].post("/graphql", json={"query": query}, headers=headers)
+                if response.status_code != 200 or "errors" in response.json():
+                    raise RuntimeError(f"{response.status_code} {response.text[:300]}")
+
+            print(f"CPU per request, median of {args.rounds} rounds alternating limits on and off:")
+            for label, query, per_round in (("nested page of 50", NESTED, 10), ("viewer", VIEWER, 300)):
+                figures: dict[bool, list[float]] = {True: [], False: []}
+                for on in (True, False):
+                    for _ in range(3):
+                        await send(on, query)  # caches, token, budget lease
+                for round_ in range(args.rounds):
+                    for on in (True, False) if round_ % 2 == 0 else (False, True):
+                        began = time.process_time()
+                        for _ in range(per_round):
+                            await send(on, query)
+                        figures[on].append((time.process_time() - began) * 1000 / per_round)
+                on, off = statistics.median(figures[True]), statistics.median(figures[False])
+                print(
+                    f"  {label:<18} limits on {on:8.3f} ms   off {off:8.3f} ms   "
+                    f"overhead {on - off:+7.3f} ms ({100 * (on / off - 1):+5.1f} %)"
+                )
+
+            spent: list[float] = []
+            timed = httpx.ASGITransport(app=_timed(apps[True], spent))
+            async with httpx.AsyncClient(transport=timed, base_url="http://127.0.0.1", timeout=60) as client:
+
+                async def refuse(query: str) -> None:
+                    response = await client.post("/graphql", json={"query": query}, headers=headers)
+                    if response.json()["errors"][0]["extensions"]["code"] != "QUERY_TOO_COMPLEX":
+                        raise RuntimeError(f"not refused: {response.text[:300]}")
+
+                for variant in range(args.texts):
+                    await refuse(incident_document(variant))
+                new = sorted(spent)
+                spent.clear()
+                for _ in range(args.texts):
+                    await refuse(incident_document(0))
+                again = sorted(spent)
+            print(
+                "30-alias document (cost 60,906,030; refused before any SQL), server CPU per refusal:\n"
+                f"  as a new text    median {statistics.median(new) * 1000:6.2f} ms   "
+                f"max {new[-1] * 1000:6.2f} ms   ({args.texts} texts)\n"
+                f"  seen before      median {statistics.median(again) * 1000:6.3f} ms   "
+                f"max {again[-1] * 1000:6.3f} ms"
+            )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=2_000, help="demo requests to seed")
+    parser.add_argument("--rounds", type=int, default=8, help="alternating rounds per query")
+    parser.add_argument("--texts", type=int, default=20, help="30-alias documents sent")
+    asyncio.run(_bench(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""Budgets of query-cost points per principal and minute (LIMITS.md), shared by every process.
+
+The counting is the `limits` library's sliding-window counter, kept in Redis (its own
+storage) or PostgreSQL (server.limits.pg_storage). A round trip to that store for
+every operation would cost more than a small operation itself, so each process takes
+points for a principal a little ahead: an operation the process cannot pay from what
+it holds takes its cost plus 1 % of the budget (1,000 points at most) from the shared
+window in one acquisition, and the next cheap operations spend the rest locally. Held
+points are dropped after a few seconds (they were counted in the window they were
+taken in), so at most 1 % of a budget per process is held where another process
+cannot use it.
+When the top-up does not fit, the exact cost is tried alone, so a budget is spent to
+its last point. A refused operation takes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from limits import RateLimitItemPerMinute
+from limits.aio.storage import Storage
+from limits.aio.storage.base import SlidingWindowCounterSupport
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.errors import StorageError
+
+from auth.principal import Principal
+from server.limits.errors import instant
+
+__all__ = ["BudgetState", "Budgets", "RateLimited", "principal_key", "seconds_until_available"]
+
+log = logging.getLogger("casegraph.limits")
+
+LEASE_FRACTION = 100  # a process takes 1 % of a budget ahead ...
+LEASE_MAX_POINTS = 1_000  # ... and never more than this
+LEASE_SECONDS = 5.0
+STATS_SECONDS = 1.0  # how stale the reported remaining points may be
+MAX_ACCOUNTS = 10_000  # principals remembered before idle ones are dropped
+
+
+def principal_key(principal: Principal) -> str:
+    """Whose budget: staff and CUSTOMER callers by `sub`, partners by client (their partner row)."""
+    if principal.partner_id is not None:
+        return f"partner:{principal.partner_id}"
+    if principal.is_customer:
+        return f"customer:{principal.subject}"
+    return f"staff:{principal.subject}"
+
+
+@dataclass(slots=True)
+class BudgetState:
+    """What a response reports: points left in the current minute, and when all spent ones are back."""
+
+    remaining: int
+    reset_at: str  # ISO 8601, UTC
+
+
+class RateLimited(Exception):
+    """The operation would exceed its principal's budget; nothing was taken."""
+
+    def __init__(self, *, retry_after: int, state: BudgetState) -> None:
+        super().__init__(f"rate limit exceeded: retry in {retry_after} s")
+        self.retry_after = retry_after
+        self.state = state
+
+
+Window = tuple[int, float, int, float]  # previous count, previous TTL, current count, current TTL
+
+
+def seconds_until_available(window: Window, *, expiry: float, limit: int, amount: int) -> float:
+    """How long until `amount` more points fit in a sliding-window counter (no other hits assumed)."""
+    previous, previous_ttl, current, current_ttl = window
+    if amount > limit:
+        return 2 * expiry  # never fits: the longest a window can take to forget
+    room = limit - amount - current
+    if room >= 0:
+        # Only the previous window's weight, which shrinks linearly, stands in the way.
+        return 0.0 if previous == 0 else max(previous_ttl - room * expiry / previous, 0.0)
+    # Wait for the current window to become the previous one, then for its weight to shrink.
+    return max(current_ttl - expiry, 0.0) + max(expiry - (limit - amount) * expiry / current, 0.0)
+
+
+@dataclass(slots=True)
+class _Account:
+    """One principal's points held by this process."""
+
+    lock: asyncio.Lock
+    points: int = 0  # the budget they were taken from
+    balance: int = 0
+    remaining: int = 0  # as reported: left in the shared window, plus the balance
+    reset_at: str | None = None
+    expires: float = 0.0  # time.monotonic()
+    read_at: float = -math.inf  # when the shared window was last read
+
+    def covers(self, points: int, cost: int, now: float) -> bool:
+        return self.points == points and self.expires > now and self.balance >= cost
+
+
+class Budgets:
+    """Charges operations to their principal's budget; one per process, shared by its requests."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        points_for: Callable[[Principal], Awaitable[int]],
+        clock: Callable[[], datetime],
+    ) -> None:
+        if not isinstance(storage, SlidingWindowCounterSupport):
+            raise TypeError(f"{type(storage).__name__} has no sliding-window counter")
+        self.storage = storage
+        self.limiter = SlidingWindowCounterRateLimiter(storage)
+        self.points_for = points_for
+        self.clock = clock
+        self._accounts: dict[str, _Account] = {}
+
+    async def spend(self, principal: Principal, cost: int) -> BudgetState | None:
+        """Charge `cost` points; RateLimited when they do not fit (None: the store is unreachable)."""
+        key = principal_key(principal)
+        points = await self.points_for(principal)
+        account = self._accounts.get(key)
+        if account is None:
+            if len(self._accounts) >= MAX_ACCOUNTS:
+                self._forget_idle()
+            account = self._accounts[key] = _Account(asyncio.Lock())
+        if account.covers(points, cost, time.monotonic()):
+            return self._pay(account, cost)
+        async with account.lock:
+            if account.covers(points, cost, time.monotonic()):  # refilled while this one waited
+                return self._pay(account, cost)
+            try:
+                return await self._take(account, key, points, cost)
+            except StorageError:
+                # The store being down must not take the API with it: let the operation through.
+                log.warning("rate-limit store unreachable; %s not counted", key, exc_info=True)
+                return None
+
+    def _forget_idle(self) -> None:
+        """Drop the accounts that hold nothing usable (their leases ran out) and nobody waits on."""
+        now = time.monotonic()
+        for key, account in list(self._accounts.items()):
+            if account.expires <= now and not account.lock.locked():
+                del self._accounts[key]
+
+    def _pay(self, account: _Account, cost: int) -> BudgetState:
+        account.balance -= cost
+        account.remaining = max(account.remaining - cost, 0)
+        assert account.reset_at is not None
+        return BudgetState(account.remaining, account.reset_at)
+
+    async def _take(self, account: _Account, key: str, points: int, cost: int) -> BudgetState:
+        item = RateLimitItemPerMinute(points)
+        held = account.balance if account.points == points and account.expires > time.monotonic() else 0
+        need = max(cost - held, 0)
+        top_up = min(points // LEASE_FRACTION, LEASE_MAX_POINTS)
+        taken = 0
+        if top_up and await self.limiter.hit(item, key, cost=need + top_up):
+            taken = need + top_up
+        elif need and await self.limiter.hit(item, key, cost=need):
+            taken = need
+        now = time.monotonic()
+        fresh = account.points == points and now - account.read_at < STATS_SECONDS and taken == need + top_up
+        if fresh and account.reset_at is not None:
+            # What the response reports is read from the store at most once a second; in between,
+            # this process's own takings are subtracted (other processes' show at the next read).
+            account.balance = held + taken
+            account.remaining = max(account.remaining - held - taken, 0) + account.balance
+        else:
+            window: Window = await self.storage.get_sliding_window(item.key_for(key), item.get_expiry())
+            previous, previous_ttl, current, current_ttl = window
+            used = math.floor(previous * previous_ttl / item.get_expiry()) + current
+            forgotten_in = current_ttl if current else previous_ttl
+            reset_at = instant(self.clock() + timedelta(seconds=math.ceil(forgotten_in)))
+            if taken < need:
+                wait = seconds_until_available(window, expiry=item.get_expiry(), limit=points, amount=need)
+                left = BudgetState(max(points - used, 0) + held, reset_at)
+                raise RateLimited(retry_after=max(math.ceil(wait), 1), state=left)
+            account.balance = held + taken
+            account.remaining = max(points - used, 0) + account.balance
+            account.reset_at = reset_at
+            account.read_at = now
+        account.points = points
+        account.expires = now + LEASE_SECONDS
+        return self._pay(account, cost)

@@ -1,0 +1,121 @@
+"""The shared stores: the PostgreSQL storage of the `limits` sliding window, leases, retry times."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from limits import RateLimitItemPerMinute
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from server.limits.pg_storage import PostgresStorage
+from server.limits.rate import seconds_until_available
+from server.limits.subscriptions import PostgresLeases, RedisLeases, SubscriptionLeases
+
+
+async def _age(engine: AsyncEngine, seconds: float) -> None:
+    """Move every window `seconds` into the past (as if that much time went by)."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE rate_limit_windows SET window_start = window_start - make_interval(secs => :s)"),
+            {"s": seconds},
+        )
+
+
+@pytest.fixture
+async def pool(db_url: str) -> AsyncIterator[asyncpg.Pool]:
+    async with asyncpg.create_pool(db_url, min_size=1, max_size=2) as created:
+        yield created
+
+
+async def test_the_postgresql_storage_is_a_sliding_window_counter(
+    engine: AsyncEngine, pool: asyncpg.Pool
+) -> None:
+    limiter = SlidingWindowCounterRateLimiter(PostgresStorage(pool))
+    item = RateLimitItemPerMinute(10)
+    assert await limiter.hit(item, "k", cost=6)
+    assert not await limiter.hit(item, "k", cost=5)  # refused: nothing added
+    assert await limiter.hit(item, "k", cost=4)
+    assert not await limiter.hit(item, "k")
+    assert (await limiter.get_window_stats(item, "k")).remaining == 0
+    assert await limiter.hit(item, "other", cost=10)  # keys are apart
+
+    # The full window becomes the previous one, weighing floor(10 x (60 - a few ms) / 60) = 9 at first.
+    await _age(engine, 60)
+    assert not await limiter.hit(item, "k", cost=2)
+    await _age(engine, 30)  # half-way (and a few ms): the previous window weighs 4
+    assert await limiter.test(item, "k", cost=6)
+    assert not await limiter.test(item, "k", cost=7)
+    assert await limiter.hit(item, "k", cost=6)
+    assert not await limiter.hit(item, "k")
+    previous, previous_ttl, current, current_ttl = await limiter.storage.get_sliding_window(  # type: ignore[attr-defined]
+        item.key_for("k"), 60
+    )
+    assert (previous, current) == (10, 6)
+    assert 29 <= previous_ttl <= 30 and 89 <= current_ttl <= 90
+
+    await _age(engine, 120)  # both windows over
+    assert await limiter.hit(item, "k", cost=10)
+    await limiter.clear(item, "k")
+    assert await limiter.hit(item, "k", cost=10)
+
+
+def test_retry_after_waits_for_enough_points_to_free_up() -> None:
+    # Only the previous window stands in the way: it weighs 40 of 100 now, shrinking over 30 s.
+    assert seconds_until_available((80, 30.0, 50, 90.0), expiry=60, limit=100, amount=10) == pytest.approx(
+        30 - 40 * 60 / 80
+    )
+    assert seconds_until_available((0, 0.0, 50, 90.0), expiry=60, limit=100, amount=10) == 0
+    # The current window alone is too full: wait for it to turn over (30 s), then shrink.
+    assert seconds_until_available((0, 0.0, 100, 90.0), expiry=60, limit=100, amount=10) == pytest.approx(
+        30 + 60 - 90 * 60 / 100
+    )
+    assert seconds_until_available((0, 0.0, 0, 0.0), expiry=60, limit=100, amount=101) == 120
+
+
+def _redis_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(params=["postgresql", "redis"])
+async def leases(request: pytest.FixtureRequest, pool: asyncpg.Pool) -> SubscriptionLeases:
+    if request.param == "postgresql":
+        return PostgresLeases(pool)
+    if not _redis_reachable():
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    from redis.asyncio import Redis
+
+    return RedisLeases(Redis.from_url("redis://127.0.0.1:6379"))
+
+
+async def test_leases_count_per_principal_and_come_back(leases: SubscriptionLeases) -> None:
+    principal = f"staff:{uuid.uuid4().hex}@example.com"  # a Redis may be shared with other runs
+    taken = [uuid.uuid4().hex for _ in range(3)]
+    for lease in taken:
+        assert await leases.acquire(principal, lease, 3)
+    assert not await leases.acquire(principal, uuid.uuid4().hex, 3)
+    assert await leases.acquire(f"{principal}-other", uuid.uuid4().hex, 3)
+    await leases.renew({lease: principal for lease in taken})
+    await leases.release(principal, taken[0])
+    assert await leases.acquire(principal, uuid.uuid4().hex, 3)
+    if isinstance(leases, RedisLeases):
+        await leases.client.aclose()
+
+
+async def test_leases_of_a_dead_process_run_out(engine: AsyncEngine, pool: asyncpg.Pool) -> None:
+    leases = PostgresLeases(pool)
+    for _ in range(2):
+        assert await leases.acquire("staff:a@example.com", uuid.uuid4().hex, 2)
+    assert not await leases.acquire("staff:a@example.com", uuid.uuid4().hex, 2)
+    async with engine.begin() as conn:  # nobody renewed them
+        await conn.execute(text("UPDATE subscription_leases SET expires_at = now() - interval '1 second'"))
+    assert await leases.acquire("staff:a@example.com", uuid.uuid4().hex, 2)
