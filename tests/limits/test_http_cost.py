@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import statistics
-import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from starlette.types import Receive, Scope, Send
 
 from tests.limits.conftest import (
     GRAPHQL_RESPONSE,
@@ -48,27 +45,20 @@ async def test_every_response_reports_cost_and_budget(app_with: AppFactory, peop
         assert cost_of(after)["remaining"] == 100_000 - 1 - 11 - 1
 
 
-async def test_the_incident_document_is_refused_in_milliseconds_without_sql(
+async def test_the_incident_document_is_refused_before_any_sql(
     app_with: AppFactory, people: People
 ) -> None:
     async with app_with() as (app, client):
         warm = await post(client, people.admin, {"query": VIEWER})  # token, rules and budget at hand
         remaining = cost_of(warm)["remaining"]
-        server_cpu: list[float] = []
-
-        async def timed(scope: Scope, receive: Receive, send: Send) -> None:
-            began = time.process_time()
-            await app(scope, receive, send)
-            server_cpu.append(time.process_time() - began)
-
-        transport = httpx.ASGITransport(app=timed)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as timed_client:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as fresh_client:
             with counting_statements(app.state.services.engine) as statements:
                 # Five first sights (the alias names differ), so the timing is not one scheduler hiccup.
                 for variant in range(5):
                     document = thirty_aliases().replace("a0:", f"first{variant}:")
                     refused = await post(
-                        timed_client, people.admin, {"query": document}, accept=GRAPHQL_RESPONSE
+                        fresh_client, people.admin, {"query": document}, accept=GRAPHQL_RESPONSE
                     )
         assert statements == []
         assert refused.status_code == 400
@@ -78,9 +68,7 @@ async def test_the_incident_document_is_refused_in_milliseconds_without_sql(
         assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
         assert error["extensions"]["cost"] == {"requested": 60_906_030, "limit": 25_000}
         assert body["extensions"]["cost"] == {"requested": 60_906_030, "limit": 25_000}
-        # A document seen for the first time: parsed and costed (never validated once refused).
-        median = statistics.median(server_cpu)
-        assert median < 0.010, f"refusals took {[round(t * 1000, 1) for t in server_cpu]} ms of server CPU"
+        # How long a refusal takes is a figure of bench/limits_bench.py, not an assertion here.
 
         # application/json clients get the same refusal with 200 (a validation error); no points taken.
         legacy = await post(client, people.admin, {"query": thirty_aliases()})
