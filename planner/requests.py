@@ -99,6 +99,43 @@ def sla(b: Builder, row: str, nodes: list[FieldNode]) -> str:
         f"({wall_at_risk(first_due, 'first_response_seconds')} "
         f"OR {wall_at_risk(resolution_due, 'resolution_seconds')})"
     )
+
+    def open_between(a: str, z: str) -> str:
+        # Open seconds of the policy's calendar from `a` to `z` (planner.calendars' spans; a span
+        # lies within one local day, so none opening more than 26 hours before `a` reaches it).
+        return (
+            f"(SELECT coalesce(sum(extract(epoch FROM "
+            f"least(s.closes_at, {z}) - greatest(s.opens_at, {a}))), 0) "
+            f"FROM calendar_open_spans s WHERE s.calendar_id = {sp}.calendar_id "
+            f"AND s.opens_at >= {a} - interval '26 hours' AND s.opens_at < {z} AND s.closes_at > {a})"
+        )
+
+    def spans_cover(a: str, z: str) -> str:
+        return (
+            f"EXISTS (SELECT 1 FROM calendar_span_sets ss "
+            f"JOIN business_calendars bc ON bc.id = ss.calendar_id "
+            f"WHERE ss.calendar_id = {sp}.calendar_id AND ss.time_zone = bc.time_zone "
+            f"AND ss.weekly_hours = bc.weekly_hours AND ss.holidays = bc.holidays "
+            f"AND ss.covers_from <= {a} AND ss.covers_to >= {z})"
+        )
+
+    open_now = (
+        f"EXISTS (SELECT 1 FROM calendar_open_spans s WHERE s.calendar_id = {sp}.calendar_id "
+        f"AND s.opens_at <= {now} AND s.opens_at >= {now} - interval '26 hours' AND s.closes_at > {now})"
+    )
+
+    def calendar_at_risk(due: str, target: str) -> str:
+        # domain.sla.at_risk_instant walks `rest` open seconds back from the due time and lands on
+        # a span's start when it exhausts a span: it is not after now exactly when fewer than
+        # `rest` open seconds remain, or `rest` and now is open.
+        rest = f"({sp}.{target} - ceil({sp}.{target} * {fraction}::numeric))"
+        remaining = open_between(now, due)
+        return f"({due} IS NOT NULL AND ({remaining} < {rest} OR ({remaining} = {rest} AND {open_now})))"
+
+    calendar_risk = (
+        f"({calendar_at_risk(first_due, 'first_response_seconds')} "
+        f"OR {calendar_at_risk(resolution_due, 'resolution_seconds')})"
+    )
     running_states = f"{r}.status = 'WAITING_ON_CUSTOMER' OR {done} OR {r}.status NOT IN ({_OPEN})"
 
     def seconds(interval: str) -> str:
@@ -115,8 +152,10 @@ def sla(b: Builder, row: str, nodes: list[FieldNode]) -> str:
                 f"WHEN {r}.status = 'WAITING_ON_CUSTOMER' THEN '\"PAUSED\"' "
                 f"WHEN {done} THEN '\"MET\"' "
                 f"WHEN {r}.status NOT IN ({_OPEN}) THEN '\"ON_TRACK\"' "
-                f"WHEN {at_risk} THEN '\"AT_RISK\"' "
-                f"WHEN {sp}.calendar_id IS NOT NULL THEN {SENTINEL} "
+                f"WHEN {sp}.calendar_id IS NULL THEN CASE WHEN {at_risk} THEN '\"AT_RISK\"' "
+                f"ELSE '\"ON_TRACK\"' END "
+                f"WHEN NOT {spans_cover(now, f'greatest({first_due}, {resolution_due})')} THEN {SENTINEL} "
+                f"WHEN {calendar_risk} THEN '\"AT_RISK\"' "
                 f"ELSE '\"ON_TRACK\"' END"
             )
             members.append((key, state))
@@ -137,11 +176,14 @@ def sla(b: Builder, row: str, nodes: list[FieldNode]) -> str:
             members.append((key, json_datetime(f"{r}.resolution_due_at")))
         elif name == "pausedSeconds":
             running_pause = f"{r}.status = 'WAITING_ON_CUSTOMER' AND {r}.paused_at IS NOT NULL"
+            paused_at = f"{r}.paused_at"
+            in_calendar = f"floor({open_between(paused_at, now)})::bigint"
             paused = (
-                f"CASE WHEN {running_pause} AND {sp}.calendar_id IS NOT NULL THEN {SENTINEL} "
-                f"WHEN {running_pause} THEN ({r}.paused_seconds + "
-                f"greatest({seconds(f'{now} - {r}.paused_at')}, 0))::text "
-                f"ELSE {r}.paused_seconds::text END"
+                f"CASE WHEN NOT ({running_pause}) THEN {r}.paused_seconds::text "
+                f"WHEN {sp}.calendar_id IS NULL THEN ({r}.paused_seconds + "
+                f"greatest({seconds(f'{now} - {paused_at}')}, 0))::text "
+                f"WHEN NOT {spans_cover(f'least({paused_at}, {now})', now)} THEN {SENTINEL} "
+                f"ELSE ({r}.paused_seconds + greatest({in_calendar}, 0))::text END"
             )
             members.append((key, paused))
         elif name == "__typename":

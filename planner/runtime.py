@@ -13,13 +13,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 from graphql import (
+    ASTValidationRule,
     DocumentNode,
     FragmentDefinitionNode,
     GraphQLEnumType,
@@ -30,6 +31,7 @@ from graphql import (
     GraphQLSchema,
     OperationDefinitionNode,
     parse,
+    specified_rules,
     validate,
 )
 from graphql.error import GraphQLError
@@ -40,6 +42,7 @@ from prometheus_client import Counter
 from auth.principal import Principal
 from planner.access import AccessClass, access_class
 from planner.builder import Binding, Builder, Check, Param, Unplannable
+from planner.calendars import SpanRefresher
 from planner.root import compile_operation
 from telemetry.request_record import count_statement
 
@@ -135,10 +138,23 @@ def _shape_of(
 class ReadPlanner:
     """Plans and runs read operations for one server process."""
 
-    def __init__(self, schema: GraphQLSchema, pool: asyncpg.Pool, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        pool: asyncpg.Pool,
+        clock: Callable[[], datetime],
+        *,
+        rules: Sequence[type[ASTValidationRule]] = specified_rules,
+        max_tokens: int | None = None,
+    ) -> None:
         self.schema = schema
         self.pool = pool
         self.clock = clock
+        # The schema's own validation (depth, aliases) and parser limit: a document the resolver
+        # path refuses is never planned.
+        self.rules = tuple(rules)
+        self.max_tokens = max_tokens
+        self.calendars = SpanRefresher(pool, clock)
         self._documents: dict[tuple[str, str | None], _Document] = {}
         self._plans: dict[tuple[Any, ...], Plan | Unplannable] = {}
         self._logged: set[tuple[str, str | None, str]] = set()
@@ -152,8 +168,8 @@ class ReadPlanner:
         key = hashlib.sha256(text.encode()).hexdigest()[:16]
         document = _Document(key, text, operation_name, None, {}, None)
         try:
-            tree = parsed if parsed is not None else parse(text)
-            if parsed is None and validate(self.schema, tree):
+            tree = parsed if parsed is not None else parse(text, max_tokens=self.max_tokens)
+            if parsed is None and validate(self.schema, tree, self.rules):
                 document.reason = "invalid"
             else:
                 operations = [d for d in tree.definitions if isinstance(d, OperationDefinitionNode)]
@@ -246,6 +262,13 @@ class ReadPlanner:
                 f" ({detail})" if detail else "",
             )
 
+    def start(self) -> None:
+        """Background work of the planner (the calendars' spans) for the app's lifetime."""
+        self.calendars.start()
+
+    async def stop(self) -> None:
+        await self.calendars.stop()
+
     async def answer(
         self,
         *,
@@ -283,6 +306,8 @@ class ReadPlanner:
             self._fallback(document, operation_name, "sql_error", type(exc).__name__)
             return None
         if _SENTINEL in data:
+            # A business-hours SLA without current calendar spans (planner.calendars): make them.
+            self.calendars.soon()
             self._fallback(document, operation_name, "undecided_value", "an SLA in business hours")
             return None
         PLANNED.inc()

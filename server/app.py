@@ -25,7 +25,7 @@ from server.http_security import SecurityHeaders, graphql_cors
 from server.limits import open_limits
 from server.limits.oauth import guard_token_endpoint
 from server.request_log import RequestLog
-from server.schema import build_schema
+from server.schema import MAX_TOKENS, build_schema, validation_rules
 from server.settings import Settings, asyncpg_url, sqlalchemy_url
 from server.tracing import instrumented, tracer_provider_from_env
 
@@ -73,7 +73,11 @@ def create_app(
                 if settings.read_planner == "on":
                     pool = await open_pool(asyncpg_url(settings.database_url), size=settings.db_pool_size)
                     resources.push_async_callback(pool.close)
-                    planner = ReadPlanner(schema._schema, pool, clock)
+                    planner = ReadPlanner(
+                        schema._schema, pool, clock, rules=validation_rules(), max_tokens=MAX_TOKENS
+                    )
+                    planner.start()
+                    resources.push_async_callback(planner.stop)
                 view = CasegraphGraphQL(
                     schema,
                     services=services,
