@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, literal_column, select
+from sqlalchemy import ColumnElement, Select, Table, literal_column, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.util import ClauseAdapter
 
@@ -28,7 +28,7 @@ def embed(expression: ColumnElement[Any], aliases: Mapping[Table, str]) -> str:
         alias = table.alias(name)
         tables.append(alias)
         adapted = ClauseAdapter(alias).traverse(adapted)
-    statement = select(literal_column("1")).select_from(*tables).where(adapted)
+    statement: Select[Any] = select(literal_column("1")).select_from(*tables).where(adapted)
     compiled = str(statement.compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True}))
     _, found, condition = compiled.partition("\nWHERE ")
     assert found, compiled
