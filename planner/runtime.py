@@ -44,7 +44,7 @@ from planner.access import AccessClass, access_class
 from planner.builder import Binding, Builder, Check, Param, Unplannable
 from planner.calendars import SpanRefresher
 from planner.root import compile_operation
-from telemetry.request_record import count_statement
+from telemetry.request_record import count_statement, note_operation
 
 __all__ = ["FALLBACKS", "PLANNED", "Plan", "ReadPlanner"]
 
@@ -311,6 +311,9 @@ class ReadPlanner:
             self._fallback(document, operation_name, "undecided_value", "an SLA in business hours")
             return None
         PLANNED.inc()
+        # The request log's operation (the name the document gives it, as strawberry reports).
+        operation = document.operation
+        note_operation(operation.name.value if operation.name else operation_name, "query")
         return data
 
 
