@@ -249,6 +249,9 @@ class ReadPlanner:
         self, document: _Document, operation_name: str | None, reason: str, detail: str = ""
     ) -> None:
         FALLBACKS.labels(reason).inc()
+        operation = document.operation
+        if operation is not None and operation.name is not None:
+            operation_name = operation.name.value
         logged = (document.key, operation_name, reason)
         if logged not in self._logged:
             if len(self._logged) >= _CACHE_MAX:
