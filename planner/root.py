@@ -402,6 +402,27 @@ ROOT_FIELDS: dict[str, RootHandler] = {
 }
 
 
+def compile_objects(b: Builder, operation: OperationDefinitionNode, type_name: str) -> str:
+    """SQL text of a bytea[]: the selection of the operation's one root field on each `type_name`
+    row of the request's rows (in their order; null where the caller may not see the row), scoped
+    and restricted as node(id:) reads that type. Subscriptions' payloads: one plan per document,
+    run for the rows of each batch of events."""
+    fields: dict[str, list[FieldNode]] = {}
+    b._collect(operation.operation.value.capitalize(), operation.selection_set.selections, fields, set())
+    if len(fields) != 1:
+        raise Unplannable("not_one_root_field")
+    [nodes] = fields.values()
+    rows = b.param(lambda bd: list(bd.rows), "bigint[]")
+    n = b.alias("n")
+    value, unplanned = _node_branches(b, nodes, literal(type_name), f"{n}.pk")
+    if type_name in unplanned or type_name not in _NODES:
+        raise Unplannable("unsupported_type", type_name)
+    return (
+        f"SELECT array_agg(convert_to({value}, 'UTF8') ORDER BY {n}.i) "
+        f"FROM unnest({rows}) WITH ORDINALITY AS {n}(pk, i)"
+    )
+
+
 def compile_operation(b: Builder, operation: OperationDefinitionNode) -> str:
     """SQL text of the operation's `data` object (JSON text)."""
     if operation.operation.value != "query":

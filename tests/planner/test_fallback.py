@@ -3,13 +3,16 @@ counted on /metrics and logged once per document and reason; READ_PLANNER=off pl
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any
 
 import httpx
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from schema import ids
 from server.settings import Settings
 from tests.conftest import Tokens, bearer
 from tests.support.builders import Builder
@@ -88,3 +91,27 @@ async def test_read_planner_off_serves_every_operation_through_the_resolvers(
         )
     assert response.json()["data"]["viewer"]["subject"] == "ana@example.com"
     assert _planned() == planned
+
+
+async def test_subscription_payloads_from_the_same_plans(app: Any, engine: AsyncEngine) -> None:
+    """ReadPlanner.objects: an event's payload per row, scoped to the caller as reads are."""
+    from tests.support.graphql import customer_principal
+
+    b = Builder(engine)
+    own, other = await b.customer(name="Own"), await b.customer(name="Other")
+    mine = await b.event(request=await b.request(customer=own, subject="Mine"))
+    theirs = await b.event(request=await b.request(customer=other, subject="Theirs"))
+    planner = app.state.graphql.app.planner
+    payloads = await planner.objects(
+        text="subscription Live { requestEvents { id kind serviceRequest { subject } } }",
+        operation_name="Live",
+        variables=None,
+        principal=customer_principal(own.id),
+        type_name="RequestEvent",
+        rows=[theirs.id, mine.id],
+    )
+    assert payloads is not None
+    assert [json.loads(p) for p in payloads] == [
+        None,
+        {"id": ids.encode("RequestEvent", mine.id), "kind": "CREATED", "serviceRequest": {"subject": "Mine"}},
+    ]
