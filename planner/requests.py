@@ -21,7 +21,7 @@ from sqlalchemy import literal_column
 
 from auth.permissions import Capability, transition_capability
 from db.queries.invoices import INVOICE_ORDER, PAYMENT_ORDER, invoice_status_sql
-from db.queries.requests import request_ordering
+from db.queries.requests import _search, request_ordering
 from db.queries.sla_state import sla_state_condition
 from db.queries.timeline import COMMENT_ORDER, EVENT_ORDER
 from db.tables import INVOICES, POLICIES, REQUESTS
@@ -31,7 +31,7 @@ from domain.rules import DEFAULT_RULES
 from planner.builder import Binding, Builder, Unplannable
 from planner.connections import Listing, compile_connection
 from planner.objects import compile_object, typename
-from planner.sa import embed
+from planner.sa import embed, embed_bound
 from planner.sql import SENTINEL, json_datetime, json_object, literal
 from schema import ids
 from schema.errors import BadUserInput
@@ -294,6 +294,11 @@ def _decoded_id(supply: Callable[[Binding], Any], name: str, type_name: str, bin
     return ids.decode_as(_value(supply(binding), name), type_name)
 
 
+def _search_value(supply: Callable[[Binding], Any], template: str, marker: str, binding: Binding) -> str:
+    text = str(_value(supply(binding), "search")).strip()
+    return template.replace(marker.upper(), text.upper()).replace(marker, text)
+
+
 def request_conditions(
     b: Builder,
     alias: str,
@@ -351,8 +356,19 @@ def request_conditions(
             param = b.param(partial(_field, supply_filter, name), "timestamptz")
             conditions.append(f"{alias}.created_at {op} {param}")
     search = _value(filter_value, "search")
-    if search is not None:
-        raise Unplannable("search_filter")
+    if search is not None and str(search).strip():
+        # db.queries.requests._search itself, for a marker standing for the request's text: its
+        # values containing the marker become parameters. Its structure depends on whether the
+        # text is digits, which the plan's variable shape says (planner.runtime).
+        text = str(search).strip()
+        marker = "90817263" if text.isascii() and text.isdigit() else "zqz"
+
+        def bind(value: Any) -> str:
+            if isinstance(value, str) and (marker in value or marker.upper() in value):
+                return b.param(partial(_search_value, supply_filter, value, marker), "text")
+            return literal(str(value))
+
+        conditions.append(embed_bound(_search(marker), {REQUESTS: alias}, bind))
     if _value(filter_value, "minFinancialImpact") is not None:
         param = b.param(lambda binding: _value(supply_filter(binding), "minFinancialImpact"), "numeric")
         conditions.append(f"{alias}.financial_impact_amount >= {param}")

@@ -123,6 +123,10 @@ def _shape_of(
             return str(getattr(value, "value", value))
         if isinstance(type_, GraphQLScalarType) and type_.name == "Boolean":
             return bool(value)
+        if isinstance(type_, GraphQLScalarType) and type_.name == "String" and isinstance(value, str):
+            # A search's SQL depends on whether its text is blank or digits (db.queries.requests).
+            text = value.strip()
+            return "blank" if not text else "digits" if text.isascii() and text.isdigit() else "text"
         return "value"
 
     definitions = [
