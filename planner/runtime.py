@@ -46,7 +46,7 @@ from planner.calendars import SpanRefresher
 from planner.root import compile_objects, compile_operation
 from telemetry.request_record import count_statement, note_operation
 
-__all__ = ["FALLBACKS", "PLANNED", "Plan", "ReadPlanner"]
+__all__ = ["FALLBACKS", "PLANNED", "Plan", "ReadPlanner", "open_pool"]
 
 log = logging.getLogger("casegraph.planner")
 
@@ -395,6 +395,3 @@ async def open_pool(url: str, *, size: int) -> asyncpg.Pool:
     )
     assert pool is not None
     return pool
-
-
-__all__ += ["open_pool"]
