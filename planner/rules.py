@@ -27,6 +27,8 @@ __all__ = ["available_transitions", "sla"]
 
 _OPEN = ", ".join(literal(s.value) for s in sorted(OPEN_STATUSES))
 _DONE = "('RESOLVED', 'CLOSED')"
+# The Sla fields that read the request's policy (its targets, its calendar).
+_NEEDS_POLICY = frozenset({"policy", "state", "pausedSeconds"})
 
 
 # ------------------------------------------------------------------ SLA
@@ -119,7 +121,8 @@ def sla(b: Builder, row: str, nodes: list[FieldNode]) -> str:
         return f"floor(extract(epoch FROM {interval}))::bigint"
 
     members = []
-    for key, fields in b.collect("Sla", nodes).items():
+    selected = b.collect("Sla", nodes)
+    for key, fields in selected.items():
         name = fields[0].name.value
         if name == "policy":
             members.append((key, compile_object(b, "SlaPolicy", sp, fields)))
@@ -167,6 +170,8 @@ def sla(b: Builder, row: str, nodes: list[FieldNode]) -> str:
             members.append((key, typename("Sla")))
         else:
             raise Unplannable("unsupported_field", f"Sla.{name}")
+    if not any(fields[0].name.value in _NEEDS_POLICY for fields in selected.values()):
+        return json_object(members)  # due times, breach, remaining seconds: the request's own columns
     return f"(SELECT {json_object(members)} FROM sla_policies {sp} WHERE {sp}.id = {r}.sla_policy_id)"
 
 
