@@ -303,8 +303,13 @@ class ReadPlanner:
             self._fallback(document, operation_name, params)
             return None
         count_statement()
-        async with self.pool.acquire() as conn:
-            found: list[bytes] | None = await conn.fetchval(plan.sql, *params)
+        try:
+            async with self.pool.acquire() as conn:
+                found: list[bytes] | None = await conn.fetchval(plan.sql, *params)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            log.warning("read planner: statement of %s failed: %s", operation_name, exc)
+            self._fallback(document, operation_name, "sql_error", type(exc).__name__)
+            return None
         values = found or []
         if any(_SENTINEL in v for v in values):
             self.calendars.soon()
@@ -360,7 +365,7 @@ class ReadPlanner:
         try:
             async with self.pool.acquire() as conn:
                 data: bytes = await conn.fetchval(plan.sql, *params)
-        except asyncpg.PostgresError as exc:
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             # A plan PostgreSQL refuses is a planner bug: the resolver path answers, and it is logged.
             log.warning("read planner: statement of %s failed: %s", operation_name, exc)
             self._fallback(document, operation_name, "sql_error", type(exc).__name__)
