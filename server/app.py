@@ -15,6 +15,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
 from db.engine import make_engine, make_sessionmaker
+from planner import ReadPlanner, open_pool
 from resolvers.context import AppServices
 from server import health
 from server.authn import build_authentication
@@ -24,8 +25,8 @@ from server.http_security import SecurityHeaders, graphql_cors
 from server.limits import open_limits
 from server.limits.oauth import guard_token_endpoint
 from server.request_log import RequestLog
-from server.schema import build_schema
-from server.settings import Settings, sqlalchemy_url
+from server.schema import MAX_TOKENS, build_schema, validation_rules
+from server.settings import Settings, asyncpg_url, sqlalchemy_url
 from server.tracing import instrumented, tracer_provider_from_env
 
 __all__ = ["create_app"]
@@ -66,7 +67,17 @@ def create_app(
             async with (
                 build_authentication(settings, services) as auth,
                 open_limits(settings, services, schema) as limits,
+                contextlib.AsyncExitStack() as resources,
             ):
+                planner = None
+                if settings.read_planner == "on":
+                    pool = await open_pool(asyncpg_url(settings.database_url), size=settings.db_pool_size)
+                    resources.push_async_callback(pool.close)
+                    planner = ReadPlanner(
+                        schema._schema, pool, clock, rules=validation_rules(), max_tokens=MAX_TOKENS
+                    )
+                    planner.start()
+                    resources.push_async_callback(planner.stop)
                 view = CasegraphGraphQL(
                     schema,
                     services=services,
@@ -74,6 +85,7 @@ def create_app(
                     graphiql=not settings.is_production,
                     limits=limits,
                     allowed_origins=settings.allowed_origins,
+                    planner=planner,
                 )
                 app.state.graphql.app = view
                 app.state.oauth_token.app = guard_token_endpoint(

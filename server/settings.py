@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     trusted_documents: Literal["off", "public"] = Field(default="off", alias="TRUSTED_DOCUMENTS")
     # Off: no cost analysis, rate limits or `extensions.cost` (for overhead comparisons in bench/).
     limits_enabled: bool = Field(default=True, alias="CASEGRAPH_LIMITS")
+    # Read planner (planner/): `on` answers plannable queries with one SQL statement that builds
+    # the response JSON; `off` serves every operation through the resolvers (the reference path).
+    read_planner: Literal["on", "off"] = Field(default="on", alias="READ_PLANNER")
     # Browsers and operators (server.http_security, server.request_log, auth.key_vault).
     cors_allowed_origins: str = Field(default="", alias="CORS_ALLOWED_ORIGINS")
     cors_max_age: int = Field(default=600, alias="CORS_MAX_AGE")
