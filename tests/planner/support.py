@@ -262,12 +262,25 @@ def first_difference(a: Any, b: Any, path: str = "") -> str:
 
 
 def record_finding(
-    source: str, who: str, query: str, variables: Any, operation: str | None, on: Answer, off: Answer
+    source: str,
+    who: str,
+    query: str,
+    variables: Any,
+    operation: str | None,
+    on: Answer,
+    off: Answer,
+    *,
+    note: str = "",
 ) -> str:
-    """Append a reproduction to FINDINGS (once per document, role and variables); the summary line."""
-    where = first_difference(on.reduced(), off.reduced())
+    """Append a reproduction to FINDINGS (once per document and kind); the summary line.
+
+    Without a `note` the finding is the first difference between the answers; with one (a planner
+    log line), the note is the finding even when the answers agree (e.g. a fallback after an error).
+    """
+    where = note or first_difference(on.reduced(), off.reduced())
     summary = f"{source} as {who}: {where}"
-    key = json.dumps([query, variables, operation, who], sort_keys=True)
+    # One entry per document and kind of finding: the first role and variables that showed it.
+    key = json.dumps([query, operation, note[:60] if note else "difference"], sort_keys=True)
     marker = f"<!-- {hashlib.sha256(key.encode()).hexdigest()[:12]} -->"
     if FINDINGS is None:
         return summary
@@ -277,7 +290,7 @@ def record_finding(
             with FINDINGS.open("a") as f:
                 f.write(
                     f"\n## {source} as {who} {marker}\n"
-                    f"- first difference: `{where}`\n"
+                    f"- {'planner log' if note else 'first difference'}: `{where}`\n"
                     f"- operationName: `{operation}`\n"
                     f"- variables: `{json.dumps(variables)}`\n\n"
                     f"```graphql\n{query.strip()}\n```\n\n"

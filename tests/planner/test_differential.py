@@ -9,7 +9,7 @@ is planned (a silent fallback to the resolvers fails), and the figures are print
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -46,6 +46,7 @@ class Tally:
     planned: int = 0
     fallbacks: Counter[str] = field(default_factory=Counter)
     unplanned_data: list[str] = field(default_factory=list)  # answered data, yet not planned
+    sql_errors: list[str] = field(default_factory=list)  # plans PostgreSQL refused (planner bugs)
     differences: list[str] = field(default_factory=list)
     server_errors: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
@@ -62,16 +63,19 @@ class Tally:
         )
 
 
-async def _compare(pair: Pair, pool: Pool, op: Op, who: str, tally: Tally, *, per_request: bool) -> None:
-    """Both paths on the operation's variable sets; `per_request`: attribute the planner's counts."""
+async def _compare(
+    pair: Pair, pool: Pool, op: Op, who: str, tally: Tally, logs: pytest.LogCaptureFixture
+) -> None:
+    """Both paths on the operation's variable sets, the planner's counts attributed to each run."""
     rng = random.Random(f"{op.source}|{op.operation}|{who}")
     rounds: list[dict[str, Any] | None] = [Filler(SCHEMA, pool, PRINCIPALS[who], rng).variables(op)]
     index = 0
     while index < len(rounds):
         variables = rounds[index]
-        before = await pair.counters() if per_request else None
+        logs.clear()
+        before = await pair.counters()
         on = await pair.ask(pair.on, who, op.query, variables, op.operation)
-        delta = (await pair.counters() - before) if before is not None else None
+        delta = await pair.counters() - before
         off = await pair.ask(pair.off, who, op.query, variables, op.operation)
         tally.compared += 1
         if on.canonical() != off.canonical():
@@ -79,10 +83,16 @@ async def _compare(pair: Pair, pool: Pool, op: Op, who: str, tally: Tally, *, pe
             tally.differences.append(finding)
         if off.status >= 500 or on.status >= 500:
             tally.server_errors.append(f"{op.source} as {who}: {on.status} (on) / {off.status} (off)")
-        if delta is not None:
-            tally.count(delta)
-            if off.has_data and not off.error_codes and delta.planned < 1:
-                tally.unplanned_data.append(f"{op.source} as {who}: fallbacks {dict(delta.fallbacks)}")
+        tally.count(delta)
+        if off.has_data and not off.error_codes and delta.planned < 1:
+            tally.unplanned_data.append(f"{op.source} as {who}: fallbacks {dict(delta.fallbacks)}")
+        if delta.fallbacks["sql_error"]:
+            refused = [r.getMessage() for r in logs.records if "failed" in r.getMessage()]
+            tally.sql_errors.append(
+                record_finding(
+                    op.source, who, op.query, variables, op.operation, on, off, note="; ".join(refused)
+                )
+            )
         if index == 0:
             rounds.extend(paging_rounds(op, variables, first_cursor(off.body)))
         index += 1
@@ -96,19 +106,23 @@ def _report(tally: Tally, label: str) -> None:
         print("  not planned:", line)
 
 
-async def test_sdk_and_console_queries_answer_identically_and_are_planned(pair: Pair, pool: Pool) -> None:
+async def test_sdk_and_console_queries_answer_identically_and_are_planned(
+    pair: Pair, pool: Pool, caplog: pytest.LogCaptureFixture
+) -> None:
     ops = sdk_operations()
     # The manifest is what the SDK and the console send; it must hold every query of the sources.
     assert {op.operation for op in ops} >= sdk_source_operation_names()
     assert len(ops) >= 10
+    caplog.set_level(logging.WARNING, "casegraph.planner")
     tally = Tally()
     for op in ops:
         tally.documents.add(op.source)
         for who in PRINCIPALS:
-            await _compare(pair, pool, op, who, tally, per_request=True)
+            await _compare(pair, pool, op, who, tally, caplog)
     _report(tally, "SDK/console")
     assert not tally.differences, "\n".join(tally.differences)
     assert not tally.server_errors, "\n".join(tally.server_errors)
+    assert not tally.sql_errors, "statements PostgreSQL refused:\n" + "\n".join(tally.sql_errors)
     if planner_present():
         assert tally.planned > 0, "the planner planned nothing: every operation fell back"
         assert not tally.unplanned_data, "\n".join(tally.unplanned_data)
@@ -121,22 +135,25 @@ SUITE_PRINCIPALS = ["ADMIN", "AGENT", "AGENT_READ_ONLY", "CUSTOMER", "PARTNER"]
 ROTATING = ["SUPERVISOR", "FINANCE", "AUDITOR"]
 
 
-async def test_test_suite_queries_answer_identically(pair: Pair, pool: Pool) -> None:
+async def test_test_suite_queries_answer_identically(
+    pair: Pair, pool: Pool, caplog: pytest.LogCaptureFixture
+) -> None:
     ops = suite_operations()
     assert len(ops) >= 60, f"only {len(ops)} query operations found in the test suite"
     tally = Tally()
-    before = await pair.counters()
+    caplog.set_level(logging.WARNING, "casegraph.planner")
     for index, op in enumerate(ops):
         if op.source in SKIPPED:
             tally.skipped.append(f"{op.source}: {SKIPPED[op.source]}")
             continue
         tally.documents.add(op.source)
         principals = [*SUITE_PRINCIPALS, ROTATING[index % len(ROTATING)]]
-        await asyncio.gather(*(_compare(pair, pool, op, who, tally, per_request=False) for who in principals))
-    tally.count(await pair.counters() - before)
+        for who in principals:
+            await _compare(pair, pool, op, who, tally, caplog)
     _report(tally, "test suite")
     assert not tally.differences, "\n".join(tally.differences)
     assert not tally.server_errors, "\n".join(tally.server_errors)
+    assert not tally.sql_errors, "statements PostgreSQL refused:\n" + "\n".join(tally.sql_errors)
     assert len(tally.skipped) <= 3
     if planner_present():
         assert tally.planned > 0, "the planner planned nothing: every operation fell back"
