@@ -7,7 +7,7 @@ answers is a difference between the planned path and the resolver path (the refe
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import asyncpg
@@ -104,3 +104,12 @@ async def pair(seeded_url: str, role_tokens: dict[str, str]) -> AsyncIterator[Pa
 
         async with client(on) as c_on, client(off) as c_off:
             yield Pair(on=c_on, off=c_off, tokens=role_tokens)
+
+
+@pytest.fixture(autouse=True)
+def _figures(capsys: pytest.CaptureFixture[str]) -> Iterator[None]:
+    """Show what the tests print (their figures: runs, planned, fallbacks) even without -s."""
+    yield
+    out = capsys.readouterr().out
+    with capsys.disabled():
+        print(out, end="")

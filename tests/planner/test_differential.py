@@ -43,6 +43,7 @@ SKIPPED: dict[str, str] = {
 class Tally:
     documents: set[str] = field(default_factory=set)
     compared: int = 0
+    answered_data: int = 0  # runs whose reference answer has data and no errors
     planned: int = 0
     fallbacks: Counter[str] = field(default_factory=Counter)
     unplanned_data: list[str] = field(default_factory=list)  # answered data, yet not planned
@@ -57,7 +58,8 @@ class Tally:
 
     def line(self, label: str) -> str:
         return (
-            f"{label}: {len(self.documents)} documents, {self.compared} operation runs compared, "
+            f"{label}: {len(self.documents)} documents, {self.compared} operation runs compared "
+            f"({self.answered_data} answered data without errors), "
             f"{self.planned} planned, fallbacks {dict(self.fallbacks)}, {len(self.skipped)} skipped, "
             f"{len(self.differences)} differences"
         )
@@ -84,6 +86,8 @@ async def _compare(
         if off.status >= 500 or on.status >= 500:
             tally.server_errors.append(f"{op.source} as {who}: {on.status} (on) / {off.status} (off)")
         tally.count(delta)
+        if off.has_data and not off.error_codes:
+            tally.answered_data += 1
         if off.has_data and not off.error_codes and delta.planned < 1:
             tally.unplanned_data.append(f"{op.source} as {who}: fallbacks {dict(delta.fallbacks)}")
         if delta.fallbacks["sql_error"]:
@@ -130,9 +134,10 @@ async def test_sdk_and_console_queries_answer_identically_and_are_planned(
         assert tally.planned == 0 and not tally.fallbacks  # no planner: nothing counted either
 
 
-# The access classes that differ in what they read; the remaining staff roles take turns.
-SUITE_PRINCIPALS = ["ADMIN", "AGENT", "AGENT_READ_ONLY", "CUSTOMER", "PARTNER"]
-ROTATING = ["SUPERVISOR", "FINANCE", "AUDITOR"]
+# Row-scoped and unrestricted access classes for every operation; the other staff principals take
+# turns (every one of them meets a quarter of the suite's operations).
+SUITE_PRINCIPALS = ["ADMIN", "AGENT_READ_ONLY", "CUSTOMER", "PARTNER"]
+ROTATING = ["AGENT", "SUPERVISOR", "FINANCE", "AUDITOR"]
 
 
 async def test_test_suite_queries_answer_identically(
@@ -156,13 +161,5 @@ async def test_test_suite_queries_answer_identically(
     assert not tally.sql_errors, "statements PostgreSQL refused:\n" + "\n".join(tally.sql_errors)
     assert len(tally.skipped) <= 3
     if planner_present():
-        assert tally.planned > 0, "the planner planned nothing: every operation fell back"
-
-
-@pytest.fixture(autouse=True)
-def _figures(capsys: pytest.CaptureFixture[str]) -> Any:
-    """Show the printed figures even without -s (they are the test's report)."""
-    yield
-    out = capsys.readouterr().out
-    with capsys.disabled():
-        print(out, end="")
+        # Not every operation of the suite is plannable yet, but a silent total fallback is a failure.
+        assert tally.planned >= tally.answered_data // 3, tally.line("too few planned")

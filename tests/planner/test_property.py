@@ -22,7 +22,7 @@ from tests.planner.generate import Doc, operations
 from tests.planner.support import PRINCIPALS, Pair, Pool, planner_present, record_finding
 
 SCHEMA = build_schema()._schema
-EXAMPLES = 120
+EXAMPLES = 100
 
 # Cursors of every connection, answered by the seeded database (harvested once, as ADMIN).
 HARVEST = """{
