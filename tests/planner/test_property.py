@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from server.schema import build_schema
 from tests.planner.generate import Doc, operations
-from tests.planner.support import PRINCIPALS, Pair, Pool, planner_present, record_finding
+from tests.planner.support import PRINCIPALS, Answer, Pair, Pool, planner_present, record_finding
 
 SCHEMA = build_schema()._schema
 EXAMPLES = 100
@@ -72,6 +72,15 @@ async def cursors(pair: Pair) -> dict[str, list[str]]:
     return found
 
 
+def _outcome(answer: Answer) -> str:
+    """`data`, the error codes, or the message of an error without a code (validation)."""
+    if not answer.error_codes:
+        return "data"
+    if None in answer.error_codes:
+        return "uncoded: " + str(answer.body["errors"][0].get("message", ""))[:70]
+    return ",".join(sorted({str(c) for c in answer.error_codes}))
+
+
 @dataclass
 class Tally:
     examples: int = 0
@@ -109,7 +118,7 @@ async def test_random_operations_answer_identically_for_every_role(
     TALLY.examples += 1
     TALLY.planned += int(delta.planned)
     TALLY.fallbacks.update({k: int(v) for k, v in delta.fallbacks.items() if v})
-    TALLY.outcomes.update([",".join(sorted({str(c) for c in off.error_codes})) or "data"])
+    TALLY.outcomes.update([_outcome(off)])
     if on.canonical() != off.canonical():
         summary = record_finding("property", who, query, variables, None, on, off)
         raise AssertionError(summary)
