@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from auth.permissions import Capability, has
 from auth.principal import Principal
-from domain.enums import Role
+from domain.enums import ApprovalLevel, Role
 
 __all__ = ["AccessClass", "access_class"]
 
@@ -27,6 +27,8 @@ class AccessClass:
     is_customer: bool
     has_customer_id: bool
     has_staff_id: bool
+    # The levels of approvals the caller may decide (approvals' decidableByViewer).
+    approval_level: ApprovalLevel | None
 
     def can(self, capability: Capability) -> bool:
         return capability in self.capabilities
@@ -42,4 +44,5 @@ def access_class(principal: Principal) -> AccessClass:
         is_customer=principal.is_customer,
         has_customer_id=principal.customer_id is not None,
         has_staff_id=principal.staff_id is not None,
+        approval_level=principal.approval_level,
     )

@@ -54,6 +54,8 @@ class Binding:
     principal: Principal
     now: datetime
     variables: VariableValues
+    # Rows a plan of objects is run for (ReadPlanner.objects: a subscription's events).
+    rows: tuple[int, ...] = ()
     arguments: dict[Any, dict[str, Any]] = field(default_factory=dict)
 
 

@@ -224,7 +224,8 @@ def compile_connection(
         return json_object(members)
 
     members: list[tuple[str, str]] = []
-    for key, fields in b.collect(connection_type, nodes).items():
+    collected = b.collect(connection_type, nodes)
+    for key, fields in collected.items():
         name = fields[0].name.value
         if name == "edges":
             members.append((key, edge_list(edge(fields))))
@@ -240,4 +241,7 @@ def compile_connection(
             members.append((key, typename(connection_type)))
         else:
             raise Unplannable("unsupported_field", f"{connection_type}.{name}")
+    uses_page = any(fields[0].name.value in ("edges", "nodes", "pageInfo") for fields in collected.values())
+    if not uses_page:
+        return f"(SELECT {json_object(members)})"
     return f"(SELECT {json_object(members)} FROM ({numbered}) {q})"

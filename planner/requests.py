@@ -380,10 +380,10 @@ def request_listing(
         # One set of parameters for the page, the probe and the count.
         found = cache.get("c")
         if found is None:
-            found = cache["c"] = request_conditions(b, "RQ", "RP", filter_value, supply_filter)
+            found = cache["c"] = request_conditions(b, "xrq", "xrp", filter_value, supply_filter)
             if parent is not None:
-                found.append(f"RQ.{parent[0]} = {parent[1]}")
-        return [c.replace("RQ.", f"{alias}.").replace("RP.", f"{alias}p.") for c in found]
+                found.append(f"xrq.{parent[0]} = {parent[1]}")
+        return [c.replace("xrq.", f"{alias}.").replace("xrp.", f"{alias}p.") for c in found]
 
     source = None
     if uses_policy:

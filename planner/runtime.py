@@ -43,8 +43,8 @@ from auth.principal import Principal
 from planner.access import AccessClass, access_class
 from planner.builder import Binding, Builder, Check, Param, Unplannable
 from planner.calendars import SpanRefresher
-from planner.root import compile_operation
-from telemetry.request_record import count_statement
+from planner.root import compile_objects, compile_operation
+from telemetry.request_record import count_statement, note_operation
 
 __all__ = ["FALLBACKS", "PLANNED", "Plan", "ReadPlanner"]
 
@@ -206,13 +206,7 @@ class ReadPlanner:
         result: Plan | Unplannable
         try:
             data = compile_operation(builder, document.operation)
-            sql = f"SELECT convert_to({data}, 'UTF8')"
-            # A parameter of a branch given up on (an unplanned type under `node`) still has a
-            # number: every one must appear in the statement.
-            used = {int(n) for n in re.findall(r"\$(\d+)::", data)}
-            unused = [f"${i}::{cast}" for i, cast in enumerate(builder.casts, 1) if i not in used]
-            if unused:
-                sql += f" FROM (SELECT {', '.join(unused)}) AS unused_"
+            sql = self._finish(f"SELECT convert_to({data}, 'UTF8') AS data", builder)
             result = Plan(sql, tuple(builder.params), tuple(builder.checks))
         except Unplannable as exc:
             result = exc
@@ -249,6 +243,9 @@ class ReadPlanner:
         self, document: _Document, operation_name: str | None, reason: str, detail: str = ""
     ) -> None:
         FALLBACKS.labels(reason).inc()
+        operation = document.operation
+        if operation is not None and operation.name is not None:
+            operation_name = operation.name.value
         logged = (document.key, operation_name, reason)
         if logged not in self._logged:
             if len(self._logged) >= _CACHE_MAX:
@@ -261,6 +258,65 @@ class ReadPlanner:
                 reason,
                 f" ({detail})" if detail else "",
             )
+
+    async def objects(
+        self,
+        *,
+        text: str,
+        operation_name: str | None,
+        variables: Mapping[str, Any] | None,
+        principal: Principal,
+        type_name: str,
+        rows: Sequence[int],
+    ) -> list[bytes] | None:
+        """The JSON of the operation's root-field selection on each `type_name` row (by primary
+        key, in order; `null` for a row the caller may not see), in one statement; None when the
+        resolver path must build them. For subscriptions: an event's payload from the same plans
+        as the reads, re-authorized per caller (the access class and scope are the caller's)."""
+        document = self._document(text, operation_name, None)
+        if document.operation is None or document.shape is None:
+            return None
+        coerced = self._variables(document.operation, variables or {})
+        if coerced is None:
+            return None
+        access = access_class(principal)
+        key = ("objects", type_name, text, operation_name, access, document.shape(coerced.coerced))
+        plan = self._plans.get(key)
+        if plan is None:
+            builder = Builder(self.schema, document.fragments, access, coerced)
+            try:
+                sql = compile_objects(builder, document.operation, type_name)
+                plan = Plan(self._finish(sql, builder), tuple(builder.params), tuple(builder.checks))
+            except Unplannable as exc:
+                plan = exc
+            self._plans[key] = plan
+        if isinstance(plan, Unplannable):
+            self._fallback(document, operation_name, plan.reason, plan.detail)
+            return None
+        binding = Binding(principal=principal, now=self.clock(), variables=coerced, rows=tuple(rows))
+        params = plan.bind(binding)
+        if isinstance(params, str):
+            self._fallback(document, operation_name, params)
+            return None
+        count_statement()
+        async with self.pool.acquire() as conn:
+            found: list[bytes] | None = await conn.fetchval(plan.sql, *params)
+        values = found or []
+        if any(_SENTINEL in v for v in values):
+            self.calendars.soon()
+            self._fallback(document, operation_name, "undecided_value", "an SLA in business hours")
+            return None
+        return values
+
+    @staticmethod
+    def _finish(sql: str, builder: Builder) -> str:
+        """`sql` with every parameter appearing in it (a branch given up on, e.g. an unplanned
+        type under `node`, still numbered its parameters)."""
+        used = {int(n) for n in re.findall(r"\$(\d+)::", sql)}
+        unused = [f"${i}::{cast}" for i, cast in enumerate(builder.casts, 1) if i not in used]
+        if not unused:
+            return sql
+        return f"SELECT * FROM ({sql}) AS planned_, (SELECT {', '.join(unused)}) AS unused_"
 
     def start(self) -> None:
         """Background work of the planner (the calendars' spans) for the app's lifetime."""
@@ -311,6 +367,9 @@ class ReadPlanner:
             self._fallback(document, operation_name, "undecided_value", "an SLA in business hours")
             return None
         PLANNED.inc()
+        # The request log's operation (the name the document gives it, as strawberry reports).
+        operation = document.operation
+        note_operation(operation.name.value if operation.name else operation_name, "query")
         return data
 
 

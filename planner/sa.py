@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table
+from sqlalchemy import ColumnElement, Select, Table, literal_column, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.util import ClauseAdapter
 
@@ -19,9 +19,17 @@ def embed(expression: ColumnElement[Any], aliases: Mapping[Table, str]) -> str:
     """`expression` as SQL text with each table of `aliases` read from that alias.
 
     Values are inlined as literals; a value that is a request parameter is passed in as
-    `literal_column("$n::type")` by the caller.
+    `literal_column("$n::type")` by the caller. The expression is compiled as the WHERE clause of
+    a statement over the aliases, so that its subqueries correlate to them.
     """
+    adapted = expression
+    tables = []
     for table, name in aliases.items():
-        expression = ClauseAdapter(table.alias(name)).traverse(expression)
-    compiled = expression.compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True})
-    return f"({compiled})"
+        alias = table.alias(name)
+        tables.append(alias)
+        adapted = ClauseAdapter(alias).traverse(adapted)
+    statement: Select[Any] = select(literal_column("1")).select_from(*tables).where(adapted)
+    compiled = str(statement.compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True}))
+    _, found, condition = compiled.partition("\nWHERE ")
+    assert found, compiled
+    return f"({condition})"

@@ -38,7 +38,7 @@ from planner import ReadPlanner
 from resolvers.context import AppServices, Context
 from server.limits import Admission, Limits, OperationRequest, Refusal, bodies, refusal_response
 from server.limits.websocket import LimitedTransportWSHandler, SizeLimitedWebSocket
-from telemetry.request_record import note_error_codes, note_operation, note_principal
+from telemetry.request_record import note_error_codes, note_principal
 
 __all__ = ["Authenticator", "CasegraphGraphQL", "InvalidCredentials"]
 
@@ -186,7 +186,6 @@ class CasegraphGraphQL(GraphQL[Context, None]):
             )
             if data is not None:
                 # PostgreSQL wrote the `data` JSON: it goes into the response as it is.
-                note_operation(request_data.operation_name, "query")
                 return ExecutionResult(data=orjson.Fragment(data), errors=None)  # type: ignore[arg-type]
         try:
             return await super().execute_single(*args, **kwargs)
