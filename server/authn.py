@@ -61,6 +61,7 @@ async def build_authentication(settings: Settings, services: AppServices) -> Asy
                 claims = await verifier.verify(token)
                 async with services.sessionmaker() as session:
                     principal = await principal_from_claims(session, claims)
+                services.outage.recovered()
             except InvalidToken as exc:
                 raise InvalidCredentials(str(exc)) from exc
             cache[key] = principal
