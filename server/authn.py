@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 from cachetools import TTLCache
@@ -55,7 +56,8 @@ async def build_authentication(settings: Settings, services: AppServices) -> Asy
         async def authenticate(token: str) -> Principal:
             key = hashlib.sha256(token.encode()).hexdigest()
             cached = cache.get(key)
-            if cached is not None and cached.expires_at > services.clock():
+            # Token times are on the real clock (JOSE's), not the app's (server.clock).
+            if cached is not None and cached.expires_at > datetime.now(UTC):
                 return cached
             try:
                 claims = await verifier.verify(token)

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -277,7 +277,8 @@ class CasegraphGraphQL(GraphQL[Context, None]):
 
     def _close_at_expiry(self, context: Context, principal: Principal) -> None:
         websocket: WebSocket = context.request
-        delay = (principal.expires_at - self.services.clock()).total_seconds()
+        # A token's exp is on the real clock (JOSE's), whatever the app's clock says (server.clock).
+        delay = (principal.expires_at - datetime.now(UTC)).total_seconds()
 
         async def close_when_expired() -> None:
             await asyncio.sleep(max(delay, 0))
