@@ -19,6 +19,7 @@ from strawberry.dataloader import DataLoader
 from auth.permissions import Capability
 from auth.principal import Principal
 from domain.enums import InvoiceStatus
+from domain.rules import Rules
 from domain.sla import SlaPolicy as DomainSlaPolicy
 from records.insight import FinancialHealthRow, PaymentBehaviorRow
 from records.rows import (
@@ -75,6 +76,10 @@ class TypeLoaders(Protocol):
     team_open_requests: DataLoader[int, int]
     payment_behavior: DataLoader[tuple[int, datetime], PaymentBehaviorRow | None]
     financial_health: DataLoader[int, FinancialHealthRow | None]
+
+    async def business_rules(self) -> Rules:
+        """The stored business rules (what the mutations apply), read once per operation."""
+        ...
 
     def sla_policy_of(self, record: RequestRecord) -> DomainSlaPolicy:
         """The domain's view of a request's SLA policy, from the record itself (no SQL)."""

@@ -10,13 +10,13 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.engine import make_engine, make_sessionmaker
 from db.migrate import upgrade
+from server.clock import server_clock
 from server.database import database_url
 from server.logging_setup import configure_logging, logging_config
 from server.settings import Settings, sqlalchemy_url
@@ -54,7 +54,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
         settings = Settings()
         _check_before_serving(url, settings)
         if args.seed_demo:
-            _seed_if_empty(url, args.requests)
+            _seed_if_empty(url, args.requests, settings)
         logging.getLogger("casegraph").info("serving on http://%s:%s/graphql", args.host, args.port)
         # uvicorn re-raises SIGTERM after its graceful shutdown; exit through Python so the
         # private PostgreSQL started above is stopped too.
@@ -90,7 +90,7 @@ def _check_before_serving(url: str, settings: Settings) -> None:
         raise CommandError(str(exc)) from exc
 
 
-def _seed_if_empty(url: str, requests: int) -> None:
+def _seed_if_empty(url: str, requests: int, settings: Settings) -> None:
     from sqlalchemy import func, select
 
     from db.models import Customer
@@ -99,16 +99,18 @@ def _seed_if_empty(url: str, requests: int) -> None:
         return int((await session.execute(select(func.count()).select_from(Customer))).scalar_one())
 
     if _in_session(url, count) == 0:
-        _seed(url, requests)
+        _seed(url, requests, settings)
 
 
-def _seed(url: str, requests: int) -> None:
+def _seed(url: str, requests: int, settings: Settings) -> None:
     from demo.seed import seed_demo
 
     async def run() -> Any:
         engine = make_engine(sqlalchemy_url(url), pool_size=4)
         try:
-            return await seed_demo(engine, requests=requests, now=datetime.now(UTC))
+            # The server's clock (CASEGRAPH_CLOCK shifts it): the demo's ages are relative to it.
+            now = server_clock(settings.clock_start, production=settings.is_production)()
+            return await seed_demo(engine, requests=requests, now=now)
         finally:
             await engine.dispose()
 
@@ -152,7 +154,7 @@ def _read(path: str) -> str:
 def _cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> None:
     with database_url(settings) as url:
         upgrade(sqlalchemy_url(url))
-        _seed(url, args.requests)
+        _seed(url, args.requests, settings)
 
 
 def _cmd_token(args: argparse.Namespace, settings: Settings) -> None:

@@ -7,7 +7,7 @@ import json
 from decimal import Decimal
 
 from sqlalchemy import Text, cast, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from db.models import BusinessRules, ExchangeRate
 from domain.rules import Rules, parse_rules
@@ -15,11 +15,12 @@ from domain.rules import Rules, parse_rules
 __all__ = ["exchange_rates", "load_rules"]
 
 
-async def load_rules(session: AsyncSession) -> Rules:
+async def load_rules(session: AsyncSession | AsyncConnection) -> Rules:
     """The configured business rules (table business_rules; shipped defaults for missing sets).
 
-    Read in every transaction that applies them (a change to the table takes effect at once);
-    parsed only when their text differs from what was parsed before.
+    Read in every transaction that applies them (a change to the table takes effect at once),
+    and once per read operation that shows what they allow (`availableTransitions`); parsed
+    only when their text differs from what was parsed before.
     """
     stmt = select(BusinessRules.name, cast(BusinessRules.rules, Text)).order_by(BusinessRules.name)
     rows = (await session.execute(stmt)).all()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 
 from tests.limits.conftest import (
     GRAPHQL_RESPONSE,
@@ -17,6 +18,8 @@ from tests.limits.conftest import (
     post,
 )
 from tests.limits.test_cost import thirty_aliases
+
+pytestmark = pytest.mark.clock  # reads the real clock: run again at a hostile instant (.ci/run)
 
 
 async def test_every_response_reports_cost_and_budget(app_with: AppFactory, people: People) -> None:
