@@ -20,6 +20,11 @@ from server.sla_engine import SlaEngine
 
 __all__ = ["Workers", "start_event_hub", "start_workers"]
 
+# The hub's watch on the broadcaster (server.event_hub): a heartbeat every 2 s, degraded after
+# 6 s without any message or at the first failed publish; meanwhile it reads the outbox every second.
+HEARTBEAT_INTERVAL = 2.0
+FALLBACK_POLL_INTERVAL = 1.0
+
 
 @dataclass(frozen=True, slots=True)
 class Workers:
@@ -45,7 +50,14 @@ async def start_event_hub(
     if url is None:
         raise RuntimeError("neither BROADCAST_URL nor DATABASE_URL is set")
     broadcast = await stack.enter_async_context(make_broadcast(url))
-    hub = await stack.enter_async_context(EventHub(services.sessionmaker, broadcast))
+    hub = await stack.enter_async_context(
+        EventHub(
+            services.sessionmaker,
+            broadcast,
+            heartbeat_interval=HEARTBEAT_INTERVAL,
+            fallback_poll_interval=FALLBACK_POLL_INTERVAL,
+        )
+    )
     services.event_hub = hub
     return hub, broadcast
 
