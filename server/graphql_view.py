@@ -35,6 +35,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from auth.principal import Principal
 from resolvers.context import AppServices, Context
+from server.audiences import Audiences
 from server.limits import Admission, Limits, OperationRequest, Refusal, bodies, refusal_response
 from server.limits.websocket import LimitedTransportWSHandler, SizeLimitedWebSocket
 from telemetry.request_record import note_error_codes, note_principal
@@ -99,6 +100,8 @@ class CasegraphGraphQL(GraphQL[Context, None]):
         self.services = services
         self.authenticate = authenticate
         self.limits = limits
+        # Live subscriptions sharing one execution per event (server.audiences).
+        self.audiences = Audiences(schema, services)
 
     # ------------------------------------------------------------------ HTTP
 
