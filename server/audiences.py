@@ -36,7 +36,7 @@ import dataclasses
 import functools
 import logging
 from collections import deque
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -167,7 +167,13 @@ class SocketSender:
 
     @property
     def pending(self) -> int:
+        """Frames queued behind a write the socket could not take at once."""
         return len(self._queue)
+
+    @property
+    def waiting(self) -> bool:
+        """Whether a write is waiting for the socket (flow control)."""
+        return self._task is not None
 
     def push(self, frame: str) -> None:
         """Send `frame` now if the socket accepts it without waiting, else queue it (never blocks)."""
@@ -388,6 +394,9 @@ class Audiences:
 
     def __len__(self) -> int:
         return len(self._by_key)
+
+    def __iter__(self) -> Iterator[Audience]:
+        return iter(list(self._by_key.values()))
 
     @property
     def members(self) -> int:
