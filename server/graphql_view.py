@@ -263,15 +263,24 @@ class CasegraphGraphQL(GraphQL[Context, None]):
     def _close_at_expiry(self, context: Context, principal: Principal) -> None:
         websocket: WebSocket = context.request
         delay = (principal.expires_at - self.services.clock()).total_seconds()
+        loop = asyncio.get_running_loop()
 
-        async def close_when_expired() -> None:
-            await asyncio.sleep(max(delay, 0))
+        async def close_expired() -> None:
             with contextlib.suppress(Exception):
                 await websocket.close(code=4403, reason="token expired")
 
-        task = asyncio.get_running_loop().create_task(close_when_expired())
-        # The task dies with the socket: cancel it when the connection's context is dropped.
-        websocket.scope.setdefault("state", {})["expiry_task"] = task
+        def expired() -> None:
+            task = loop.create_task(close_expired())
+            _closing.add(task)
+            task.add_done_callback(_closing.discard)
+
+        # A timer, not a sleeping task: thousands of idle sockets each hold one until expiry.
+        # It dies with the socket: cancelled when the connection's context is dropped.
+        websocket.scope.setdefault("state", {})["expiry_task"] = loop.call_later(max(delay, 0), expired)
+
+
+# Close-at-expiry tasks while they run (the loop keeps only weak references to tasks).
+_closing: set[asyncio.Task[None]] = set()
 
 
 def _note(principal: Principal) -> None:
