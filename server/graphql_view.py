@@ -37,6 +37,7 @@ from auth.principal import Principal
 from db.transient import database_unavailable
 from planner import ReadPlanner
 from resolvers.context import AppServices, Context
+from server.audiences import Audiences
 from server.error_mapping import malformed_body, unavailable_response, unavailable_status
 from server.limits import Admission, Limits, OperationRequest, Refusal, bodies, refusal_response
 from server.limits.websocket import LimitedTransportWSHandler
@@ -106,6 +107,8 @@ class CasegraphGraphQL(GraphQL[Context, None]):
         self.limits = limits
         # READ_PLANNER=on: query operations it can plan are answered by one SQL statement.
         self.planner = planner
+        # Live subscriptions sharing one execution per event (server.audiences).
+        self.audiences = Audiences(schema, services)
 
     # ------------------------------------------------------------------ HTTP
 
@@ -294,15 +297,24 @@ class CasegraphGraphQL(GraphQL[Context, None]):
         websocket: WebSocket = context.request
         # A token's exp is on the real clock (JOSE's), whatever the app's clock says (server.clock).
         delay = (principal.expires_at - datetime.now(UTC)).total_seconds()
+        loop = asyncio.get_running_loop()
 
-        async def close_when_expired() -> None:
-            await asyncio.sleep(max(delay, 0))
+        async def close_expired() -> None:
             with contextlib.suppress(Exception):
                 await websocket.close(code=4403, reason="token expired")
 
-        task = asyncio.get_running_loop().create_task(close_when_expired())
-        # The task dies with the socket: cancel it when the connection's context is dropped.
-        websocket.scope.setdefault("state", {})["expiry_task"] = task
+        def expired() -> None:
+            task = loop.create_task(close_expired())
+            _closing.add(task)
+            task.add_done_callback(_closing.discard)
+
+        # A timer, not a sleeping task: thousands of idle sockets each hold one until expiry.
+        # It dies with the socket: cancelled when the connection's context is dropped.
+        websocket.scope.setdefault("state", {})["expiry_task"] = loop.call_later(max(delay, 0), expired)
+
+
+# Close-at-expiry tasks while they run (the loop keeps only weak references to tasks).
+_closing: set[asyncio.Task[None]] = set()
 
 
 def _note(principal: Principal) -> None:

@@ -20,6 +20,13 @@ from server.sla_engine import SlaEngine
 
 __all__ = ["Workers", "start_event_hub", "start_workers"]
 
+# The hub's watch on a broadcaster outside the database (Redis; server.event_hub): a heartbeat every
+# 2 s, degraded after 6 s without any message or at the first failed publish; meanwhile the hub reads
+# the outbox every second. LISTEN/NOTIFY needs no watch: it is the database (down together) and
+# its backend reconnects and reports gaps itself.
+HEARTBEAT_INTERVAL = 2.0
+FALLBACK_POLL_INTERVAL = 1.0
+
 
 @dataclass(frozen=True, slots=True)
 class Workers:
@@ -45,7 +52,15 @@ async def start_event_hub(
     if url is None:
         raise RuntimeError("neither BROADCAST_URL nor DATABASE_URL is set")
     broadcast = await stack.enter_async_context(make_broadcast(url))
-    hub = await stack.enter_async_context(EventHub(services.sessionmaker, broadcast))
+    in_database = getattr(getattr(broadcast, "_backend", None), "transactional_notify", False)
+    hub = await stack.enter_async_context(
+        EventHub(
+            services.sessionmaker,
+            broadcast,
+            heartbeat_interval=None if in_database else HEARTBEAT_INTERVAL,
+            fallback_poll_interval=FALLBACK_POLL_INTERVAL,
+        )
+    )
     services.event_hub = hub
     return hub, broadcast
 
