@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from db.engine import make_sessionmaker
 from mail.intake import IntakeLimits, Outcome, process_message
 from mail.smtp import IntakeHandler, start_intake_server
-from tests.lifecycle.conftest import START, Clock, World, api_client, clock, world  # noqa: F401
+from tests.lifecycle.conftest import START, Api, Clock, World, api, api_client, clock, world  # noqa: F401
 
 BILLING = "billing@casegraph.example"
 SERVICE = "service@casegraph.example"
@@ -96,5 +96,41 @@ async def intake(mail_world: MailWorld) -> AsyncIterator[int]:
     handler = IntakeHandler(mail_world.sessionmaker, clock=mail_world.clock, limits=IntakeLimits(1000))
     server = await start_intake_server(handler, host="127.0.0.1", port=0, max_bytes=64 * 1024)
     yield server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+
+
+@dataclass
+class Sink:
+    """An SMTP server that keeps what it is sent; `refuse` maps a recipient to the answer it gets."""
+
+    received: list[tuple[str, list[str], bytes]]
+    refuse: dict[str, str]
+    port: int = 0
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+        return "250 2.0.0 queued"
+
+
+@pytest.fixture
+async def sink() -> AsyncIterator[Sink]:
+    """An aiosmtpd server on a free loopback port capturing outbound mail."""
+    import asyncio
+
+    from aiosmtpd.smtp import SMTP
+
+    captured = Sink(received=[], refuse={})
+    server = await asyncio.get_running_loop().create_server(
+        lambda: SMTP(captured, hostname="sink"), host="127.0.0.1", port=0
+    )
+    captured.port = server.sockets[0].getsockname()[1]
+    yield captured
     server.close()
     await server.wait_closed()
