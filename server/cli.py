@@ -302,6 +302,32 @@ def _cmd_mail_intake(args: argparse.Namespace, settings: Settings) -> None:
         asyncio.run(run(url))
 
 
+def _cmd_mail_outbound(args: argparse.Namespace, settings: Settings) -> None:
+    """The outbound mail worker alone (`serve` runs it too where CASEGRAPH_WORKERS is on)."""
+    from resolvers.context import AppServices
+    from server.workers import mail_worker_for
+
+    async def run(url: str) -> None:
+        engine = make_engine(sqlalchemy_url(url), pool_size=4)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        services = AppServices(
+            engine=engine, sessionmaker=make_sessionmaker(engine), clock=lambda: datetime.now(UTC)
+        )
+        try:
+            async with mail_worker_for(settings, services, interval=args.interval):
+                print("outbound mail worker running", file=sys.stderr, flush=True)
+                await stop.wait()
+        finally:
+            await engine.dispose()
+
+    with database_url(settings) as url:
+        upgrade(sqlalchemy_url(url))
+        asyncio.run(run(url))
+
+
 def _cmd_export_schema(args: argparse.Namespace, settings: Settings) -> None:
     from server.schema import build_schema
 
@@ -381,6 +407,10 @@ def _parser() -> argparse.ArgumentParser:
     mail_import.add_argument("--sender", help="the envelope sender (return path), if known")
     mail_import.add_argument("--recipient", action="append", help="envelope recipient (repeatable)")
     mail_import.set_defaults(func=_cmd_mail_import)
+
+    outbound = sub.add_parser("mail-outbound", help="run only the outbound mail worker (SMTP_URL)")
+    outbound.add_argument("--interval", type=float, default=1.0, help="seconds between idle polls")
+    outbound.set_defaults(func=_cmd_mail_outbound)
     return parser
 
 

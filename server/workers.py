@@ -68,7 +68,7 @@ async def start_workers(
     return Workers(event_hub=hub, broadcast=broadcast, sla_engine=engine, mail_worker=mail_worker)
 
 
-def mail_worker_for(settings: Settings, services: AppServices) -> MailWorker:
+def mail_worker_for(settings: Settings, services: AppServices, *, interval: float = 1.0) -> MailWorker:
     """The outbound mail worker of these settings (SMTP_URL unset: mails are recorded as SKIPPED)."""
     smtp_url = settings.smtp_url.get_secret_value() if settings.smtp_url is not None else None
     return MailWorker(
@@ -78,4 +78,5 @@ def mail_worker_for(settings: Settings, services: AppServices) -> MailWorker:
             mail_from=settings.mail_from, mail_domain=settings.mail_domain, deliver=smtp_url is not None
         ),
         smtp=parse_smtp_url(smtp_url) if smtp_url else None,
+        interval=interval,
     )
