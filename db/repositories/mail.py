@@ -48,6 +48,7 @@ __all__ = [
     "request_customer_id",
     "request_mail_facts",
     "request_of_thread",
+    "requester_by_subject",
     "save_mail_cursor",
     "set_requester",
     "thread_message_ids",
@@ -223,6 +224,25 @@ async def set_requester(
         .where(REQUESTS.c.id == request_id)
         .values(requester_contact_id=contact_id, mailbox_id=mailbox_id)
     )
+
+
+async def requester_by_subject(
+    session: AsyncSession, *, request_id: int, customer_id: int, subject: str
+) -> int | None:
+    """A CUSTOMER caller whose token subject is a contact of the request's customer is its requester."""
+    contact = (
+        select(CONTACTS.c.id)
+        .where(CONTACTS.c.email == subject.lower(), CONTACTS.c.customer_id == customer_id)
+        .scalar_subquery()
+    )
+    stmt = (
+        update(REQUESTS)
+        .where(REQUESTS.c.id == request_id, contact.is_not(None))
+        .values(requester_contact_id=contact)
+        .returning(REQUESTS.c.requester_contact_id)
+    )
+    value = (await session.execute(stmt)).scalar_one_or_none()
+    return None if value is None else int(value)
 
 
 async def customer_invoices(session: AsyncSession, *, customer_id: int) -> list[tuple[int, str, str]]:
