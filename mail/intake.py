@@ -36,7 +36,7 @@ from domain.enums import InboundMailStatus
 from domain.errors import DomainError
 from domain.lifecycle import TransitionForbidden
 from domain.mail import dmarc_failed, loop_reason, request_number_in
-from mail.parse import ParsedMail, parse_message
+from mail.parse import ParsedMail, parse_message, strip_quoted
 from records.mail import ContactRow, InboundMailRow
 from services.mail.inbound import contact_author, create_from_mail, reply_by_mail
 
@@ -151,7 +151,7 @@ async def _process(
             return await _held(uow, inbound, f"{mail.sender} is no contact of the request's customer")
         uow.actor = contact_author(active, uow=uow).recorded_as
         effect = await reply_by_mail(
-            uow, inbound=inbound, request_id=request_id, contact=active, reply_text=mail.reply_text
+            uow, inbound=inbound, request_id=request_id, contact=active, reply_text=strip_quoted(mail.text)
         )
         return Outcome(effect.verb, effect.request.number)
 
