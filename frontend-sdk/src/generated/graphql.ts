@@ -173,12 +173,16 @@ export type ConsoleRequestDetailQuery = { node:
     | { __typename: 'Adjustment' }
     | { __typename: 'Agent' }
     | { __typename: 'Approval' }
+    | { __typename: 'Attachment' }
     | { __typename: 'AuditEntry' }
     | { __typename: 'BusinessCalendar' }
     | { __typename: 'Comment' }
+    | { __typename: 'Contact' }
     | { __typename: 'Contract' }
     | { __typename: 'Customer' }
+    | { __typename: 'InboundMail' }
     | { __typename: 'Invoice' }
+    | { __typename: 'OutboundMail' }
     | { __typename: 'Payment' }
     | { __typename: 'RequestEvent' }
     | { __typename: 'ServiceRequest', description: string, id: string, number: string, type: Types.RequestType, channel: Types.Channel, subject: string, priority: Types.Priority, status: Types.RequestStatus, escalated: boolean, createdAt: string, updatedAt: string, version: number, team: { id: string, name: string } | null, assignee: { id: string, name: string } | null, invoice: { id: string, number: string, issuedOn: string, dueOn: string, status: Types.InvoiceStatus, disputed: boolean, amount: { amount: string, currency: string }, outstanding: { amount: string, currency: string } } | null, payment: { id: string, reference: string, status: Types.PaymentStatus, receivedAt: string, amount: { amount: string, currency: string } } | null, sla: { state: Types.SlaState, remainingSeconds: number | null, firstResponseDueAt: string, resolutionDueAt: string, firstRespondedAt: string | null, pausedSeconds: number, breachedAt: string | null, policy: { id: string, name: string, tier: Types.SlaTier, priority: Types.Priority, firstResponseMinutes: number, resolutionMinutes: number } }, availableTransitions: Array<{ action: Types.TransitionAction, toStatus: Types.RequestStatus }>, approvals: Array<{ id: string, kind: Types.ApprovalKind, status: Types.ApprovalStatus, requiredLevel: Types.ApprovalLevel, requiredApprovals: number, justification: string, requestedAt: string, amount: { amount: string, currency: string } | null, requestedBy: { id: string, name: string }, decisions: Array<{ decision: Types.Decision, comment: string | null, decidedAt: string, approver: { id: string, name: string } }>, serviceRequest: { id: string, number: string, subject: string, status: Types.RequestStatus, version: number } }>, adjustments: Array<{ id: string, kind: Types.AdjustmentKind, postedAt: string, amount: { amount: string, currency: string }, postedBy: { id: string, name: string } }>, resolution: { code: Types.ResolutionCode, summary: string, resolvedAt: string, resolvedBy: { id: string, name: string } } | null, comments: { totalCount: number, nodes: Array<{ id: string, body: string, visibility: Types.CommentVisibility, authorName: string, authorRole: Types.Role, createdAt: string }> }, events: { nodes: Array<{ id: string, cursor: string, kind: Types.RequestEventKind, occurredAt: string, actorName: string, fromStatus: Types.RequestStatus | null, toStatus: Types.RequestStatus | null, serviceRequest: { id: string, number: string, status: Types.RequestStatus, version: number }, comment: { id: string, body: string, visibility: Types.CommentVisibility, authorName: string, authorRole: Types.Role, createdAt: string } | null, approval: { id: string, kind: Types.ApprovalKind, status: Types.ApprovalStatus } | null }> }, financialImpact: { amount: string, currency: string } | null, customer: { id: string, externalRef: string, name: string } }
@@ -320,12 +324,16 @@ export type PortalRequestDetailQuery = { node:
     | { __typename: 'Adjustment' }
     | { __typename: 'Agent' }
     | { __typename: 'Approval' }
+    | { __typename: 'Attachment' }
     | { __typename: 'AuditEntry' }
     | { __typename: 'BusinessCalendar' }
     | { __typename: 'Comment' }
+    | { __typename: 'Contact' }
     | { __typename: 'Contract' }
     | { __typename: 'Customer' }
+    | { __typename: 'InboundMail' }
     | { __typename: 'Invoice' }
+    | { __typename: 'OutboundMail' }
     | { __typename: 'Payment' }
     | { __typename: 'RequestEvent' }
     | { __typename: 'ServiceRequest', description: string, id: string, number: string, type: Types.RequestType, channel: Types.Channel, subject: string, priority: Types.Priority, status: Types.RequestStatus, escalated: boolean, createdAt: string, updatedAt: string, version: number, invoice: { id: string, number: string, dueOn: string, status: Types.InvoiceStatus, disputed: boolean, amount: { amount: string, currency: string }, outstanding: { amount: string, currency: string } } | null, resolution: { code: Types.ResolutionCode, summary: string, resolvedAt: string } | null, comments: { totalCount: number, nodes: Array<{ id: string, body: string, visibility: Types.CommentVisibility, authorName: string, authorRole: Types.Role, createdAt: string }> }, availableTransitions: Array<{ action: Types.TransitionAction, toStatus: Types.RequestStatus }>, financialImpact: { amount: string, currency: string } | null, customer: { id: string, externalRef: string, name: string }, sla: { state: Types.SlaState, remainingSeconds: number | null, firstResponseDueAt: string, resolutionDueAt: string } }
