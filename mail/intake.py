@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,7 +25,6 @@ from db.repositories.mail import (
     contact_by_email,
     insert_attachments,
     insert_inbound,
-    lock_inbound,
     mark_bouncing,
     request_by_number,
     request_customer_id,
@@ -101,27 +101,25 @@ async def _process(
     session = uow.session
     addresses = [a.lower() for a in recipients] or mail.to
     mailbox = await active_mailbox(session, addresses=addresses)
-    inbound_id = await insert_inbound(
-        session,
-        values={
-            "message_id": mail.message_id,
-            "mailbox_id": None if mailbox is None else mailbox.id,
-            "from_address": mail.sender[:320],
-            "to_addresses": addresses,
-            "subject": mail.subject,
-            "received_at": uow.now,
-            "status": InboundMailStatus.UNMATCHED.value,
-            "text_body": mail.text,
-            "raw": raw,
-        },
-    )
+    values: dict[str, Any] = {
+        "message_id": mail.message_id,
+        "mailbox_id": None if mailbox is None else mailbox.id,
+        "from_address": mail.sender[:320],
+        "to_addresses": addresses,
+        "subject": mail.subject,
+        "received_at": uow.now,
+        "status": InboundMailStatus.UNMATCHED.value,
+        "reason": None,
+        "text_body": mail.text,
+    }
+    inbound_id = await insert_inbound(session, values={**values, "raw": raw})
     if inbound_id is None:
         return Outcome("duplicate", f"<{mail.message_id}>")
     files = [(a.filename, a.content_type, a.data) for a in mail.attachments]
     kept = [f for f in files if len(f[2]) <= limits.max_attachment_bytes]
     await insert_attachments(session, inbound_id=inbound_id, files=kept, now=uow.now)
-    inbound = await lock_inbound(session, inbound_id=inbound_id)
-    assert inbound is not None
+    # The row as just written (this transaction holds it): no second read.
+    inbound = InboundMailRow(id=inbound_id, request_id=None, comment_id=None, contact_id=None, **values)
     if hold is not None:
         return await _held(uow, inbound, hold)
 
