@@ -172,3 +172,54 @@ async def test_bounce_of_our_mail_marks_the_contact_and_stops_mail(mail_world: M
     # Later mail for that requester is not sent (nor recorded).
     await mail_world.deliver(message(to=SERVICE, subject=f"Re: [{created.detail}]", body="more"))
     assert (await mail_world.one("SELECT count(*) FROM outbound_mails"))[0] == 1
+
+
+async def test_resolved_and_closed_are_mailed_inactive_requesters_never(
+    mail_world: MailWorld, sink: Sink, api: Api
+) -> None:
+    w = worker(mail_world, sink)
+    created = await mail_world.deliver(message(to=SERVICE, subject="Refund status"))
+    request_id, version = await request_gid(mail_world, created.detail)
+    request: dict[str, Any] = {"id": request_id, "version": version}
+    request = await api.act("sup@example.com", "triageServiceRequest", request)
+    request = await api.act(
+        "sup@example.com",
+        "assignServiceRequest",
+        request,
+        assigneeId=gid(mail_world.world.ana),
+        teamId=gid(mail_world.world.billing),
+    )
+    request = await api.act("ana@example.com", "startWork", request)
+    request = await api.act(
+        "ana@example.com", "resolveServiceRequest", request, code="NO_ADJUSTMENT_NEEDED", summary="Refunded."
+    )
+    await api.act("ana@example.com", "closeServiceRequest", request, message="Closing as agreed.")
+    await w.plan_once()
+    await w.send_once()
+    kinds = [k.kind for k in await mail_world.all("SELECT kind FROM outbound_mails ORDER BY id")]
+    assert kinds == ["ACKNOWLEDGEMENT", "RESOLVED", "CLOSED"]
+    closed = parsed(sink.received[-1][2])
+    assert "Closing as agreed." in closed.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert closed["Subject"].startswith(f"[{created.detail}]")
+
+    # A held mail linked without making its sender a contact: the requester is inactive, no mail.
+    held = await mail_world.deliver(message(sender="someone@else.example", to=SERVICE, subject="Hi"))
+    from schema import ids
+
+    linked = await api.query(
+        "ana@example.com",
+        """mutation($input: LinkInboundMailInput!) {
+          linkInboundMail(input: $input) {
+            serviceRequest { number requester { email active } } userErrors { code }
+          }
+        }""",
+        {
+            "input": {
+                "inboundMailId": ids.encode("InboundMail", int(held.detail)),
+                "customerId": gid(mail_world.world.acme),
+            }
+        },
+    )
+    payload = linked["data"]["linkInboundMail"]
+    assert payload["serviceRequest"]["requester"] == {"email": "someone@else.example", "active": False}
+    assert await w.plan_once() == 0
