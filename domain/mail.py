@@ -93,7 +93,7 @@ def request_number_in(subject: str) -> str | None:
 
 def thread_subject(number: str, subject: str) -> str:
     """`[SR-000123] subject`, the tag once, for every mail in a request's thread."""
-    cleaned = _REQUEST_TAG.sub("", subject).strip()
+    cleaned = " ".join(_REQUEST_TAG.sub("", subject).split())
     return f"[{number}] {cleaned}" if cleaned else f"[{number}]"
 
 
