@@ -18,6 +18,7 @@ from db.engine import make_engine, make_sessionmaker
 from planner import ReadPlanner, open_pool
 from resolvers.context import AppServices
 from server import health
+from server.attachments import attachment_endpoint
 from server.authn import build_authentication
 from server.clock import server_clock
 from server.console import console_routes
@@ -88,6 +89,7 @@ def create_app(
                     planner=planner,
                 )
                 app.state.graphql.app = view
+                app.state.attachments.app = attachment_endpoint(services, auth.authenticate)
                 app.state.oauth_token.app = guard_token_endpoint(
                     auth.token_endpoint, limits.client_authentications
                 )
@@ -118,6 +120,7 @@ def create_app(
     graphql = _Late()
     oauth_token = _Late()
     jwks = _Late()
+    attachments = _Late()
     # Outermost first: the trace's server span, the request log (request id), the security headers.
     middleware = [
         Middleware(RequestLog),
@@ -134,6 +137,7 @@ def create_app(
             WebSocketRoute("/graphql", graphql),
             Route("/oauth/token", oauth_token, methods=["POST"]),
             Route("/.well-known/jwks.json", jwks, methods=["GET"]),
+            Route("/attachments/{attachment_id}", attachments, methods=["GET"]),
             Route("/healthz", health.healthz),
             Route("/readyz", health.readyz),
             Route("/metrics", health.metrics),
@@ -146,6 +150,7 @@ def create_app(
     app.state.graphql = graphql
     app.state.oauth_token = oauth_token
     app.state.jwks = jwks
+    app.state.attachments = attachments
     app.state.settings = settings
     return app
 

@@ -151,6 +151,7 @@ async def insert_comment(
     author_name: str,
     author_role: str,
     now: datetime,
+    channel: str = "PORTAL",
 ) -> int:
     """A new comment's id."""
     stmt = (
@@ -162,6 +163,7 @@ async def insert_comment(
             author_subject=author_subject,
             author_name=author_name,
             author_role=author_role,
+            channel=channel,
             created_at=now,
         )
         .returning(COMMENTS.c.id)

@@ -23,6 +23,7 @@ from db.uow import UnitOfWork
 from domain.calendar import utc_date
 from domain.capture import TEXT_MAX, MoneyInput, capture_errors, text_error
 from domain.enums import (
+    Channel,
     CommentVisibility,
     KycStatus,
     Priority,
@@ -63,6 +64,7 @@ class TransitionSpec:
     code: ResolutionCode | None = None  # RESOLVE
     summary: str | None = None  # RESOLVE
     duplicate_of_id: int | None = None  # CANCEL as a duplicate of that request (markDuplicate)
+    channel: Channel = Channel.PORTAL  # where the message comes from (EMAIL: a mailed reply)
 
 
 @dataclass
@@ -115,6 +117,7 @@ async def perform_transition(
         author=author,
         action=spec.action.value,
         auto_close_after=rules.lifecycle.auto_close_after,
+        channel=spec.channel,
     )
     await _EFFECTS[spec.action](work, change, message)
     return await change.save(), change.comment_ids
