@@ -85,6 +85,8 @@ class Capability(StrEnum):
     SUBSCRIBE_EVENTS = "SUBSCRIBE_EVENTS"
     SUBSCRIBE_SLA_ALERTS = "SUBSCRIBE_SLA_ALERTS"
     SUBSCRIBE_APPROVALS = "SUBSCRIBE_APPROVALS"
+    # Webhook endpoints (WEBHOOKS.md): a partner its own, an ADMIN every one.
+    MANAGE_WEBHOOKS = "MANAGE_WEBHOOKS"
 
 
 C = Capability
@@ -114,6 +116,7 @@ CAPABILITY_SCOPES: dict[Capability, frozenset[str]] = {
     C.SUBSCRIBE_EVENTS: frozenset({S.REQUESTS_READ}),
     C.SUBSCRIBE_SLA_ALERTS: frozenset({S.REQUESTS_READ}),
     C.SUBSCRIBE_APPROVALS: frozenset({S.APPROVALS_DECIDE}),
+    C.MANAGE_WEBHOOKS: frozenset({S.REQUESTS_READ}),
 }
 
 _EXTERNAL = frozenset(
@@ -155,11 +158,11 @@ _OPERATOR = _STAFF_READ | {
 # Principal.customer_ids; finer "who" rules (assignee, approval level) from the domain.
 ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
     Role.CUSTOMER: _EXTERNAL | {C.READ_OWN_CREDIT_LIMIT},
-    Role.PARTNER: _EXTERNAL,
+    Role.PARTNER: _EXTERNAL | {C.MANAGE_WEBHOOKS},
     Role.AGENT: frozenset(_OPERATOR),
     Role.SUPERVISOR: frozenset(_OPERATOR),
     Role.FINANCE: frozenset(_OPERATOR),
-    Role.ADMIN: frozenset(_OPERATOR | {C.READ_AUDIT}),
+    Role.ADMIN: frozenset(_OPERATOR | {C.READ_AUDIT, C.MANAGE_WEBHOOKS}),
     Role.AUDITOR: frozenset(_STAFF_READ | {C.READ_AUDIT}),
 }
 

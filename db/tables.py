@@ -29,6 +29,8 @@ __all__ = [
     "STAFF",
     "TEAMS",
     "TEAM_MEMBERS",
+    "WEBHOOK_DELIVERIES",
+    "WEBHOOK_ENDPOINTS",
     "columns",
 ]
 
@@ -54,6 +56,8 @@ ADJUSTMENTS = _t(m.Adjustment)
 EVENTS = _t(m.RequestEvent)
 AUDIT = _t(m.AuditEntry)
 PARTNER_CUSTOMERS = _t(m.PartnerCustomer)
+WEBHOOK_ENDPOINTS = _t(m.WebhookEndpoint)
+WEBHOOK_DELIVERIES = _t(m.WebhookDelivery)
 
 _COLUMNS: dict[tuple[Table, type, str], tuple[Label[Any], ...]] = {}
 

@@ -27,6 +27,7 @@ __all__ = [
     "SlaTarget",
     "SlaTier",
     "TransitionAction",
+    "WebhookDeliveryStatus",
 ]
 
 
@@ -249,3 +250,12 @@ class RequestEventKind(StrEnum):
     SLA_AT_RISK = "SLA_AT_RISK"
     SLA_BREACHED = "SLA_BREACHED"
     ESCALATED = "ESCALATED"
+
+
+class WebhookDeliveryStatus(StrEnum):
+    """Where one webhook delivery stands (WEBHOOKS.md)."""
+
+    PENDING = "PENDING"
+    DELIVERED = "DELIVERED"
+    RETRYING = "RETRYING"
+    FAILED = "FAILED"

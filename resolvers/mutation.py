@@ -6,7 +6,8 @@ from strawberry.tools import merge_types
 
 from resolvers.mutations.finance import FinanceMutations
 from resolvers.mutations.requests import RequestMutations
+from resolvers.mutations.webhooks import WebhookMutations
 
 __all__ = ["Mutation"]
 
-Mutation = merge_types("Mutation", (RequestMutations, FinanceMutations))
+Mutation = merge_types("Mutation", (RequestMutations, FinanceMutations, WebhookMutations))

@@ -45,9 +45,7 @@ async def test_every_response_reports_cost_and_budget(app_with: AppFactory, peop
         assert cost_of(after)["remaining"] == 100_000 - 1 - 11 - 1
 
 
-async def test_the_incident_document_is_refused_before_any_sql(
-    app_with: AppFactory, people: People
-) -> None:
+async def test_the_incident_document_is_refused_before_any_sql(app_with: AppFactory, people: People) -> None:
     async with app_with() as (app, client):
         warm = await post(client, people.admin, {"query": VIEWER})  # token, rules and budget at hand
         remaining = cost_of(warm)["remaining"]
