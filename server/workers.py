@@ -1,8 +1,9 @@
-"""Background workers started by the app lifespan: the real-time event hub and the SLA engine.
+"""Background workers started by the app lifespan: the real-time event hub, the SLA engine and the
+webhook sender.
 
 The hub runs in every process (subscriptions need it) and is published as
 `services.event_hub`; the SLA engine, which also auto-closes resolved
-requests, only runs where CASEGRAPH_WORKERS is on.
+requests, and the webhook sender only run where CASEGRAPH_WORKERS is on.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from dataclasses import dataclass
 
 from broadcaster import Broadcast
 
+from domain.webhooks import RETRY_SCHEDULE
 from resolvers.context import AppServices
 from server.broadcast_pg import make_broadcast
 from server.event_hub import EventHub
 from server.settings import Settings
 from server.sla_engine import SlaEngine
+from server.webhook_sender import WebhookSender
 
 __all__ = ["Workers", "start_event_hub", "start_workers"]
 
@@ -28,6 +31,7 @@ class Workers:
     event_hub: EventHub
     broadcast: Broadcast | None  # None: the hub was started elsewhere (e.g. by a test)
     sla_engine: SlaEngine | None  # None where CASEGRAPH_WORKERS is off
+    webhook_sender: WebhookSender | None = None  # None where CASEGRAPH_WORKERS is off
 
 
 async def start_event_hub(
@@ -60,4 +64,17 @@ async def start_workers(
         engine = await stack.enter_async_context(
             SlaEngine(services.sessionmaker, clock=services.clock, hub=hub)
         )
-    return Workers(event_hub=hub, broadcast=broadcast, sla_engine=engine)
+    sender = None
+    if settings.workers_enabled:
+        sender = await stack.enter_async_context(
+            WebhookSender(
+                services.sessionmaker,
+                config=services.webhooks,
+                clock=services.clock,
+                timeout=settings.webhook_timeout,
+                concurrency=settings.webhook_concurrency,
+                per_endpoint=settings.webhook_per_endpoint,
+                schedule=settings.webhook_schedule or RETRY_SCHEDULE,
+            )
+        )
+    return Workers(event_hub=hub, broadcast=broadcast, sla_engine=engine, webhook_sender=sender)
