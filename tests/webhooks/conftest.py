@@ -135,12 +135,17 @@ mutation($input: CreateWebhookEndpointInput!) {
 
 
 async def create_endpoint(
-    api: Api, principal: Principal, url: str, kinds: list[str] | None = None, **extra: Any
+    api: Api,
+    principal: Principal,
+    url: str,
+    kinds: list[str] | None = None,
+    *,
+    config: WebhookConfig | None = None,
+    **extra: Any,
 ) -> tuple[str, str]:
     """An endpoint through the mutation; (its ID, its secret)."""
-    result = await api(
-        principal, CREATE, {"input": {"url": url, "eventKinds": kinds or ["COMMENTED"], **extra}}
-    )
+    variables = {"input": {"url": url, "eventKinds": kinds or ["COMMENTED"], **extra}}
+    result = await api(principal, CREATE, variables, config=config)
     assert result.errors == [], result.errors
     payload = result.data["createWebhookEndpoint"]  # type: ignore[index]
     assert payload["userErrors"] == [], payload
