@@ -36,8 +36,8 @@ class Received:
 
 @dataclass
 class Receiver:
-    """Answers by path: /ok 200, /fail 500, /gone 410, /hang waits for `release`, /flaky/N fails
-    the first N requests and then answers 200."""
+    """Answers by path: /ok 200, /fail 500, /gone 410, /hang waits for `release`, /once/hang waits
+    the first time only, /flaky/N fails the first N requests and then answers 200."""
 
     base_url: str = ""
     secrets: list[str] = field(default_factory=list)
@@ -81,7 +81,7 @@ class Receiver:
             status = 500
         elif path.startswith("/gone"):
             status = 410
-        elif path.startswith("/hang"):
+        elif path.startswith("/hang") or (path.startswith("/once/hang") and len(self.at(path)) == 1):
             await self.release.wait()
         elif path.startswith("/flaky/"):
             limit = int(path.split("/")[2])
@@ -99,7 +99,9 @@ async def receiver() -> AsyncIterator[Receiver]:
     app = Receiver()
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
+        )
     )
     task = asyncio.create_task(server.serve())
     while not server.started:
