@@ -55,6 +55,7 @@ __all__ = ["WebhookSender"]
 log = logging.getLogger("casegraph.webhooks")
 
 _OWNER_TTL = 5.0  # seconds an endpoint owner's principal (linked customers) is reused
+_GATHER = 0.01  # seconds between a wake-up and the claim it causes
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +116,9 @@ class WebhookSender:
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._owners: dict[int | None, tuple[float, Principal | None]] = {}
+        # Results waiting to be written, by endpoint; one transaction writes all that wait.
+        self._results: list[tuple[int, AttemptReport, asyncio.Future[None]]] = []
+        self._recorder: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> WebhookSender:
         if self._background:
@@ -131,6 +135,9 @@ class WebhookSender:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._recorder is not None:
+            self._recorder.cancel()
+            await asyncio.gather(self._recorder, return_exceptions=True)
         await self._client.aclose()
 
     def wake(self) -> None:
@@ -143,6 +150,7 @@ class WebhookSender:
 
     async def _run(self) -> None:
         while True:
+            free = self._concurrency - self.in_flight
             try:
                 claimed = await self.run_once()
             except asyncio.CancelledError:
@@ -150,10 +158,14 @@ class WebhookSender:
             except Exception:
                 log.exception("claiming webhook deliveries failed; retrying")
                 claimed = 0
-            if claimed == 0 or self.in_flight >= self._concurrency:
+            if free < 1 or claimed < free:
+                # Nothing more is due (or only for endpoints without a free slot): wait for an
+                # attempt to end, a wake-up or the poll, then a moment more so that one claim
+                # serves the attempts that end together.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_interval)
                 self._wake.clear()
+                await asyncio.sleep(_GATHER)
 
     async def run_once(self) -> int:
         """Claim what is due now and start sending it; how many were claimed."""
@@ -218,7 +230,7 @@ class WebhookSender:
         """The body and secrets of each claimed delivery; deliveries the owner may not see are
         dropped, those that cannot be prepared are recorded as failed attempts."""
         prepared: dict[int, _Prepared] = {}
-        failures: list[AttemptReport] = []
+        failures: list[tuple[int, AttemptReport]] = []
         dropped: list[int] = []
         async with self._sessionmaker() as session:
             endpoints = await repo.endpoint_secrets(session, endpoint_ids=[c.endpoint_id for c in claims])
@@ -240,9 +252,8 @@ class WebhookSender:
                             )
                         )
                 except KeyVaultError as exc:
-                    failures.append(
-                        AttemptReport(claim.id, claim.attempt, AttemptResult.FAILURE, error=str(exc))
-                    )
+                    failure = AttemptReport(claim.id, claim.attempt, AttemptResult.FAILURE, error=str(exc))
+                    failures.append((claim.endpoint_id, failure))
                     continue
                 if claim.event_id is None:
                     body = ping_body(endpoint.id, now)
@@ -258,8 +269,8 @@ class WebhookSender:
             async with self._sessionmaker() as session, session.begin():
                 for delivery_id in dropped:
                     await repo.delete_delivery(session, delivery_id=delivery_id)
-        for report in failures:
-            await self._record(report)
+        for endpoint_id, report in failures:
+            await self._record(endpoint_id, report)
         return prepared
 
     async def _deliver(self, item: _Prepared) -> None:
@@ -269,7 +280,7 @@ class WebhookSender:
         except Exception as exc:  # never lose the result of an attempt to a bug in reporting it
             log.exception("webhook attempt failed unexpectedly")
             report = AttemptReport(claim.id, claim.attempt, AttemptResult.FAILURE, error=type(exc).__name__)
-        await self._record(report)
+        await self._record(claim.endpoint_id, report)
 
     async def _attempt(self, item: _Prepared) -> AttemptReport:
         claim = item.claim
@@ -307,12 +318,44 @@ class WebhookSender:
             claim.id, claim.attempt, result, status_code=code, error=error, response_body=text
         )
 
-    async def _record(self, report: AttemptReport) -> None:
+    async def _record(self, endpoint_id: int, report: AttemptReport) -> None:
+        """Write an attempt's result (with the others that end meanwhile, in one transaction)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._results.append((endpoint_id, report, done))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._write_results())
+        await done
+
+    async def _write_results(self) -> None:
+        while self._results:
+            batch, self._results = self._results, []
+            # Endpoint rows are locked in id order: two processes' batches never deadlock.
+            batch.sort(key=lambda item: (item[0], item[1].delivery_id))
+            try:
+                await self._write([report for _, report, _ in batch])
+            except Exception:
+                log.warning(
+                    "writing %d webhook results together failed; one by one", len(batch), exc_info=True
+                )
+                for _, report, _ in batch:
+                    try:
+                        await self._write([report])
+                    except Exception:  # the lease runs out and the delivery is attempted again
+                        log.exception("writing the result of webhook delivery %s failed", report.delivery_id)
+            for _, _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+    async def _write(self, reports: Sequence[AttemptReport]) -> None:
         async with UnitOfWork(self._sessionmaker, actor=ChangeActor.system(), now=self._clock()) as uow:
-            disabled = await record_attempt(uow, report=report, schedule=self._schedule, random=self._random)
+            disabled = [
+                await record_attempt(uow, report=report, schedule=self._schedule, random=self._random)
+                for report in reports
+            ]
             await uow.commit()
-        if disabled is not None:
-            log.warning("webhook endpoint %s disabled: %s", disabled.id, disabled.disabled_reason)
+        for endpoint in disabled:
+            if endpoint is not None:
+                log.warning("webhook endpoint %s disabled: %s", endpoint.id, endpoint.disabled_reason)
 
 
 async def _read_some(response: httpx.Response) -> str:
