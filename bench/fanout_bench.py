@@ -363,11 +363,9 @@ async def _bench(url: str, args: argparse.Namespace) -> None:
     bases: list[str] = []
     for _ in range(args.servers):
         port = pgserver._free_port()
-        profile = ["-m", "cProfile", "-o", f"{args.profile}.{len(servers)}"] if args.profile else []
         servers.append(
             await asyncio.create_subprocess_exec(
                 sys.executable,
-                *profile,
                 "-m",
                 "uvicorn",
                 "--factory",
@@ -590,9 +588,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--audiences", type=int, default=1, help="distinct documents among the subscribers")
     parser.add_argument("--servers", type=int, default=1, help="server processes")
     parser.add_argument("--broadcast", choices=("postgres", "redis"), default="postgres")
-    parser.add_argument(
-        "--profile", help="run the server(s) under cProfile, writing PATH.<n> (read with pstats)"
-    )
     parser.add_argument("--offset", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--pause", type=float, default=0.2, help="seconds between events")
     parser.add_argument(
