@@ -45,7 +45,7 @@ from db.uow import ChangeActor, UnitOfWork
 from domain.errors import DomainError
 from domain.webhooks import MAX_RESPONSE_BODY, RETRY_SCHEDULE, SUCCESS_TIMEOUT, AttemptResult, classify
 from server.webhook_payload import event_body, load_facts, ping_body
-from services.webhooks.attempts import AttemptReport, record_attempt
+from services.webhooks.attempts import AttemptReport, record_attempts
 from services.webhooks.config import WebhookConfig, check_destination
 from services.webhooks.owner import event_visible, owner_principal
 from services.webhooks.secrets import open_secret
@@ -348,10 +348,9 @@ class WebhookSender:
 
     async def _write(self, reports: Sequence[AttemptReport]) -> None:
         async with UnitOfWork(self._sessionmaker, actor=ChangeActor.system(), now=self._clock()) as uow:
-            disabled = [
-                await record_attempt(uow, report=report, schedule=self._schedule, random=self._random)
-                for report in reports
-            ]
+            disabled = await record_attempts(
+                uow, reports=reports, schedule=self._schedule, random=self._random
+            )
             await uow.commit()
         for endpoint in disabled:
             if endpoint is not None:
