@@ -177,6 +177,10 @@ class ClaimedDelivery:
     attempt: int
 
 
+# Rows locked beyond what is free, for endpoints that turn out to have fewer slots left: every
+# row locked is a tuple written, so the margin stays small.
+_SCAN_MARGIN = 16
+
 # Due, on an enabled endpoint, not behind an unfinished earlier event of the same request at the
 # same endpoint (per-request order), and not on an endpoint this process has no free slot for.
 _CLAIM = text(f"""
@@ -217,7 +221,7 @@ async def claim_due(
         return []
     saturated = sorted(ep for ep, left in free_per_endpoint.items() if left < 1)
     rows = (
-        await session.execute(_CLAIM, {"now": now, "saturated": saturated, "scan": max(free * 4, 64)})
+        await session.execute(_CLAIM, {"now": now, "saturated": saturated, "scan": free + _SCAN_MARGIN})
     ).all()
     picked: list[ClaimedDelivery] = []
     taken: dict[int, int] = {}
