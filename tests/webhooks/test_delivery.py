@@ -128,10 +128,19 @@ async def test_410_disables_the_endpoint_at_once_audited(
             )
         ).scalar_one()
     assert (enabled, reason, audit) == (False, "410 Gone", 1)
-    # A disabled endpoint gets no new deliveries.
+    # A disabled endpoint gets no new deliveries, until its owner turns it back on.
     await _event(engine, clock, org.acme_request)
     assert len(await _deliveries(engine)) == 2
-    assert endpoint_id
+    enable = """
+    mutation($input: UpdateWebhookEndpointInput!) {
+      updateWebhookEndpoint(input: $input) { endpoint { enabled disabledReason } userErrors { code } }
+    }
+    """
+    result = await api(org.partner, enable, {"input": {"id": endpoint_id, "enabled": True}})
+    payload = result.data["updateWebhookEndpoint"]  # type: ignore[index]
+    assert payload == {"endpoint": {"enabled": True, "disabledReason": None}, "userErrors": []}
+    await _event(engine, clock, org.acme_request)
+    assert len(await _deliveries(engine)) == 3
 
 
 async def test_an_endpoint_failing_for_five_days_is_disabled(
