@@ -218,3 +218,27 @@ async def test_a_hanging_endpoint_delays_nobody_else(
         hooks.release.set()
         await hooks.wait_for("/hang", 6)
     await asyncio.sleep(0)
+
+
+async def test_no_answer_within_the_timeout_is_a_failed_attempt(
+    engine: AsyncEngine, api: Api, org: Org, hooks: Receiver, clock: Clock
+) -> None:
+    from db.engine import make_sessionmaker
+    from services.webhooks.config import WebhookConfig
+
+    await create_endpoint(api, org.partner, hooks.url("/hang"), ["STATUS_CHANGED"])
+    await _event(engine, clock, org.acme_request)
+    config = WebhookConfig(allow_private=True)
+    async with WebhookSender(
+        make_sessionmaker(engine),
+        config=config,
+        clock=clock,
+        timeout=0.3,
+        random=lambda: 0.5,
+        background=False,
+    ) as short:
+        assert await step(short) == 1
+    [row] = await _deliveries(engine)
+    assert (row["status"], row["attempts"], row["last_status_code"]) == ("RETRYING", 1, None)
+    assert row["last_error"] == "no answer within 0.3 s"
+    assert row["next_attempt_at"] == clock.now + timedelta(seconds=5)
