@@ -107,7 +107,7 @@ async def receiver_process() -> AsyncIterator[str]:
         yield url
     finally:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
+            os.killpg(process.pid, signal.SIGKILL)
         await process.wait()
 
 
@@ -196,7 +196,7 @@ async def _run(url: str, receiver: str, args: argparse.Namespace, *, broken: boo
 
 async def _bench(args: argparse.Namespace) -> None:
     async with bench_database(requests=args.requests) as url, receiver_process() as receiver:
-        runs = [True, False] if args.compare else [True]
+        runs = [True, False] if args.compare else [not args.healthy_only]
         for broken in runs:
             result = await _run(url, receiver, args, broken=broken)
             label = "with a hanging and a 500 endpoint" if broken else "healthy endpoints only"
@@ -218,6 +218,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--drain", type=float, default=120, help="seconds to wait for the last deliveries")
     parser.add_argument("--compare", action="store_true", help="run again without the broken endpoints")
+    parser.add_argument("--healthy-only", action="store_true", help="no hanging or failing endpoint")
     parser.add_argument("--receiver", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.receiver:

@@ -45,7 +45,7 @@ from db.uow import ChangeActor, UnitOfWork
 from domain.errors import DomainError
 from domain.webhooks import MAX_RESPONSE_BODY, RETRY_SCHEDULE, SUCCESS_TIMEOUT, AttemptResult, classify
 from server.webhook_payload import event_body, load_facts, ping_body
-from services.webhooks.attempts import AttemptReport, record_attempt
+from services.webhooks.attempts import AttemptReport, record_attempts
 from services.webhooks.config import WebhookConfig, check_destination
 from services.webhooks.owner import event_visible, owner_principal
 from services.webhooks.secrets import open_secret
@@ -116,9 +116,10 @@ class WebhookSender:
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._owners: dict[int | None, tuple[float, Principal | None]] = {}
-        # Results waiting to be written, by endpoint; one transaction writes all that wait.
-        self._results: list[tuple[int, AttemptReport, asyncio.Future[None]]] = []
-        self._recorder: asyncio.Task[None] | None = None
+        # Results waiting to be written, per endpoint: one transaction writes all that wait for one
+        # endpoint, so a failing endpoint's slower writes hold up no other endpoint's.
+        self._results: dict[int, list[tuple[AttemptReport, asyncio.Future[None]]]] = {}
+        self._recorders: dict[int, asyncio.Task[None]] = {}
 
     async def __aenter__(self) -> WebhookSender:
         if self._background:
@@ -135,9 +136,9 @@ class WebhookSender:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._recorder is not None:
-            self._recorder.cancel()
-            await asyncio.gather(self._recorder, return_exceptions=True)
+        for recorder in self._recorders.values():
+            recorder.cancel()
+        await asyncio.gather(*self._recorders.values(), return_exceptions=True)
         await self._client.aclose()
 
     def wake(self) -> None:
@@ -319,39 +320,39 @@ class WebhookSender:
         )
 
     async def _record(self, endpoint_id: int, report: AttemptReport) -> None:
-        """Write an attempt's result (with the others that end meanwhile, in one transaction)."""
+        """Write an attempt's result (with the others of its endpoint that end meanwhile, in one
+        transaction)."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._results.append((endpoint_id, report, done))
-        if self._recorder is None or self._recorder.done():
-            self._recorder = asyncio.create_task(self._write_results())
+        self._results.setdefault(endpoint_id, []).append((report, done))
+        recorder = self._recorders.get(endpoint_id)
+        if recorder is None or recorder.done():
+            self._recorders[endpoint_id] = asyncio.create_task(self._write_results(endpoint_id))
         await done
 
-    async def _write_results(self) -> None:
-        while self._results:
-            batch, self._results = self._results, []
-            # Endpoint rows are locked in id order: two processes' batches never deadlock.
-            batch.sort(key=lambda item: (item[0], item[1].delivery_id))
+    async def _write_results(self, endpoint_id: int) -> None:
+        while batch := self._results.pop(endpoint_id, []):
+            batch.sort(key=lambda item: item[0].delivery_id)
             try:
-                await self._write([report for _, report, _ in batch])
+                await self._write([report for report, _ in batch])
             except Exception:
                 log.warning(
                     "writing %d webhook results together failed; one by one", len(batch), exc_info=True
                 )
-                for _, report, _ in batch:
+                for report, _ in batch:
                     try:
                         await self._write([report])
                     except Exception:  # the lease runs out and the delivery is attempted again
                         log.exception("writing the result of webhook delivery %s failed", report.delivery_id)
-            for _, _, done in batch:
+            for _, done in batch:
                 if not done.done():
                     done.set_result(None)
+        self._recorders.pop(endpoint_id, None)
 
     async def _write(self, reports: Sequence[AttemptReport]) -> None:
         async with UnitOfWork(self._sessionmaker, actor=ChangeActor.system(), now=self._clock()) as uow:
-            disabled = [
-                await record_attempt(uow, report=report, schedule=self._schedule, random=self._random)
-                for report in reports
-            ]
+            disabled = await record_attempts(
+                uow, reports=reports, schedule=self._schedule, random=self._random
+            )
             await uow.commit()
         for endpoint in disabled:
             if endpoint is not None:

@@ -30,11 +30,13 @@ __all__ = [
     "delete_endpoint",
     "delivery_endpoint",
     "endpoint_secrets",
+    "healthy_endpoints_of",
     "insert_endpoint",
     "insert_ping",
     "lock_endpoint",
     "owned_by",
     "record_attempt",
+    "record_deliveries",
     "requeue_events",
     "update_endpoint",
 ]
@@ -175,6 +177,10 @@ class ClaimedDelivery:
     attempt: int
 
 
+# Rows locked beyond what is free, for endpoints that turn out to have fewer slots left: every
+# row locked is a tuple written, so the margin stays small.
+_SCAN_MARGIN = 16
+
 # Due, on an enabled endpoint, not behind an unfinished earlier event of the same request at the
 # same endpoint (per-request order), and not on an endpoint this process has no free slot for.
 _CLAIM = text(f"""
@@ -215,7 +221,7 @@ async def claim_due(
         return []
     saturated = sorted(ep for ep, left in free_per_endpoint.items() if left < 1)
     rows = (
-        await session.execute(_CLAIM, {"now": now, "saturated": saturated, "scan": max(free * 4, 64)})
+        await session.execute(_CLAIM, {"now": now, "saturated": saturated, "scan": free + _SCAN_MARGIN})
     ).all()
     picked: list[ClaimedDelivery] = []
     taken: dict[int, int] = {}
@@ -260,9 +266,40 @@ async def delivery_endpoint(
         E.id == select(D.endpoint_id).where(D.id == delivery_id).scalar_subquery()
     )
     if lock:
-        stmt = stmt.with_for_update()
+        # Not FOR UPDATE: inserting a delivery (the events' trigger) takes FOR KEY SHARE on its
+        # endpoint, which NO KEY UPDATE does not block.
+        stmt = stmt.with_for_update(key_share=True)  # FOR NO KEY UPDATE
     found = (await session.execute(stmt)).mappings().first()
     return None if found is None else WebhookEndpointRow.of(found)
+
+
+async def healthy_endpoints_of(session: AsyncSession, *, delivery_ids: Sequence[int]) -> set[int]:
+    """Which of these deliveries belong to an endpoint that has succeeded and is not failing."""
+    if not delivery_ids:
+        return set()
+    stmt = (
+        select(D.id)
+        .join(WEBHOOK_ENDPOINTS, E.id == D.endpoint_id)
+        .where(D.id.in_(sorted(delivery_ids)), E.failing_since.is_(None), E.last_success_at.is_not(None))
+    )
+    return set((await session.execute(stmt)).scalars())
+
+
+_DELIVERED = text(f"""
+    UPDATE webhook_deliveries d
+    SET status = 'DELIVERED', next_attempt_at = NULL, delivered_at = :now, last_status_code = :status_code,
+        last_error = NULL, last_response_body = :response_body
+    WHERE d.id = :delivery_id AND d.attempts = :attempt AND d.status IN {UNFINISHED!r}
+""")
+
+
+async def record_deliveries(
+    session: AsyncSession, *, rows: Sequence[Mapping[str, Any]], now: datetime
+) -> None:
+    """Successful attempts (delivery_id, attempt, status_code, response_body) in one round trip;
+    a row that is no longer that attempt's is left as it is (see `record_attempt`)."""
+    if rows:
+        await session.execute(_DELIVERED, [{**row, "now": now} for row in rows])
 
 
 async def delete_delivery(session: AsyncSession, *, delivery_id: int) -> None:

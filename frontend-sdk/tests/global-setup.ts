@@ -130,10 +130,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const port = await freePort();
   const portalPort = await freePort();
   // The portal page of tests/portal is served from this origin.
+  // WEBHOOK_ALLOW_PRIVATE: the webhook tests receive deliveries on a local http:// port.
   const env = {
     ...casegraphEnv(dataDir),
     CORS_ALLOWED_ORIGINS: `http://localhost:${portalPort}`,
     CASEGRAPH_CLOCK: serverClock(new Date()),
+    WEBHOOK_ALLOW_PRIVATE: '1',
   };
   const base = `http://127.0.0.1:${port}`;
   let output = '';

@@ -16,7 +16,7 @@ from db.uow import UnitOfWork
 from domain.webhooks import MAX_RESPONSE_BODY, RETRY_SCHEDULE, AttemptResult, outcome
 from records.webhooks import WebhookEndpointRow
 
-__all__ = ["AttemptReport", "record_attempt"]
+__all__ = ["AttemptReport", "record_attempt", "record_attempts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,43 @@ class AttemptReport:
     status_code: int | None = None
     error: str | None = None
     response_body: str | None = None
+
+
+async def record_attempts(
+    uow: UnitOfWork,
+    *,
+    reports: Sequence[AttemptReport],
+    schedule: Sequence[timedelta] = RETRY_SCHEDULE,
+    random: Callable[[], float] = _random.random,
+) -> list[WebhookEndpointRow]:
+    """Write many attempts' results in the caller's transaction; the endpoints this disabled.
+
+    Successes at endpoints that are not failing change nothing but their delivery: they are
+    written by one statement (the hot path). Every other result goes through `record_attempt`.
+    """
+    healthy = await repo.healthy_endpoints_of(uow.session, delivery_ids=[r.delivery_id for r in reports])
+    quiet = [r for r in reports if r.result is AttemptResult.SUCCESS and r.delivery_id in healthy]
+    await repo.record_deliveries(
+        uow.session,
+        rows=[
+            {
+                "delivery_id": r.delivery_id,
+                "attempt": r.attempt,
+                "status_code": r.status_code,
+                "response_body": None if r.response_body is None else r.response_body[:MAX_RESPONSE_BODY],
+            }
+            for r in quiet
+        ],
+        now=uow.now,
+    )
+    disabled = []
+    done = {r.delivery_id for r in quiet}
+    for report in reports:
+        if report.delivery_id not in done:
+            endpoint = await record_attempt(uow, report=report, schedule=schedule, random=random)
+            if endpoint is not None:
+                disabled.append(endpoint)
+    return disabled
 
 
 async def record_attempt(

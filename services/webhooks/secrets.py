@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from auth.key_vault import KeyVault
+from auth.key_vault import KeyVault, KeyVaultError
 
 __all__ = ["open_secret", "seal_secret"]
 
@@ -24,7 +24,5 @@ def open_secret(vault: KeyVault | None, *, endpoint_id: int, sealed: str) -> str
     if sealed.startswith(_PLAIN):
         return sealed[len(_PLAIN) :]
     if vault is None:
-        from auth.key_vault import KeyVaultError
-
         raise KeyVaultError("a webhook secret is sealed but OAUTH_KEY_ENCRYPTION_KEY is not set")
     return vault.open(_kid(endpoint_id), sealed)

@@ -128,10 +128,19 @@ async def test_410_disables_the_endpoint_at_once_audited(
             )
         ).scalar_one()
     assert (enabled, reason, audit) == (False, "410 Gone", 1)
-    # A disabled endpoint gets no new deliveries.
+    # A disabled endpoint gets no new deliveries, until its owner turns it back on.
     await _event(engine, clock, org.acme_request)
     assert len(await _deliveries(engine)) == 2
-    assert endpoint_id
+    enable = """
+    mutation($input: UpdateWebhookEndpointInput!) {
+      updateWebhookEndpoint(input: $input) { endpoint { enabled disabledReason } userErrors { code } }
+    }
+    """
+    result = await api(org.partner, enable, {"input": {"id": endpoint_id, "enabled": True}})
+    payload = result.data["updateWebhookEndpoint"]  # type: ignore[index]
+    assert payload == {"endpoint": {"enabled": True, "disabledReason": None}, "userErrors": []}
+    await _event(engine, clock, org.acme_request)
+    assert len(await _deliveries(engine)) == 3
 
 
 async def test_an_endpoint_failing_for_five_days_is_disabled(
@@ -209,3 +218,27 @@ async def test_a_hanging_endpoint_delays_nobody_else(
         hooks.release.set()
         await hooks.wait_for("/hang", 6)
     await asyncio.sleep(0)
+
+
+async def test_no_answer_within_the_timeout_is_a_failed_attempt(
+    engine: AsyncEngine, api: Api, org: Org, hooks: Receiver, clock: Clock
+) -> None:
+    from db.engine import make_sessionmaker
+    from services.webhooks.config import WebhookConfig
+
+    await create_endpoint(api, org.partner, hooks.url("/hang"), ["STATUS_CHANGED"])
+    await _event(engine, clock, org.acme_request)
+    config = WebhookConfig(allow_private=True)
+    async with WebhookSender(
+        make_sessionmaker(engine),
+        config=config,
+        clock=clock,
+        timeout=0.3,
+        random=lambda: 0.5,
+        background=False,
+    ) as short:
+        assert await step(short) == 1
+    [row] = await _deliveries(engine)
+    assert (row["status"], row["attempts"], row["last_status_code"]) == ("RETRYING", 1, None)
+    assert row["last_error"] == "no answer within 0.3 s"
+    assert row["next_attempt_at"] == clock.now + timedelta(seconds=5)

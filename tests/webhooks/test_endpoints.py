@@ -14,6 +14,7 @@ from auth.key_vault import KeyVault, new_encryption_key
 from server.webhook_sender import WebhookSender
 from services.webhooks.config import WebhookConfig
 from tests.support.builders import Builder
+from tests.support.graphql import customer_principal
 from tests.webhooks.conftest import CREATE, Api, Org, create_endpoint, step
 from tests.webhooks.support import Clock, Receiver
 
@@ -69,17 +70,21 @@ async def test_a_partner_manages_its_own_endpoints_and_an_admin_all(api: Api, or
     assert [n["ownerClientId"] for n in everything["nodes"]] == ["erp-connector", "crm-sync", None]
 
     # Another partner's endpoint does not exist for this one.
-    for query, field in (
-        (UPDATE, "updateWebhookEndpoint"),
-        (DELETE, "deleteWebhookEndpoint"),
-        (ROTATE, "rotateWebhookSecret"),
-    ):
-        result = await api(org.partner, query, {"input": {"id": theirs}})
-        assert result.data[field]["userErrors"] == [{"code": "NOT_FOUND", "field": ["input", "id"]}]  # type: ignore[index]
+    foreign = (
+        (UPDATE, "updateWebhookEndpoint", {"id": theirs}),
+        (DELETE, "deleteWebhookEndpoint", {"id": theirs}),
+        (ROTATE, "rotateWebhookSecret", {"id": theirs}),
+        (PING, "sendTestWebhook", {"id": theirs}),
+        (REDELIVER, "redeliverWebhooks", {"endpointId": theirs}),
+    )
+    for query, field, arguments in foreign:
+        result = await api(org.partner, query, {"input": arguments})
+        assert [e["code"] for e in result.data[field]["userErrors"]] == ["NOT_FOUND"], field  # type: ignore[index]
     denied = await api(org.partner, DELIVERIES, {"id": theirs})
     assert denied.codes == ["NOT_FOUND"]
     # Nobody else sees or manages endpoints.
-    for principal in (org.agent,):
+    customer = customer_principal(org.acme.id)
+    for principal in (org.agent, customer):
         assert (await api(principal, LIST)).codes == ["FORBIDDEN"]
         assert (
             await api(

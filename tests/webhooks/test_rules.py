@@ -98,3 +98,17 @@ def test_destinations_and_secrets() -> None:
         parse_destination("gopher://erp.example.com/h", allow_private=True)
     secret = new_secret()
     assert secret.startswith("whsec_") and len(base64.b64decode(secret[6:])) == 32
+
+
+def test_production_never_allows_private_destinations() -> None:
+    from server.app import webhook_config
+    from server.settings import Settings
+
+    development = Settings(CASEGRAPH_ENV="development", WEBHOOK_ALLOW_PRIVATE=True)
+    production = Settings(CASEGRAPH_ENV="production", WEBHOOK_ALLOW_PRIVATE=True)
+    assert webhook_config(development).allow_private is True
+    assert webhook_config(production).allow_private is False
+    assert Settings(WEBHOOK_RETRY_SCHEDULE="0.5, 2").webhook_schedule == (
+        timedelta(seconds=0.5),
+        timedelta(seconds=2),
+    )
