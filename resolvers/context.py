@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,6 +23,8 @@ from records.events import Cursor, EventRow
 from resolvers.loaders import Loaders
 from resolvers.reads.nested import NestedReads
 from schema.errors import Forbidden, Unauthenticated
+from services.webhooks.config import WebhookConfig
+from telemetry.outage import DatabaseOutage
 
 if TYPE_CHECKING:
     from schema.context import TypeContext
@@ -54,6 +56,10 @@ class AppServices:
     clock: Callable[[], datetime]
     # The process's event hub, once server.workers started it (subscriptions need it).
     event_hub: EventHubPort | None = None
+    # Whether the database is reachable, for one log line per outage (server.error_mapping).
+    outage: DatabaseOutage = field(default_factory=DatabaseOutage)
+    # Webhook destinations policy and secret vault (WEBHOOK_ALLOW_PRIVATE, OAUTH_KEY_ENCRYPTION_KEY).
+    webhooks: WebhookConfig = field(default_factory=WebhookConfig)
 
 
 class _LoaderScope:

@@ -9,7 +9,7 @@ from typing import Any
 import strawberry
 from strawberry.types.scalar import ScalarDefinition, scalar
 
-__all__ = ["SCALAR_OVERRIDES"]
+__all__ = ["SCALAR_OVERRIDES", "serialize_datetime"]
 
 
 def _serialize_datetime(value: dt.datetime) -> str:
@@ -18,6 +18,10 @@ def _serialize_datetime(value: dt.datetime) -> str:
     value = value.astimezone(dt.UTC)
     text = value.isoformat(timespec="microseconds" if value.microsecond else "seconds")
     return text.replace("+00:00", "Z")
+
+
+# What the API shows of an instant (webhook bodies use it too).
+serialize_datetime = _serialize_datetime
 
 
 def _parse_datetime(value: Any) -> dt.datetime:
@@ -29,6 +33,10 @@ def _parse_datetime(value: Any) -> dt.datetime:
         raise ValueError(f"invalid DateTime {value!r}: expected ISO-8601 with a time zone") from exc
     if parsed.tzinfo is None:
         raise ValueError(f"DateTime {value!r} needs a time zone (e.g. Z or +01:00)")
+    try:
+        parsed.astimezone(dt.UTC)  # stored and compared in UTC: 9999-12-31T23:00-14:00 is not
+    except OverflowError as exc:
+        raise ValueError(f"DateTime {value!r} is out of range") from exc
     return parsed
 
 
@@ -55,6 +63,9 @@ def _parse_decimal(value: Any) -> decimal.Decimal:
         raise ValueError(f"invalid Decimal {value!r}") from exc
     if not parsed.is_finite():
         raise ValueError(f"invalid Decimal {value!r}")
+    # PostgreSQL's numeric holds up to 131,072 digits before the point and 16,383 after.
+    if parsed and not (parsed.as_tuple().exponent >= -16383 and parsed.adjusted() < 131072):  # type: ignore[operator]
+        raise ValueError(f"Decimal {value!r} is out of range")
     return parsed
 
 

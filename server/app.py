@@ -6,7 +6,7 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from opentelemetry.sdk.trace import TracerProvider
 from starlette.applications import Starlette
@@ -14,11 +14,14 @@ from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
+from auth.key_vault import KeyVault
 from db.engine import make_engine, make_sessionmaker
 from planner import ReadPlanner, open_pool
 from resolvers.context import AppServices
 from server import health
+from server.attachments import attachment_endpoint
 from server.authn import build_authentication
+from server.clock import server_clock
 from server.console import console_routes
 from server.graphql_view import CasegraphGraphQL
 from server.http_security import SecurityHeaders, graphql_cors
@@ -28,6 +31,7 @@ from server.request_log import RequestLog
 from server.schema import MAX_TOKENS, build_schema, validation_rules
 from server.settings import Settings, asyncpg_url, sqlalchemy_url
 from server.tracing import instrumented, tracer_provider_from_env
+from services.webhooks.config import WebhookConfig
 
 __all__ = ["create_app"]
 
@@ -37,21 +41,20 @@ log = logging.getLogger("casegraph")
 GC_THRESHOLDS = (20_000, 20, 20)
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def create_app(
     settings: Settings | None = None,
     *,
-    clock: Callable[[], datetime] = _utcnow,
+    clock: Callable[[], datetime] | None = None,
     tracer_provider: TracerProvider | None = None,
 ) -> Starlette:
     """Build the app; DATABASE_URL must point at a migrated database (the CLI sees to that).
 
+    `clock` is the app's "now" (default: server.clock, real time or CASEGRAPH_CLOCK).
     Traces go to `tracer_provider`, else where the OTEL_* variables say (server.tracing), else nowhere.
     """
     settings = settings or Settings()
+    if clock is None:
+        clock = server_clock(settings.clock_start, production=settings.is_production)
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL is not set (run through `casegraph serve`, which provides one)")
     schema = build_schema()
@@ -61,7 +64,12 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         assert settings.database_url is not None
         engine = make_engine(sqlalchemy_url(settings.database_url), pool_size=settings.db_pool_size)
-        services = AppServices(engine=engine, sessionmaker=make_sessionmaker(engine), clock=clock)
+        services = AppServices(
+            engine=engine,
+            sessionmaker=make_sessionmaker(engine),
+            clock=clock,
+            webhooks=webhook_config(settings),
+        )
         app.state.services = services
         try:
             async with (
@@ -88,6 +96,7 @@ def create_app(
                     planner=planner,
                 )
                 app.state.graphql.app = view
+                app.state.attachments.app = attachment_endpoint(services, auth.authenticate)
                 app.state.oauth_token.app = guard_token_endpoint(
                     auth.token_endpoint, limits.client_authentications
                 )
@@ -118,6 +127,7 @@ def create_app(
     graphql = _Late()
     oauth_token = _Late()
     jwks = _Late()
+    attachments = _Late()
     # Outermost first: the trace's server span, the request log (request id), the security headers.
     middleware = [
         Middleware(RequestLog),
@@ -134,6 +144,7 @@ def create_app(
             WebSocketRoute("/graphql", graphql),
             Route("/oauth/token", oauth_token, methods=["POST"]),
             Route("/.well-known/jwks.json", jwks, methods=["GET"]),
+            Route("/attachments/{attachment_id}", attachments, methods=["GET"]),
             Route("/healthz", health.healthz),
             Route("/readyz", health.readyz),
             Route("/metrics", health.metrics),
@@ -146,8 +157,20 @@ def create_app(
     app.state.graphql = graphql
     app.state.oauth_token = oauth_token
     app.state.jwks = jwks
+    app.state.attachments = attachments
     app.state.settings = settings
     return app
+
+
+def webhook_config(settings: Settings) -> WebhookConfig:
+    """WEBHOOK_ALLOW_PRIVATE (never in production) and the vault sealing webhook secrets."""
+    if settings.webhook_allow_private and settings.is_production:
+        log.warning("WEBHOOK_ALLOW_PRIVATE is ignored in production")
+    key = settings.oauth_key_encryption_key
+    return WebhookConfig(
+        allow_private=settings.webhook_allow_private and not settings.is_production,
+        vault=KeyVault.from_setting(None if key is None else key.get_secret_value()),
+    )
 
 
 class _Late:
