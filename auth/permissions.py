@@ -85,6 +85,10 @@ class Capability(StrEnum):
     SUBSCRIBE_EVENTS = "SUBSCRIBE_EVENTS"
     SUBSCRIBE_SLA_ALERTS = "SUBSCRIBE_SLA_ALERTS"
     SUBSCRIBE_APPROVALS = "SUBSCRIBE_APPROVALS"
+    # The email channel (EMAIL.md): inbound and outbound mails are staff reads; held mail is
+    # linked or discarded by staff who write requests.
+    READ_MAIL = "READ_MAIL"
+    HANDLE_MAIL = "HANDLE_MAIL"
 
 
 C = Capability
@@ -114,6 +118,8 @@ CAPABILITY_SCOPES: dict[Capability, frozenset[str]] = {
     C.SUBSCRIBE_EVENTS: frozenset({S.REQUESTS_READ}),
     C.SUBSCRIBE_SLA_ALERTS: frozenset({S.REQUESTS_READ}),
     C.SUBSCRIBE_APPROVALS: frozenset({S.APPROVALS_DECIDE}),
+    C.READ_MAIL: frozenset({S.REQUESTS_READ}),
+    C.HANDLE_MAIL: frozenset({S.REQUESTS_WRITE}),
 }
 
 _EXTERNAL = frozenset(
@@ -136,6 +142,7 @@ _STAFF_READ = frozenset(
         C.READ_TEAMS,
         C.READ_METRICS,
         C.SUBSCRIBE_EVENTS,
+        C.READ_MAIL,
     }
 )
 _OPERATOR = _STAFF_READ | {
@@ -149,6 +156,7 @@ _OPERATOR = _STAFF_READ | {
     C.DECIDE_APPROVAL,
     C.SUBSCRIBE_SLA_ALERTS,
     C.SUBSCRIBE_APPROVALS,
+    C.HANDLE_MAIL,
 }
 
 # The role table of ACCESS.md. Row-level scope (own / linked customers) comes from

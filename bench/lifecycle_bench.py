@@ -1,6 +1,9 @@
 """Throughput of lifecycle transitions: GraphQL over HTTP against the same writes in raw asyncpg.
 
-    .venv/bin/python -m bench.lifecycle_bench [--clients 32] [--seconds 15] [--runs 3] [--workers 1]
+    .venv/bin/python -m bench.lifecycle_bench [--clients 32] [--seconds 15] [--runs 3] [--workers 1 2]
+
+`--workers 1 2` measures one server process, then two, each beside the raw
+baseline measured in the same run.
 
 Creates a private PostgreSQL in a temporary directory (or a database of its
 own on DATABASE_URL, dropped afterwards), migrates it, imports a small
@@ -309,8 +312,7 @@ async def _raw_run(pool: asyncpg.Pool, requests: list[Tracked], seconds: float) 
 # ------------------------------------------------------------------------ main ----
 
 
-async def _bench(url: str, *, clients: int, seconds: float, runs: int, workers: int) -> None:
-    token = await _prepare(url)
+async def _bench(url: str, token: str, *, clients: int, seconds: float, runs: int, workers: int) -> None:
     async with running_server(url, workers=workers, pool_size=clients) as server:
         await _measure(url, server.base_url, token, clients=clients, seconds=seconds, runs=runs)
 
@@ -358,7 +360,12 @@ async def _with_database(base_url: str, args: argparse.Namespace) -> None:
         await admin.close()
     try:
         url = base_url.rpartition("/")[0] + "/" + name
-        await _bench(url, clients=args.clients, seconds=args.seconds, runs=args.runs, workers=args.workers)
+        token = await _prepare(url)
+        for workers in args.workers:
+            print(f"== {workers} server process(es)")
+            await _bench(
+                url, token, clients=args.clients, seconds=args.seconds, runs=args.runs, workers=workers
+            )
     finally:
         admin = await asyncpg.connect(base_url)
         try:
@@ -374,7 +381,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=1, help="server processes (uvicorn --workers)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="server processes (uvicorn --workers), each measured",
+    )
     args = parser.parse_args(argv)
     configured = os.environ.get("DATABASE_URL")
     if configured:

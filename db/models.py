@@ -24,6 +24,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     PrimaryKeyConstraint,
@@ -43,6 +44,7 @@ __all__ = [
     "Adjustment",
     "Approval",
     "ApprovalDecision",
+    "Attachment",
     "AuditEntry",
     "AuditHead",
     "AuditPending",
@@ -50,15 +52,20 @@ __all__ = [
     "BusinessCalendar",
     "BusinessRules",
     "Comment",
+    "Contact",
     "Contract",
     "Customer",
     "ExchangeRate",
     "FinancialStatement",
     "IdempotencyKey",
+    "InboundMail",
     "Invoice",
+    "MailCursor",
+    "Mailbox",
     "MetricsDurationDaily",
     "MetricsRequestDaily",
     "MetricsSlaDaily",
+    "OutboundMail",
     "Partner",
     "PartnerCustomer",
     "Payment",
@@ -570,6 +577,9 @@ class ServiceRequest(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(TZ)
     # The open request of the same customer this one was closed as a duplicate of.
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("service_requests.id"))
+    # The email channel (migration 0012): the contact who asked, the mailbox the request came through.
+    requester_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id"))
     created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
     version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
@@ -587,6 +597,7 @@ class Comment(Base):
     __table_args__ = (
         _one_of("visibility", e.CommentVisibility),
         _one_of("author_role", e.Role),
+        _one_of("channel", e.Channel),
         CheckConstraint("char_length(body) BETWEEN 1 AND 10000", name="body_length"),
         Index("ix_comments_request_id_id", "request_id", "id"),
     )
@@ -597,6 +608,7 @@ class Comment(Base):
     author_subject: Mapped[str] = mapped_column(String(320))
     author_name: Mapped[str] = mapped_column(String(200))
     author_role: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16), server_default=text("'PORTAL'"))
     created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
 
 
@@ -860,3 +872,124 @@ class TrustedDocument(Base):
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     document: Mapped[str] = mapped_column(Text)
     registered_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+
+# The email channel (EMAIL.md, migration 0012).
+
+
+class Mailbox(Base):
+    """An address casegraph receives mail for; natural key the lower-cased address."""
+
+    __tablename__ = "mailboxes"
+    __table_args__ = (
+        _one_of("default_type", e.RequestType),
+        CheckConstraint("address = lower(address)", name="address_lower"),
+    )
+    id: Mapped[int] = _id()
+    address: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    default_type: Mapped[str] = mapped_column(String(32))
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+
+
+class Contact(Base):
+    """A customer's e-mail address; natural key the lower-cased address."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (CheckConstraint("email = lower(email)", name="email_lower"),)
+    id: Mapped[int] = _id()
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    bouncing: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+
+
+class InboundMail(Base):
+    """One received message, stored whole; idempotency by Message-ID (a digest when it has none)."""
+
+    __tablename__ = "inbound_mails"
+    __table_args__ = (
+        _one_of("status", e.InboundMailStatus),
+        Index("ix_inbound_mails_status_id", "status", "id"),
+        Index("ix_inbound_mails_request_id", "request_id"),
+    )
+    id: Mapped[int] = _id()
+    message_id: Mapped[str] = mapped_column(Text, unique=True)
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id"))
+    from_address: Mapped[str] = mapped_column(String(320))
+    to_addresses: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    subject: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(TZ)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    text_body: Mapped[str] = mapped_column(Text)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("service_requests.id"))
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+
+
+class Attachment(Base):
+    """A file received with a mail; the bytes live in the row."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (
+        CheckConstraint("size >= 0", name="size_sign"),
+        Index("ix_attachments_inbound_mail_id", "inbound_mail_id"),
+        Index("ix_attachments_request_id", "request_id"),
+        Index("ix_attachments_comment_id", "comment_id"),
+    )
+    id: Mapped[int] = _id()
+    inbound_mail_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_mails.id"))
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("service_requests.id"))
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id"))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+
+class OutboundMail(Base):
+    """One mail to one recipient for one event: the (event, recipient) pair is unique."""
+
+    __tablename__ = "outbound_mails"
+    __table_args__ = (
+        _one_of("status", e.OutboundMailStatus),
+        UniqueConstraint("event_id", "recipient", name="uq_outbound_mails_event_recipient"),
+        Index("ix_outbound_mails_request_id_id", "request_id", "id"),
+        Index(
+            "ix_outbound_mails_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'PENDING'"),
+        ),
+    )
+    id: Mapped[int] = _id()
+    event_id: Mapped[int] = mapped_column(ForeignKey("request_events.id"))
+    request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    recipient: Mapped[str] = mapped_column(String(320))
+    from_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(Text, unique=True)
+    in_reply_to: Mapped[str | None] = mapped_column(Text)
+    references: Mapped[str | None] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime] = mapped_column(TZ)
+    created_at: Mapped[datetime] = mapped_column(TZ)
+    sent_at: Mapped[datetime | None] = mapped_column(TZ)
+
+
+class MailCursor(Base):
+    """Where the outbound planner stands in the event stream (one row, locked while planning)."""
+
+    __tablename__ = "mail_cursors"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    txid: Mapped[int] = mapped_column(BigInteger)
+    event_id: Mapped[int] = mapped_column(BigInteger)

@@ -14,14 +14,20 @@ from records.rows import Row
 __all__ = [
     "ADJUSTMENTS",
     "APPROVALS",
+    "ATTACHMENTS",
     "AUDIT",
     "CALENDARS",
     "COMMENTS",
+    "CONTACTS",
     "CONTRACTS",
     "CUSTOMERS",
     "DECISIONS",
     "EVENTS",
+    "INBOUND_MAILS",
     "INVOICES",
+    "MAILBOXES",
+    "MAIL_CURSORS",
+    "OUTBOUND_MAILS",
     "PARTNER_CUSTOMERS",
     "PAYMENTS",
     "POLICIES",
@@ -54,6 +60,12 @@ ADJUSTMENTS = _t(m.Adjustment)
 EVENTS = _t(m.RequestEvent)
 AUDIT = _t(m.AuditEntry)
 PARTNER_CUSTOMERS = _t(m.PartnerCustomer)
+MAILBOXES = _t(m.Mailbox)
+CONTACTS = _t(m.Contact)
+INBOUND_MAILS = _t(m.InboundMail)
+ATTACHMENTS = _t(m.Attachment)
+OUTBOUND_MAILS = _t(m.OutboundMail)
+MAIL_CURSORS = _t(m.MailCursor)
 
 _COLUMNS: dict[tuple[Table, type, str], tuple[Label[Any], ...]] = {}
 

@@ -65,6 +65,8 @@ def text_error(value: str, *, maximum: int, field: tuple[str, ...]) -> DomainErr
     """VALIDATION_FAILED unless `value` has 1..maximum characters and is not blank."""
     if not value.strip() or len(value) > maximum:
         return DomainError(_INVALID, f"{field[-1]} must be 1 to {maximum} characters", field)
+    if "\x00" in value:
+        return DomainError(_INVALID, f"{field[-1]} must not contain a NUL character", field)
     return None
 
 

@@ -13,8 +13,10 @@ __all__ = [
     "CommentVisibility",
     "CustomerSegment",
     "Decision",
+    "InboundMailStatus",
     "InvoiceStatus",
     "KycStatus",
+    "OutboundMailStatus",
     "PaymentStatus",
     "Priority",
     "RequestEventKind",
@@ -249,3 +251,17 @@ class RequestEventKind(StrEnum):
     SLA_AT_RISK = "SLA_AT_RISK"
     SLA_BREACHED = "SLA_BREACHED"
     ESCALATED = "ESCALATED"
+
+
+class InboundMailStatus(StrEnum):
+    PROCESSED = "PROCESSED"
+    UNMATCHED = "UNMATCHED"
+    IGNORED = "IGNORED"
+    DISCARDED = "DISCARDED"
+
+
+class OutboundMailStatus(StrEnum):
+    PENDING = "PENDING"
+    SENT = "SENT"
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"

@@ -22,7 +22,7 @@ from domain.enums import (
     TransitionAction,
 )
 from domain.errors import DomainError, UserErrorCode, first_error
-from domain.rules import DEFAULT_RULES, LifecycleRules
+from domain.rules import LifecycleRules
 
 __all__ = [
     "OPEN_STATUSES",
@@ -265,7 +265,7 @@ def transition_errors(
     message: str | None = None,
     expected_version: int | None = None,
     assignee_id: int | None = None,
-    rules: LifecycleRules = DEFAULT_RULES.lifecycle,
+    rules: LifecycleRules,
 ) -> list[DomainError]:
     """Every rule `action` breaks for this input (unordered); callers add their own and pick
     `first_error`. Raises TransitionForbidden when the role may never perform it.
@@ -305,7 +305,7 @@ def check_transition(
     message: str | None = None,
     expected_version: int | None = None,
     assignee_id: int | None = None,
-    rules: LifecycleRules = DEFAULT_RULES.lifecycle,
+    rules: LifecycleRules,
 ) -> RequestStatus:
     """The status after `action`, or the first broken rule as DomainError (TransitionForbidden
     for a role that may never act)."""
@@ -326,7 +326,7 @@ def check_transition(
 
 
 def allowed_actions(
-    *, request: RequestFacts, actor: Actor, now: datetime, rules: LifecycleRules = DEFAULT_RULES.lifecycle
+    *, request: RequestFacts, actor: Actor, now: datetime, rules: LifecycleRules
 ) -> list[tuple[TransitionAction, RequestStatus]]:
     """`availableTransitions`: the actions this actor could perform now with a correct input,
     checked by `transition_errors` itself (a message given, an agent assigning themself)."""
@@ -354,7 +354,7 @@ def auto_close_due(
     status: RequestStatus,
     resolved_at: datetime | None,
     now: datetime,
-    rules: LifecycleRules = DEFAULT_RULES.lifecycle,
+    rules: LifecycleRules,
 ) -> bool:
     """True when a RESOLVED request is to be CLOSED automatically (7 days after resolution)."""
     return status is _S.RESOLVED and resolved_at is not None and now >= resolved_at + rules.auto_close_after

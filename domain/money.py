@@ -25,6 +25,8 @@ __all__ = [
 ]
 
 CENT = Decimal("0.01")
+# Stored amounts are NUMERIC(18,2): 16 digits before the point.
+MAX_INTEGER_DIGITS = 16
 
 # Active ISO-4217 codes (currencies and fund codes; list of 2026). Precious
 # metals, bond units and the XTS/XXX placeholders are left out: they are not
@@ -88,6 +90,12 @@ def parse_money(
         ) from None
     if not value.is_finite() or value <= 0:
         raise DomainError(UserErrorCode.VALIDATION_FAILED, "amount must be positive", (*field, "amount"))
+    if value.adjusted() >= MAX_INTEGER_DIGITS:
+        raise DomainError(
+            UserErrorCode.VALIDATION_FAILED,
+            f"amount must be below 10^{MAX_INTEGER_DIGITS}",
+            (*field, "amount"),
+        )
     if value != value.quantize(CENT, rounding=ROUND_HALF_EVEN):
         raise DomainError(
             UserErrorCode.VALIDATION_FAILED, "amount must have at most 2 decimals", (*field, "amount")

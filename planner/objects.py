@@ -101,10 +101,6 @@ def _id(type_name: str, column: str = "id") -> Handler:
     return lambda b, row, nodes: f"cg_global_id({literal(type_name)}, {row}.{column})"
 
 
-def _null(b: Builder, row: str, nodes: list[FieldNode]) -> str:
-    return "'null'"
-
-
 def money_object(b: Builder, nodes: list[FieldNode], amount: str, currency: str) -> str:
     """Money{amount currency}: amounts are NUMERIC(18, 2), whose text is the quantized Decimal's."""
     members = []
@@ -370,9 +366,9 @@ def _lazy(name: str) -> Handler:
     """A handler defined in another module of the planner (they refer to each other)."""
 
     def handler(b: Builder, row: str, nodes: list[FieldNode]) -> str:
-        from planner import requests
+        from planner import requests, rules
 
-        found: Handler = getattr(requests, name)
+        found: Handler = getattr(rules if hasattr(rules, name) else requests, name)
         return found(b, row, nodes)
 
     return handler
@@ -536,6 +532,3 @@ HANDLERS: dict[str, dict[str, Handler]] = {
         "timeZone": _text("time_zone"),
     },
 }
-# ApprovalDecision is not a node: its rows come from `approval_decisions`.
-TABLES_OF_VALUES = {"ApprovalDecision": "approval_decisions"}
-__all__ += ["TABLES_OF_VALUES", "_null"]

@@ -20,11 +20,11 @@ from planner.connections import MAX_PAGE_SIZE, Listing, compile_connection
 from planner.objects import TABLES, compile_object, to_one, typename
 from planner.requests import invoice_conditions, request_listing
 from planner.sa import embed
-from planner.sql import SENTINEL, json_object, literal
+from planner.sql import json_object, literal
 from schema import ids
 from schema.errors import BadUserInput
 
-__all__ = ["compile_operation"]
+__all__ = ["ROOT_FIELDS", "compile_objects", "compile_operation"]
 
 RootHandler = Callable[[Builder, list[FieldNode]], str]
 
@@ -440,6 +440,3 @@ def compile_operation(b: Builder, operation: OperationDefinitionNode) -> str:
             raise Unplannable("unsupported_root_field", name)
         members.append((key, handler(b, nodes)))
     return json_object(members)
-
-
-__all__ += ["ROOT_FIELDS", "SENTINEL"]

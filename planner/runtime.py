@@ -46,7 +46,7 @@ from planner.calendars import SpanRefresher
 from planner.root import compile_objects, compile_operation
 from telemetry.request_record import count_statement, note_operation
 
-__all__ = ["FALLBACKS", "PLANNED", "Plan", "ReadPlanner"]
+__all__ = ["FALLBACKS", "PLANNED", "Plan", "ReadPlanner", "open_pool"]
 
 log = logging.getLogger("casegraph.planner")
 
@@ -123,6 +123,10 @@ def _shape_of(
             return str(getattr(value, "value", value))
         if isinstance(type_, GraphQLScalarType) and type_.name == "Boolean":
             return bool(value)
+        if isinstance(type_, GraphQLScalarType) and type_.name == "String" and isinstance(value, str):
+            # A search's SQL depends on whether its text is blank or digits (db.queries.requests).
+            text = value.strip()
+            return "blank" if not text else "digits" if text.isascii() and text.isdigit() else "text"
         return "value"
 
     definitions = [
@@ -299,8 +303,13 @@ class ReadPlanner:
             self._fallback(document, operation_name, params)
             return None
         count_statement()
-        async with self.pool.acquire() as conn:
-            found: list[bytes] | None = await conn.fetchval(plan.sql, *params)
+        try:
+            async with self.pool.acquire() as conn:
+                found: list[bytes] | None = await conn.fetchval(plan.sql, *params)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            log.warning("read planner: statement of %s failed: %s", operation_name, exc)
+            self._fallback(document, operation_name, "sql_error", type(exc).__name__)
+            return None
         values = found or []
         if any(_SENTINEL in v for v in values):
             self.calendars.soon()
@@ -356,7 +365,7 @@ class ReadPlanner:
         try:
             async with self.pool.acquire() as conn:
                 data: bytes = await conn.fetchval(plan.sql, *params)
-        except asyncpg.PostgresError as exc:
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             # A plan PostgreSQL refuses is a planner bug: the resolver path answers, and it is logged.
             log.warning("read planner: statement of %s failed: %s", operation_name, exc)
             self._fallback(document, operation_name, "sql_error", type(exc).__name__)
@@ -386,11 +395,14 @@ async def open_pool(url: str, *, size: int) -> asyncpg.Pool:
         max_size=size,
         statement_cache_size=1024,
         max_cacheable_statement_size=1024 * 1024,
-        server_settings={"application_name": "casegraph-planner", "timezone": "UTC"},
+        # A plan's statement is prepared once per connection; re-planning it for every request's
+        # parameters (PostgreSQL's custom plans) cost the nested page more CPU than running it.
+        server_settings={
+            "application_name": "casegraph-planner",
+            "timezone": "UTC",
+            "plan_cache_mode": "force_generic_plan",
+        },
         reset=no_reset,
     )
     assert pool is not None
     return pool
-
-
-__all__ += ["open_pool"]

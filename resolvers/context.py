@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,6 +23,7 @@ from records.events import Cursor, EventRow
 from resolvers.loaders import Loaders
 from resolvers.reads.nested import NestedReads
 from schema.errors import Forbidden, Unauthenticated
+from telemetry.outage import DatabaseOutage
 
 if TYPE_CHECKING:
     from schema.context import TypeContext
@@ -54,6 +55,8 @@ class AppServices:
     clock: Callable[[], datetime]
     # The process's event hub, once server.workers started it (subscriptions need it).
     event_hub: EventHubPort | None = None
+    # Whether the database is reachable, for one log line per outage (server.error_mapping).
+    outage: DatabaseOutage = field(default_factory=DatabaseOutage)
 
 
 class _LoaderScope:

@@ -28,13 +28,17 @@ from strawberry.dataloader import DataLoader
 
 from db.queries import lookups
 from db.queries.financial_health import financial_health
+from db.queries.mail import requesters
 from db.queries.requests import fetch_request_rows
 from db.queries.scope import CustomerScope, in_scope
+from db.repositories.configuration import load_rules
 from db.tables import (
     ADJUSTMENTS,
     APPROVALS,
+    ATTACHMENTS,
     CALENDARS,
     COMMENTS,
+    CONTACTS,
     CONTRACTS,
     CUSTOMERS,
     DECISIONS,
@@ -45,8 +49,10 @@ from db.tables import (
     TEAMS,
 )
 from domain.calendar import BusinessCalendar, calendar_from_json
+from domain.rules import Rules
 from domain.sla import SlaPolicy as DomainSlaPolicy
 from records.insight import FinancialHealthRow, PaymentBehaviorRow
+from records.mail import AttachmentRow, ContactRow
 from records.rows import (
     AdjustmentRow,
     ApprovalRow,
@@ -184,9 +190,18 @@ class Loaders:
         self.financial_health: DataLoader[int, FinancialHealthRow | None] = DataLoader(
             self._load_financial_health
         )
+        # The email channel: relations of rows the caller already sees.
+        self.contacts_by_customer = self._children(
+            CONTACTS, ContactRow, "customer_id", order_by=(CONTACTS.c.email,)
+        )
+        self.requester_by_request: DataLoader[int, list[ContactRow]] = self._grouped(requesters)
+        self.attachments_by_request = self._children(ATTACHMENTS, AttachmentRow, "request_id")
+        self.attachments_by_comment = self._children(ATTACHMENTS, AttachmentRow, "comment_id")
+        self.attachments_by_inbound = self._children(ATTACHMENTS, AttachmentRow, "inbound_mail_id")
         # The domain's view of a policy (with its calendar); built from primed rows, no SQL of its own.
         self.sla_policy: DataLoader[int, DomainSlaPolicy] = DataLoader(self._load_sla_policies)
         self._domain_policies: dict[int, DomainSlaPolicy] = {}
+        self._rules: asyncio.Task[Rules] | None = None
         self._keyed: dict[Hashable, DataLoader[int, Any]] = {}
 
     def keyed(
@@ -206,6 +221,12 @@ class Loaders:
 
             loader = self._keyed[key] = DataLoader(load)
         return loader
+
+    async def business_rules(self) -> Rules:
+        """The stored business rules, read once per operation: what the mutations apply."""
+        if self._rules is None:
+            self._rules = asyncio.ensure_future(self._run(load_rules))
+        return await asyncio.shield(self._rules)
 
     def connection(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
         """The operation's read connection, for the caller's task alone until the block ends.

@@ -13,7 +13,7 @@ import strawberry
 from strawberry.types import Info
 
 from auth.permissions import Capability
-from domain.enums import InvoiceStatus
+from domain.enums import InboundMailStatus, InvoiceStatus, OutboundMailStatus
 from resolvers.connections import MAX_PAGE_SIZE
 from resolvers.context import Context
 from resolvers.nodes import resolve_node_ids
@@ -21,6 +21,7 @@ from resolvers.reads.approvals import approval_connection
 from resolvers.reads.audit import audit_connection, verify_audit_chain
 from resolvers.reads.customers import customer_connection
 from resolvers.reads.invoices import invoice_connection
+from resolvers.reads.mail import inbound_mail_connection, outbound_mail_connection
 from resolvers.reads.metrics import resolve_metrics
 from resolvers.reads.requests import service_request_by_number, service_request_connection
 from resolvers.reads.staff import all_teams
@@ -33,6 +34,7 @@ from schema.types.approval import Approval
 from schema.types.audit import AuditEntry, AuditVerification
 from schema.types.customer import Customer
 from schema.types.invoice import Invoice
+from schema.types.mail import InboundMail, OutboundMail
 from schema.types.metrics import MetricsFilter, ServiceMetrics
 from schema.types.node import Node
 from schema.types.request import ServiceRequest
@@ -145,3 +147,27 @@ class Query:
         entity_id: strawberry.ID | None = None,
     ) -> Connection[AuditEntry]:
         return await audit_connection(info.context, PageArgs(first, after), entity_id=entity_id)
+
+    @strawberry.field(description="Received mail, newest first; staff only (EMAIL.md).")
+    async def inbound_mails(
+        self,
+        info: Ctx,
+        first: int | None = None,
+        after: str | None = None,
+        status: list[InboundMailStatus] | None = None,
+    ) -> Connection[InboundMail]:
+        return await inbound_mail_connection(info.context, PageArgs(first, after), statuses=status)
+
+    @strawberry.field(description="Mail casegraph sends, newest first; staff only (EMAIL.md).")
+    async def outbound_mails(
+        self,
+        info: Ctx,
+        first: int | None = None,
+        after: str | None = None,
+        service_request_id: strawberry.ID | None = None,
+        status: list[OutboundMailStatus] | None = None,
+    ) -> Connection[OutboundMail]:
+        info.context.require(Capability.READ_MAIL)
+        request_id = None if service_request_id is None else ids.row_id(service_request_id, "ServiceRequest")
+        args = PageArgs(first, after)
+        return await outbound_mail_connection(info.context, args, statuses=status, request_id=request_id)

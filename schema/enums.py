@@ -17,9 +17,11 @@ __all__ = [
     "CommentVisibility",
     "CustomerSegment",
     "Decision",
+    "InboundMailStatus",
     "InvoiceStatus",
     "KycStatus",
     "OrderDirection",
+    "OutboundMailStatus",
     "PaymentStatus",
     "Priority",
     "RequestEventKind",
@@ -75,3 +77,11 @@ class ServiceRequestOrderField(Enum):
 class OrderDirection(Enum):
     ASC = "ASC"
     DESC = "DESC"
+
+
+InboundMailStatus = strawberry.enum(
+    d.InboundMailStatus, description="What became of a received mail (EMAIL.md)."
+)
+OutboundMailStatus = strawberry.enum(
+    d.OutboundMailStatus, description="Where a mail casegraph sends stands; SKIPPED: SMTP_URL unset."
+)

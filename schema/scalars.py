@@ -29,6 +29,10 @@ def _parse_datetime(value: Any) -> dt.datetime:
         raise ValueError(f"invalid DateTime {value!r}: expected ISO-8601 with a time zone") from exc
     if parsed.tzinfo is None:
         raise ValueError(f"DateTime {value!r} needs a time zone (e.g. Z or +01:00)")
+    try:
+        parsed.astimezone(dt.UTC)  # stored and compared in UTC: 9999-12-31T23:00-14:00 is not
+    except OverflowError as exc:
+        raise ValueError(f"DateTime {value!r} is out of range") from exc
     return parsed
 
 
@@ -55,6 +59,9 @@ def _parse_decimal(value: Any) -> decimal.Decimal:
         raise ValueError(f"invalid Decimal {value!r}") from exc
     if not parsed.is_finite():
         raise ValueError(f"invalid Decimal {value!r}")
+    # PostgreSQL's numeric holds up to 131,072 digits before the point and 16,383 after.
+    if parsed and not (parsed.as_tuple().exponent >= -16383 and parsed.adjusted() < 131072):  # type: ignore[operator]
+        raise ValueError(f"Decimal {value!r} is out of range")
     return parsed
 
 

@@ -6,7 +6,7 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from opentelemetry.sdk.trace import TracerProvider
 from starlette.applications import Starlette
@@ -18,7 +18,9 @@ from db.engine import make_engine, make_sessionmaker
 from planner import ReadPlanner, open_pool
 from resolvers.context import AppServices
 from server import health
+from server.attachments import attachment_endpoint
 from server.authn import build_authentication
+from server.clock import server_clock
 from server.console import console_routes
 from server.graphql_view import CasegraphGraphQL
 from server.http_security import SecurityHeaders, graphql_cors
@@ -37,21 +39,20 @@ log = logging.getLogger("casegraph")
 GC_THRESHOLDS = (20_000, 20, 20)
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def create_app(
     settings: Settings | None = None,
     *,
-    clock: Callable[[], datetime] = _utcnow,
+    clock: Callable[[], datetime] | None = None,
     tracer_provider: TracerProvider | None = None,
 ) -> Starlette:
     """Build the app; DATABASE_URL must point at a migrated database (the CLI sees to that).
 
+    `clock` is the app's "now" (default: server.clock, real time or CASEGRAPH_CLOCK).
     Traces go to `tracer_provider`, else where the OTEL_* variables say (server.tracing), else nowhere.
     """
     settings = settings or Settings()
+    if clock is None:
+        clock = server_clock(settings.clock_start, production=settings.is_production)
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL is not set (run through `casegraph serve`, which provides one)")
     schema = build_schema()
@@ -88,6 +89,7 @@ def create_app(
                     planner=planner,
                 )
                 app.state.graphql.app = view
+                app.state.attachments.app = attachment_endpoint(services, auth.authenticate)
                 app.state.oauth_token.app = guard_token_endpoint(
                     auth.token_endpoint, limits.client_authentications
                 )
@@ -118,6 +120,7 @@ def create_app(
     graphql = _Late()
     oauth_token = _Late()
     jwks = _Late()
+    attachments = _Late()
     # Outermost first: the trace's server span, the request log (request id), the security headers.
     middleware = [
         Middleware(RequestLog),
@@ -134,6 +137,7 @@ def create_app(
             WebSocketRoute("/graphql", graphql),
             Route("/oauth/token", oauth_token, methods=["POST"]),
             Route("/.well-known/jwks.json", jwks, methods=["GET"]),
+            Route("/attachments/{attachment_id}", attachments, methods=["GET"]),
             Route("/healthz", health.healthz),
             Route("/readyz", health.readyz),
             Route("/metrics", health.metrics),
@@ -146,6 +150,7 @@ def create_app(
     app.state.graphql = graphql
     app.state.oauth_token = oauth_token
     app.state.jwks = jwks
+    app.state.attachments = attachments
     app.state.settings = settings
     return app
 

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 from cachetools import TTLCache
@@ -55,12 +56,14 @@ async def build_authentication(settings: Settings, services: AppServices) -> Asy
         async def authenticate(token: str) -> Principal:
             key = hashlib.sha256(token.encode()).hexdigest()
             cached = cache.get(key)
-            if cached is not None and cached.expires_at > services.clock():
+            # Token times are on the real clock (JOSE's), not the app's (server.clock).
+            if cached is not None and cached.expires_at > datetime.now(UTC):
                 return cached
             try:
                 claims = await verifier.verify(token)
                 async with services.sessionmaker() as session:
                     principal = await principal_from_claims(session, claims)
+                services.outage.recovered()
             except InvalidToken as exc:
                 raise InvalidCredentials(str(exc)) from exc
             cache[key] = principal

@@ -10,13 +10,13 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.engine import make_engine, make_sessionmaker
 from db.migrate import upgrade
+from server.clock import server_clock
 from server.database import database_url
 from server.logging_setup import configure_logging, logging_config
 from server.settings import Settings, sqlalchemy_url
@@ -54,7 +54,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
         settings = Settings()
         _check_before_serving(url, settings)
         if args.seed_demo:
-            _seed_if_empty(url, args.requests)
+            _seed_if_empty(url, args.requests, settings)
         logging.getLogger("casegraph").info("serving on http://%s:%s/graphql", args.host, args.port)
         # uvicorn re-raises SIGTERM after its graceful shutdown; exit through Python so the
         # private PostgreSQL started above is stopped too.
@@ -90,7 +90,7 @@ def _check_before_serving(url: str, settings: Settings) -> None:
         raise CommandError(str(exc)) from exc
 
 
-def _seed_if_empty(url: str, requests: int) -> None:
+def _seed_if_empty(url: str, requests: int, settings: Settings) -> None:
     from sqlalchemy import func, select
 
     from db.models import Customer
@@ -99,16 +99,18 @@ def _seed_if_empty(url: str, requests: int) -> None:
         return int((await session.execute(select(func.count()).select_from(Customer))).scalar_one())
 
     if _in_session(url, count) == 0:
-        _seed(url, requests)
+        _seed(url, requests, settings)
 
 
-def _seed(url: str, requests: int) -> None:
+def _seed(url: str, requests: int, settings: Settings) -> None:
     from demo.seed import seed_demo
 
     async def run() -> Any:
         engine = make_engine(sqlalchemy_url(url), pool_size=4)
         try:
-            return await seed_demo(engine, requests=requests, now=datetime.now(UTC))
+            # The server's clock (CASEGRAPH_CLOCK shifts it): the demo's ages are relative to it.
+            now = server_clock(settings.clock_start, production=settings.is_production)()
+            return await seed_demo(engine, requests=requests, now=now)
         finally:
             await engine.dispose()
 
@@ -152,7 +154,7 @@ def _read(path: str) -> str:
 def _cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> None:
     with database_url(settings) as url:
         upgrade(sqlalchemy_url(url))
-        _seed(url, args.requests)
+        _seed(url, args.requests, settings)
 
 
 def _cmd_token(args: argparse.Namespace, settings: Settings) -> None:
@@ -227,6 +229,107 @@ def _cmd_documents_register(args: argparse.Namespace, settings: Settings) -> Non
     print(f"trusted documents: {added} registered, {len(documents) - added} already known", file=sys.stderr)
 
 
+def _mail_limits(settings: Settings) -> Any:
+    from mail.intake import IntakeLimits
+
+    return IntakeLimits(max_attachment_bytes=settings.mail_max_attachment_bytes)
+
+
+def _cmd_mail_import(args: argparse.Namespace, settings: Settings) -> None:
+    """One RFC 5322 message through the intake; prints what it did (EMAIL.md)."""
+    from mail.intake import process_message
+
+    if args.file == "-":
+        raw = sys.stdin.buffer.read()
+    else:
+        try:
+            with open(args.file, "rb") as fh:
+                raw = fh.read()
+        except OSError as exc:
+            raise CommandError(f"cannot read {args.file}: {exc.strerror}") from exc
+    if len(raw) > settings.mail_max_bytes:
+        raise CommandError(f"message of {len(raw)} bytes exceeds MAIL_MAX_BYTES ({settings.mail_max_bytes})")
+
+    async def run(url: str) -> Any:
+        engine = make_engine(sqlalchemy_url(url), pool_size=2)
+        try:
+            return await process_message(
+                make_sessionmaker(engine),
+                raw,
+                clock=lambda: datetime.now(UTC),
+                envelope_from=args.sender,
+                recipients=args.recipient or [],
+                limits=_mail_limits(settings),
+            )
+        finally:
+            await engine.dispose()
+
+    with database_url(settings) as url:
+        upgrade(sqlalchemy_url(url))
+        outcome = asyncio.run(run(url))
+    print(outcome)
+
+
+def _cmd_mail_intake(args: argparse.Namespace, settings: Settings) -> None:
+    """The SMTP/LMTP server an MTA delivers to, until SIGINT/SIGTERM."""
+    from mail.smtp import IntakeHandler, start_intake_server
+
+    async def run(url: str) -> None:
+        engine = make_engine(sqlalchemy_url(url), pool_size=settings.db_pool_size)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        handler = IntakeHandler(
+            make_sessionmaker(engine),
+            clock=lambda: datetime.now(UTC),
+            limits=_mail_limits(settings),
+            lmtp=args.lmtp,
+        )
+        server = await start_intake_server(
+            handler, host=args.host, port=args.port, max_bytes=settings.mail_max_bytes
+        )
+        port = server.sockets[0].getsockname()[1]
+        kind = "LMTP" if args.lmtp else "SMTP"
+        print(f"mail intake ({kind}) listening on {args.host}:{port}", file=sys.stderr, flush=True)
+        try:
+            await stop.wait()
+        finally:
+            server.close()
+            await server.wait_closed()
+            await engine.dispose()
+
+    with database_url(settings) as url:
+        upgrade(sqlalchemy_url(url))
+        asyncio.run(run(url))
+
+
+def _cmd_mail_outbound(args: argparse.Namespace, settings: Settings) -> None:
+    """The outbound mail worker alone (`serve` runs it too where CASEGRAPH_WORKERS is on)."""
+    from resolvers.context import AppServices
+    from server.workers import mail_worker_for
+
+    async def run(url: str) -> None:
+        engine = make_engine(sqlalchemy_url(url), pool_size=4)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        services = AppServices(
+            engine=engine, sessionmaker=make_sessionmaker(engine), clock=lambda: datetime.now(UTC)
+        )
+        try:
+            async with mail_worker_for(settings, services, interval=args.interval):
+                print("outbound mail worker running", file=sys.stderr, flush=True)
+                await stop.wait()
+        finally:
+            await engine.dispose()
+
+    with database_url(settings) as url:
+        upgrade(sqlalchemy_url(url))
+        asyncio.run(run(url))
+
+
 def _cmd_export_schema(args: argparse.Namespace, settings: Settings) -> None:
     from server.schema import build_schema
 
@@ -292,6 +395,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     register.add_argument("manifest", help="MANIFEST.json")
     register.set_defaults(func=_cmd_documents_register)
+
+    intake = sub.add_parser(
+        "mail-intake", help="the SMTP (or LMTP) server an MTA delivers mail to (EMAIL.md)"
+    )
+    intake.add_argument("--host", default="127.0.0.1")
+    intake.add_argument("--port", type=int, default=2525, help="0: a free port (printed)")
+    intake.add_argument("--lmtp", action="store_true", help="speak LMTP instead of SMTP")
+    intake.set_defaults(func=_cmd_mail_intake)
+
+    mail_import = sub.add_parser("mail-import", help="process one RFC 5322 message (an MTA pipe, scripts)")
+    mail_import.add_argument("file", help="FILE.eml, or - for standard input")
+    mail_import.add_argument("--sender", help="the envelope sender (return path), if known")
+    mail_import.add_argument("--recipient", action="append", help="envelope recipient (repeatable)")
+    mail_import.set_defaults(func=_cmd_mail_import)
+
+    outbound = sub.add_parser("mail-outbound", help="run only the outbound mail worker (SMTP_URL)")
+    outbound.add_argument("--interval", type=float, default=1.0, help="seconds between idle polls")
+    outbound.set_defaults(func=_cmd_mail_outbound)
     return parser
 
 

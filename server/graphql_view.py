@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -34,10 +34,14 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from auth.principal import Principal
+from db.transient import database_unavailable
 from planner import ReadPlanner
 from resolvers.context import AppServices, Context
+from server.audiences import Audiences
+from server.error_mapping import malformed_body, unavailable_response, unavailable_status
 from server.limits import Admission, Limits, OperationRequest, Refusal, bodies, refusal_response
-from server.limits.websocket import LimitedTransportWSHandler, SizeLimitedWebSocket
+from server.limits.websocket import LimitedTransportWSHandler
+from server.socket_outage import OutageAwareWebSocket, refuse_socket_unavailable
 from telemetry.request_record import note_error_codes, note_principal
 
 __all__ = ["Authenticator", "CasegraphGraphQL", "InvalidCredentials"]
@@ -74,7 +78,7 @@ class CasegraphGraphQL(GraphQL[Context, None]):
     """The /graphql endpoint."""
 
     graphql_transport_ws_handler_class = LimitedTransportWSHandler
-    websocket_adapter_class = SizeLimitedWebSocket  # type: ignore[assignment]
+    websocket_adapter_class = OutageAwareWebSocket  # type: ignore[assignment]
 
     def __init__(
         self,
@@ -103,6 +107,8 @@ class CasegraphGraphQL(GraphQL[Context, None]):
         self.limits = limits
         # READ_PLANNER=on: query operations it can plan are answered by one SQL statement.
         self.planner = planner
+        # Live subscriptions sharing one execution per event (server.audiences).
+        self.audiences = Audiences(schema, services)
 
     # ------------------------------------------------------------------ HTTP
 
@@ -137,6 +143,11 @@ class CasegraphGraphQL(GraphQL[Context, None]):
             except InvalidCredentials as exc:
                 await _unauthorized(True, str(exc) or "invalid token")(scope, receive, send)
                 return
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                await unavailable_response(self.services.outage, exc)(scope, receive, send)
+                return
             scope.setdefault("state", {})["principal"] = principal
             _note(principal)
         if request.method == "POST":
@@ -150,6 +161,10 @@ class CasegraphGraphQL(GraphQL[Context, None]):
                 return
             if bodies.is_batch(body):
                 await bodies.batch_refused()(scope, receive, send)
+                return
+            malformed = malformed_body(body, request.headers.get("content-type"))
+            if malformed is not None:
+                await malformed(scope, receive, send)
                 return
             receive = bodies.replay(body, receive)
         await super().__call__(scope, receive, send)
@@ -223,6 +238,7 @@ class CasegraphGraphQL(GraphQL[Context, None]):
         sub_response: Response,
     ) -> Response:
         response = super().create_response(response_data, sub_response)
+        unavailable_status(response, response_data)
         request_accept = getattr(sub_response, "_casegraph_accept", "")
         if GRAPHQL_RESPONSE_JSON in request_accept:
             response.headers["content-type"] = GRAPHQL_RESPONSE_JSON + "; charset=utf-8"
@@ -267,6 +283,11 @@ class CasegraphGraphQL(GraphQL[Context, None]):
             principal = await self.authenticate(token)
         except InvalidCredentials as exc:
             raise ConnectionRejectionError({"message": str(exc) or "invalid token"}) from exc
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            refuse_socket_unavailable(context.request, self.services.outage, exc)
+            raise ConnectionRejectionError({"message": "database unavailable"}) from exc
         context.principal_or_none = principal
         _note(principal)
         self._close_at_expiry(context, principal)
@@ -274,16 +295,26 @@ class CasegraphGraphQL(GraphQL[Context, None]):
 
     def _close_at_expiry(self, context: Context, principal: Principal) -> None:
         websocket: WebSocket = context.request
-        delay = (principal.expires_at - self.services.clock()).total_seconds()
+        # A token's exp is on the real clock (JOSE's), whatever the app's clock says (server.clock).
+        delay = (principal.expires_at - datetime.now(UTC)).total_seconds()
+        loop = asyncio.get_running_loop()
 
-        async def close_when_expired() -> None:
-            await asyncio.sleep(max(delay, 0))
+        async def close_expired() -> None:
             with contextlib.suppress(Exception):
                 await websocket.close(code=4403, reason="token expired")
 
-        task = asyncio.get_running_loop().create_task(close_when_expired())
-        # The task dies with the socket: cancel it when the connection's context is dropped.
-        websocket.scope.setdefault("state", {})["expiry_task"] = task
+        def expired() -> None:
+            task = loop.create_task(close_expired())
+            _closing.add(task)
+            task.add_done_callback(_closing.discard)
+
+        # A timer, not a sleeping task: thousands of idle sockets each hold one until expiry.
+        # It dies with the socket: cancelled when the connection's context is dropped.
+        websocket.scope.setdefault("state", {})["expiry_task"] = loop.call_later(max(delay, 0), expired)
+
+
+# Close-at-expiry tasks while they run (the loop keeps only weak references to tasks).
+_closing: set[asyncio.Task[None]] = set()
 
 
 def _note(principal: Principal) -> None:

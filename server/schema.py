@@ -6,10 +6,9 @@ import functools
 import logging
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError, specified_rules
+from graphql import ASTValidationRule, specified_rules
 from strawberry.extensions import (
     AddValidationRules,
-    MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -21,8 +20,9 @@ from strawberry.schema.config import StrawberryConfig
 from resolvers.mutation import Mutation
 from resolvers.query import Query
 from resolvers.subscription import Subscription
-from schema.errors import CodedError
 from schema.scalars import SCALAR_OVERRIDES
+from server.error_mapping import CodedErrors, CodingSchema
+from server.input_guard import InputGuard
 from server.operation_record import operation_extension
 
 __all__ = ["MAX_TOKENS", "build_schema", "validation_rules"]
@@ -32,28 +32,6 @@ log = logging.getLogger("casegraph.graphql")
 MAX_DEPTH = 12
 MAX_ALIASES = 30
 MAX_TOKENS = 4000
-
-
-def _should_mask(error: GraphQLError) -> bool:
-    """Hide unexpected exceptions (log them); keep our coded errors and GraphQL's own."""
-    original = error.original_error
-    if original is None or isinstance(original, CodedError):
-        return False
-    log.error("unexpected error in %s", error.path, exc_info=original)
-    return True
-
-
-class _MaskErrors(MaskErrors):
-    """MaskErrors without its per-result `isinstance` against a runtime-checkable Protocol.
-
-    That check walks the protocol's members on every call; a subscription runs it for every
-    event and subscriber (a few percent of the CPU of a fan-out to thousands of sockets).
-    """
-
-    def _process_result(self, result: object) -> None:
-        errors = getattr(result, "errors", None)
-        if errors:
-            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
 
 
 @functools.cache
@@ -77,7 +55,7 @@ def validation_rules() -> tuple[type[ASTValidationRule], ...]:
 def build_schema() -> strawberry.Schema:
     """The schema of the Query, Mutation and Subscription roots, with limits, caches and masking."""
     depth_rules, alias_rules = _limiter_rules()
-    return strawberry.Schema(
+    return CodingSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -89,7 +67,10 @@ def build_schema() -> strawberry.Schema:
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
-            lambda: _MaskErrors(should_mask_error=_should_mask, error_message="Internal server error."),
+            # Every error coded, the caller's mistakes named (server.error_mapping); some refused
+            # before they run (server.input_guard).
+            CodedErrors,
+            InputGuard,
             # The request log's operation name, type and error codes; spans when tracing is on.
             operation_extension,
         ],

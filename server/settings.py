@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AwareDatetime, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "asyncpg_url", "sqlalchemy_url"]
@@ -55,6 +55,15 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] | None = Field(default=None, alias="LOG_FORMAT")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     oauth_key_encryption_key: SecretStr | None = Field(default=None, alias="OAUTH_KEY_ENCRYPTION_KEY")
+    # The server's clock starts at this instant (ISO-8601 with a zone) and runs from there: for
+    # demos and tests at a chosen day and hour (server.clock). Refused in production.
+    clock_start: AwareDatetime | None = Field(default=None, alias="CASEGRAPH_CLOCK")
+    # The email channel (EMAIL.md). SMTP_URL unset: outbound mails are recorded as SKIPPED.
+    smtp_url: SecretStr | None = Field(default=None, alias="SMTP_URL")
+    mail_from: str = Field(default="casegraph@casegraph.example", alias="MAIL_FROM")
+    mail_domain: str = Field(default="casegraph.example", alias="MAIL_DOMAIN")
+    mail_max_bytes: int = Field(default=25 * 1024 * 1024, alias="MAIL_MAX_BYTES", ge=1024)
+    mail_max_attachment_bytes: int = Field(default=10 * 1024 * 1024, alias="MAIL_MAX_ATTACHMENT_BYTES", ge=0)
 
     @cached_property
     def is_production(self) -> bool:

@@ -12,6 +12,7 @@ import itertools
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,29 @@ if TYPE_CHECKING:
     from auth.keys import IssuerKeys
 
 _counter = itertools.count()
+
+# CASEGRAPH_TEST_CLOCK=<ISO instant>: the whole run happens from that instant on (time-machine
+# moves datetime.now, time.time and friends, in the tests and the in-process servers alike;
+# monotonic time, which asyncio runs on, is left alone). .ci/run runs the tests marked
+# `clock` again on a Saturday night that is also a DST change: a test that depends on the
+# weekday, the hour or the offset fails there.
+TEST_CLOCK = "CASEGRAPH_TEST_CLOCK"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_clock() -> Iterator[datetime | None]:
+    """The instant the run starts at (CASEGRAPH_TEST_CLOCK), time running from there; else None."""
+    value = os.environ.get(TEST_CLOCK)
+    if not value:
+        yield None
+        return
+    import time_machine
+
+    instant = datetime.fromisoformat(value)
+    if instant.tzinfo is None:
+        raise pytest.UsageError(f"{TEST_CLOCK}={value!r} needs a time zone")
+    with time_machine.travel(instant, tick=True):
+        yield instant
 
 
 @pytest.fixture(scope="session")

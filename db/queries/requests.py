@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Text, cast, false, func, or_, select
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -64,6 +65,9 @@ class RequestFilter:
 
 # Every lexeme of the web-search query becomes a prefix match ('x' -> 'x':*), keeping its
 # operators (AND, OR, NOT, phrases); lexemes are quoted with '' escapes in tsquery text.
+# The rewritten text is cast to tsquery, not parsed again with to_tsquery: parsing would split
+# the lexeme of a hyphenated word ('storm-9a2539f4') into its parts a second time, and the
+# phrase asked for would no longer be the one the document holds.
 _LEXEME = r"'((?:[^']|'')+)'"
 _PREFIX = r"'\1':*"
 
@@ -72,7 +76,7 @@ def _search(text: str) -> ColumnElement[bool]:
     """Full-text over number, subject and description (web-search syntax, word prefixes), or the number."""
     q = text.strip()
     web = cast(func.websearch_to_tsquery("simple", q), Text)
-    prefixed = func.to_tsquery("simple", func.regexp_replace(web, _LEXEME, _PREFIX, "g"))
+    prefixed = cast(func.regexp_replace(web, _LEXEME, _PREFIX, "g"), TSQUERY)
     matches = [R.number.in_([q, q.upper()]), R.search_vector.op("@@")(prefixed)]
     if q.isascii() and q.isdigit():
         # The parser reads "SR-000123" as "sr" and the signed integer "-000123": match the digits there.

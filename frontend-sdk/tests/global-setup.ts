@@ -109,12 +109,32 @@ async function stopOrphanPostgres(dataDir: string): Promise<void> {
   }
 }
 
+/**
+ * The servers' clock (CASEGRAPH_CLOCK): CI's hostile instant when CASEGRAPH_TEST_CLOCK is set, else
+ * the last Tuesday, 14:00 UTC, at least a day ago. That is business hours in both demo calendars
+ * (Berlin 08-18, New York 09-17), never a DST change (those are Sunday nights) nor a demo holiday,
+ * so the demo data and the tests' requests have SLAs hours away whatever day the suite runs on.
+ */
+export function serverClock(today: Date): string {
+  const hostile = process.env.CASEGRAPH_TEST_CLOCK;
+  if (hostile) return hostile;
+  const day = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate() - 1, 14));
+  const holiday = (d: Date): boolean =>
+    (d.getUTCMonth() === 11 && d.getUTCDate() >= 24) || (d.getUTCMonth() === 0 && d.getUTCDate() <= 1);
+  while (day.getUTCDay() !== 2 || holiday(day)) day.setUTCDate(day.getUTCDate() - 1);
+  return day.toISOString();
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const dataDir = mkdtempSync(join(tmpdir(), 'casegraph-sdk-'));
   const port = await freePort();
   const portalPort = await freePort();
   // The portal page of tests/portal is served from this origin.
-  const env = { ...casegraphEnv(dataDir), CORS_ALLOWED_ORIGINS: `http://localhost:${portalPort}` };
+  const env = {
+    ...casegraphEnv(dataDir),
+    CORS_ALLOWED_ORIGINS: `http://localhost:${portalPort}`,
+    CASEGRAPH_CLOCK: serverClock(new Date()),
+  };
   const base = `http://127.0.0.1:${port}`;
   let output = '';
   const child = spawn(

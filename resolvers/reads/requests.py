@@ -22,10 +22,12 @@ from db.queries.requests import (
     request_ordering,
 )
 from domain.enums import OPEN_STATUSES, RequestStatus
+from domain.money import MAX_INTEGER_DIGITS
 from records.rows import RequestRecord
 from resolvers.connections import ChildListing, Listing, paginate
 from schema import ids
 from schema.enums import OrderDirection
+from schema.errors import BadUserInput
 from schema.inputs import ServiceRequestFilter, ServiceRequestOrder
 from schema.pagination import Connection, PageArgs, Prefetch
 from schema.types.request import ServiceRequest
@@ -70,6 +72,10 @@ def request_filter(
             if decoded[name] not in (None, parent):
                 possible = False
             decoded[name] = parent
+    impact = f.min_financial_impact
+    if impact is not None and impact.adjusted() >= MAX_INTEGER_DIGITS:
+        # Compared with NUMERIC(18,2) amounts, PostgreSQL refused it (numeric field overflow).
+        raise BadUserInput(f"filter.minFinancialImpact must be below 10^{MAX_INTEGER_DIGITS}")
     return RequestFilter(
         statuses=f.status,
         types=f.type,

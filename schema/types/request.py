@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
@@ -19,6 +20,7 @@ from domain.enums import (
 )
 from domain.enums import ApprovalStatus as ApprovalStatusEnum
 from domain.lifecycle import Actor, allowed_actions
+from domain.rules import LifecycleRules
 from records.rows import RequestRecord
 from schema import ids
 from schema.context import TypeContext
@@ -30,7 +32,9 @@ from schema.types.refs import (
     AdjustmentRef,
     AgentRef,
     ApprovalRef,
+    AttachmentRef,
     CommentRef,
+    ContactRef,
     CustomerRef,
     InvoiceRef,
     PaymentRef,
@@ -196,6 +200,24 @@ class ServiceRequest(Node):
         # Read within the caller's customers (the loader's scope).
         return optional(info.context.loaders.service_request, original_id, ServiceRequest.from_row)
 
+    @strawberry.field(description="The contact who asked by mail (EMAIL.md); null for other channels.")
+    def requester(self, info: Ctx) -> ContactRef | None:
+        from schema.types.mail import Contact
+
+        def build(rows: list[Any]) -> Contact | None:
+            return Contact.from_row(rows[0]) if rows else None
+
+        return now_or_later(info.context.loaders.requester_by_request, self.pk, build)
+
+    @strawberry.field(
+        description="Files received by mail for this request (INTERNAL comments' for staff only)."
+    )
+    async def attachments(self, info: Ctx) -> list[AttachmentRef]:
+        from schema.types.mail import visible_attachments
+
+        rows = await info.context.loaders.attachments_by_request.load(self.pk)
+        return await visible_attachments(info, rows)
+
     @strawberry.field
     def resolution(self) -> Resolution | None:
         r = self.record.request
@@ -223,18 +245,17 @@ class ServiceRequest(Node):
         return await info.context.connections.events(PageArgs(first, after), request_id=self.pk)
 
     @strawberry.field(description="Transitions the viewer may perform now.")
-    def available_transitions(self, info: Ctx) -> list[Transition]:
-        if self.status not in OPEN_STATUSES:
-            return self._transitions(info.context, pending=False)
-        return now_or_later(
-            info.context.loaders.approvals_by_request,
-            self.pk,
-            lambda approvals: self._transitions(
-                info.context, pending=any(a.status == ApprovalStatusEnum.PENDING for a in approvals)
-            ),
-        )
+    async def available_transitions(self, info: Ctx) -> list[Transition]:
+        ctx = info.context
+        # The stored rules, as the mutations apply them (a configured reopen window, ...).
+        rules = await ctx.loaders.business_rules()
+        pending = False
+        if self.status in OPEN_STATUSES:
+            approvals = await ctx.loaders.approvals_by_request.load(self.pk)
+            pending = any(a.status == ApprovalStatusEnum.PENDING for a in approvals)
+        return self._transitions(ctx, pending=pending, rules=rules.lifecycle)
 
-    def _transitions(self, ctx: TypeContext, *, pending: bool) -> list[Transition]:
+    def _transitions(self, ctx: TypeContext, *, pending: bool, rules: LifecycleRules) -> list[Transition]:
         """The transitions the viewer may perform, given whether an approval is pending."""
         p = ctx.principal
         facts = self.record.request.lifecycle_facts(has_pending_approval=pending)
@@ -242,6 +263,6 @@ class ServiceRequest(Node):
         actor = Actor(roles=p.roles, staff_id=p.staff_id)
         return [
             Transition(action=action, to_status=to_status)
-            for action, to_status in allowed_actions(request=facts, actor=actor, now=ctx.now())
+            for action, to_status in allowed_actions(request=facts, actor=actor, now=ctx.now(), rules=rules)
             if ctx.can(transition_capability(action))
         ]

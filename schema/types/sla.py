@@ -55,8 +55,8 @@ class SlaPolicy(Node):
             name=row.name,
             tier=SlaTier(row.tier),
             priority=Priority(row.priority),
-            first_response_minutes=row.first_response_seconds // 60,
-            resolution_minutes=row.resolution_seconds // 60,
+            first_response_minutes=_whole_minutes(row.first_response_seconds),
+            resolution_minutes=_whole_minutes(row.resolution_seconds),
         )
 
     @strawberry.field(description="Business-hours calendar the targets are counted in; null means 24x7.")
@@ -118,3 +118,8 @@ def sla_of(ctx: TypeContext, record: RequestRecord) -> Sla:
         paused_seconds=paused,
         breached_at=view.breached_at,
     )
+
+
+def _whole_minutes(seconds: int) -> int:
+    """A target in whole minutes, rounded up (IMPORT.md): PT10S is 1 minute, not 0."""
+    return -(-seconds // 60)

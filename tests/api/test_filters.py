@@ -139,3 +139,20 @@ async def test_approvals_decidable_by_viewer(run: Run, world: World, b: Builder)
     everything = await run(query, other_p, f={"status": ["APPROVED"]})
     assert [n["id"] for n in everything.data["approvals"]["nodes"]] == [gid(approved)]
     assert too_high  # CONTROLLER level: nobody above decides it here
+
+
+async def test_search_matches_identifiers_as_typed(run: Run, world: World, b: Builder) -> None:
+    """Hyphenated words, reference and invoice numbers match as they are written in the text."""
+    storm = await b.request(customer=world.a, subject="Outage storm-9a2539f4 hit billing", description="-")
+    invoice = await b.request(
+        customer=world.a, subject="Charged twice", description="See INV-2026-0042 and ref AB/123.45-X"
+    )
+    word = await b.request(customer=world.a, subject="A well-known fee", description="e-mail sent")
+    assert await _ids(run, world, {"search": "storm-9a2539f4"}) == {gid(storm)}
+    assert await _ids(run, world, {"search": "STORM-9A2539F4"}) == {gid(storm)}
+    assert await _ids(run, world, {"search": "storm-9a25"}) == {gid(storm)}  # a prefix, as typed so far
+    assert await _ids(run, world, {"search": "INV-2026-0042"}) == {gid(invoice)}
+    assert await _ids(run, world, {"search": "AB/123.45-X"}) == {gid(invoice)}
+    assert await _ids(run, world, {"search": "well-known"}) == {gid(word)}
+    assert await _ids(run, world, {"search": "e-mail"}) == {gid(word)}
+    assert await _ids(run, world, {"search": "storm-0000"}) == set()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from tests.api.conftest import NOW, Run, World
 from tests.support.builders import Builder, gid
 
@@ -109,3 +112,23 @@ async def test_sla_state_filter_agrees_with_the_field(run: Run, world: World, b:
         got = {n["id"] for n in result.data["serviceRequests"]["nodes"]}
         assert got == {i for i, s in state_of.items() if s == state}, state
         assert result.data["serviceRequests"]["totalCount"] == len(got)
+
+
+async def test_policy_minutes_are_whole_minutes_rounded_up(
+    run: Run, world: World, b: Builder, engine: AsyncEngine
+) -> None:
+    """IMPORT.md: targets given in seconds (PT10S, PT90S) show as whole minutes rounded up."""
+    policy = await b.policy(tier="ENTERPRISE", priority="MEDIUM")
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE sla_policies SET first_response_seconds = 10, resolution_seconds = 90 WHERE id = :id"
+            ),
+            {"id": policy.id},
+        )
+    query = (
+        "query($id: ID!) { node(id: $id) { ... on SlaPolicy { firstResponseMinutes resolutionMinutes } } }"
+    )
+    result = await run(query, world.agent_p(), id=gid(policy))
+    assert result.errors == []
+    assert result.data["node"] == {"firstResponseMinutes": 1, "resolutionMinutes": 2}

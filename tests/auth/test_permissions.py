@@ -56,6 +56,9 @@ OPERATOR = {
     C.SUBSCRIBE_EVENTS,
     C.SUBSCRIBE_SLA_ALERTS,
     C.SUBSCRIBE_APPROVALS,
+    # EMAIL.md: inbound/outbound mail read with requests:read, held mail handled with requests:write.
+    C.READ_MAIL,
+    C.HANDLE_MAIL,
 }
 EXPECTED: dict[Role, set[Capability]] = {
     Role.CUSTOMER: EXTERNAL | {C.READ_OWN_CREDIT_LIMIT},
@@ -74,6 +77,7 @@ EXPECTED: dict[Role, set[Capability]] = {
         C.READ_METRICS,
         C.READ_AUDIT,
         C.SUBSCRIBE_EVENTS,
+        C.READ_MAIL,
     },
 }
 

@@ -26,6 +26,8 @@ from auth.keys import (
 from auth.tokens import InvalidToken, JwksSource, TokenVerifier, mint_token
 from tests.auth.conftest import AUDIENCE, ISSUER
 
+pytestmark = pytest.mark.clock  # reads the real clock: run again at a hostile instant (.ci/run)
+
 
 def _mint(keys: IssuerKeys, **overrides: Any) -> str:
     args: dict[str, Any] = {

@@ -22,11 +22,13 @@ from domain.lifecycle import (
     event_kind,
     transition_errors,
 )
+from domain.rules import DEFAULT_RULES
 from tests.domain.builders import customer, request, staff, utc
 
 S = RequestStatus
 A = TransitionAction
 NOW = utc(2026, 11, 23, 12)
+RULES = DEFAULT_RULES.lifecycle
 OPEN = set(OPEN_STATUSES)
 
 # LIFECYCLE.md §1 written out independently of domain.lifecycle.TRANSITIONS.
@@ -56,13 +58,15 @@ def attempt(
     action: TransitionAction, req: RequestFacts, actor: Actor, **kw: object
 ) -> RequestStatus | UserErrorCode:
     try:
-        return check_transition(action=action, request=req, actor=actor, now=NOW, message="hello", **kw)  # type: ignore[arg-type]
+        return check_transition(
+            action=action, request=req, actor=actor, now=NOW, message="hello", rules=RULES, **kw
+        )  # type: ignore[arg-type]
     except DomainError as error:
         return error.code
 
 
 def listed(req: RequestFacts, actor: Actor) -> dict[TransitionAction, RequestStatus]:
-    return dict(allowed_actions(request=req, actor=actor, now=NOW))
+    return dict(allowed_actions(request=req, actor=actor, now=NOW, rules=RULES))
 
 
 @pytest.mark.parametrize(("status", "action"), ALL_PAIRS)
@@ -81,7 +85,7 @@ def test_customer_every_pair(status: RequestStatus, action: TransitionAction) ->
     req = facts(status)
     if action not in CUSTOMER_ACTIONS:
         with pytest.raises(TransitionForbidden):
-            check_transition(action=action, request=req, actor=customer(), now=NOW, message="x")
+            check_transition(action=action, request=req, actor=customer(), now=NOW, message="x", rules=RULES)
         assert action not in listed(req, customer())
         return
     allowed = status in sources and not (action is A.CANCEL and status is S.IN_PROGRESS)
@@ -120,7 +124,9 @@ def test_auditor_may_do_nothing() -> None:
     auditor = staff(Role.AUDITOR, staff_id=5)
     for status, action in ALL_PAIRS:
         with pytest.raises(TransitionForbidden):
-            check_transition(action=action, request=facts(status), actor=auditor, now=NOW, message="x")
+            check_transition(
+                action=action, request=facts(status), actor=auditor, now=NOW, message="x", rules=RULES
+            )
     assert all(listed(facts(status), auditor) == {} for status in RequestStatus)
 
 
@@ -166,6 +172,7 @@ def test_message_required_and_precedence() -> None:
             actor=supervisor,
             now=NOW,
             message="  ",
+            rules=RULES,
         )
     assert caught.value.code is UserErrorCode.VALIDATION_FAILED and caught.value.field == ("input", "message")
     # Missing message + wrong status + stale version: VALIDATION_FAILED is reported first.
@@ -176,6 +183,7 @@ def test_message_required_and_precedence() -> None:
         now=NOW,
         message=None,
         expected_version=1,
+        rules=RULES,
     )
     assert {e.code for e in errors} == {
         UserErrorCode.VALIDATION_FAILED,
@@ -202,9 +210,11 @@ def test_system_actor_escalates_and_closes() -> None:
 
 def test_auto_close_after_7_days() -> None:
     resolved = NOW - timedelta(days=7)
-    assert auto_close_due(status=S.RESOLVED, resolved_at=resolved, now=NOW)
-    assert not auto_close_due(status=S.RESOLVED, resolved_at=resolved + timedelta(seconds=1), now=NOW)
-    assert not auto_close_due(status=S.CLOSED, resolved_at=resolved, now=NOW)
+    assert auto_close_due(status=S.RESOLVED, resolved_at=resolved, now=NOW, rules=RULES)
+    assert not auto_close_due(
+        status=S.RESOLVED, resolved_at=resolved + timedelta(seconds=1), now=NOW, rules=RULES
+    )
+    assert not auto_close_due(status=S.CLOSED, resolved_at=resolved, now=NOW, rules=RULES)
 
 
 def test_status_timestamps_and_events() -> None:

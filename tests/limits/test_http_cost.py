@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 
 from tests.limits.conftest import (
     GRAPHQL_RESPONSE,
@@ -17,6 +18,8 @@ from tests.limits.conftest import (
     post,
 )
 from tests.limits.test_cost import thirty_aliases
+
+pytestmark = pytest.mark.clock  # reads the real clock: run again at a hostile instant (.ci/run)
 
 
 async def test_every_response_reports_cost_and_budget(app_with: AppFactory, people: People) -> None:
@@ -45,9 +48,7 @@ async def test_every_response_reports_cost_and_budget(app_with: AppFactory, peop
         assert cost_of(after)["remaining"] == 100_000 - 1 - 11 - 1
 
 
-async def test_the_incident_document_is_refused_before_any_sql(
-    app_with: AppFactory, people: People
-) -> None:
+async def test_the_incident_document_is_refused_before_any_sql(app_with: AppFactory, people: People) -> None:
     async with app_with() as (app, client):
         warm = await post(client, people.admin, {"query": VIEWER})  # token, rules and budget at hand
         remaining = cost_of(warm)["remaining"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from records.events import STREAM_START, encode_cursor
@@ -13,6 +14,8 @@ from tests.conftest import Tokens
 from tests.realtime_api.conftest import LiveApp, Org, write_event
 from tests.realtime_api.support import WsClient
 from tests.support.builders import Builder, gid
+
+pytestmark = pytest.mark.clock  # reads the real clock: run again at a hostile instant (.ci/run)
 
 Sockets = Callable[..., Awaitable[WsClient]]
 

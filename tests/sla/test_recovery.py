@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -25,6 +26,8 @@ from tests.sla.conftest import (
     wait_for,
 )
 from tests.support.builders import Builder
+
+pytestmark = pytest.mark.clock  # reads the real clock: run again at a hostile instant (.ci/run)
 
 
 async def test_alerts_and_closes_that_fell_due_while_no_engine_ran_happen_on_start(

@@ -175,6 +175,18 @@ export type AssignServiceRequestInput = {
   teamId?: InputMaybe<Scalars['ID']['input']>;
 };
 
+/** A file received with a mail, stored by casegraph. */
+export type Attachment = Node & {
+  __typename?: 'Attachment';
+  contentType: Scalars['String']['output'];
+  createdAt: Scalars['DateTime']['output'];
+  filename: Scalars['String']['output'];
+  id: Scalars['ID']['output'];
+  size: Scalars['Int']['output'];
+  /** Path of an authenticated GET (bearer token) that downloads it. */
+  url: Scalars['String']['output'];
+};
+
 /** One append-only, hash-chained audit record. */
 export type AuditEntry = Node & {
   __typename?: 'AuditEntry';
@@ -234,10 +246,14 @@ export const Channel = {
 export type Channel = typeof Channel[keyof typeof Channel];
 export type Comment = Node & {
   __typename?: 'Comment';
+  /** Files that came with the mail this comment was made from. */
+  attachments: Array<Attachment>;
   /** Display name of the author. */
   authorName: Scalars['String']['output'];
   authorRole: Role;
   body: Scalars['String']['output'];
+  /** Where the comment came from (EMAIL: a mailed reply). */
+  channel: Channel;
   createdAt: Scalars['DateTime']['output'];
   id: Scalars['ID']['output'];
   visibility: CommentVisibility;
@@ -263,6 +279,18 @@ export const CommentVisibility = {
 } as const;
 
 export type CommentVisibility = typeof CommentVisibility[keyof typeof CommentVisibility];
+/** A customer's e-mail address casegraph knows (master data, EMAIL.md). */
+export type Contact = Node & {
+  __typename?: 'Contact';
+  active: Scalars['Boolean']['output'];
+  /** Mail to it bounced: casegraph sends it nothing more. */
+  bouncing: Scalars['Boolean']['output'];
+  customer: Customer;
+  email: Scalars['String']['output'];
+  id: Scalars['ID']['output'];
+  name: Maybe<Scalars['String']['output']>;
+};
+
 export type Contract = Node & {
   __typename?: 'Contract';
   customer: Customer;
@@ -300,6 +328,8 @@ export type CreateServiceRequestInput = {
 /** The governed customer master record (one golden record per customer). */
 export type Customer = Node & {
   __typename?: 'Customer';
+  /** The customer's e-mail contacts (EMAIL.md). */
+  contacts: Array<Contact>;
   contract: Maybe<Contract>;
   country: Scalars['String']['output'];
   /** Null for callers not allowed to see credit data (see ACCESS.md). */
@@ -397,6 +427,17 @@ export const Decision = {
 } as const;
 
 export type Decision = typeof Decision[keyof typeof Decision];
+export type DiscardInboundMailInput = {
+  inboundMailId: Scalars['ID']['input'];
+  reason: Scalars['String']['input'];
+};
+
+export type DiscardInboundMailPayload = {
+  __typename?: 'DiscardInboundMailPayload';
+  inboundMail: Maybe<InboundMail>;
+  userErrors: Array<UserError>;
+};
+
 export type DurationStats = {
   __typename?: 'DurationStats';
   averageSeconds: Maybe<Scalars['Float']['output']>;
@@ -415,6 +456,46 @@ export type FinancialHealth = {
   riskRating: RiskRating;
 };
 
+/** A received message, stored whole; staff only (EMAIL.md). */
+export type InboundMail = Node & {
+  __typename?: 'InboundMail';
+  attachments: Array<Attachment>;
+  from: Scalars['String']['output'];
+  id: Scalars['ID']['output'];
+  messageId: Scalars['String']['output'];
+  reason: Maybe<Scalars['String']['output']>;
+  receivedAt: Scalars['DateTime']['output'];
+  serviceRequest: Maybe<ServiceRequest>;
+  status: InboundMailStatus;
+  subject: Scalars['String']['output'];
+  /** The whole text, quoted history included. */
+  textBody: Scalars['String']['output'];
+  to: Array<Scalars['String']['output']>;
+};
+
+export type InboundMailConnection = {
+  __typename?: 'InboundMailConnection';
+  edges: Array<InboundMailEdge>;
+  nodes: Array<InboundMail>;
+  pageInfo: PageInfo;
+  totalCount: Scalars['Int']['output'];
+};
+
+export type InboundMailEdge = {
+  __typename?: 'InboundMailEdge';
+  cursor: Scalars['String']['output'];
+  node: InboundMail;
+};
+
+/** What became of a received mail (EMAIL.md). */
+export const InboundMailStatus = {
+  DISCARDED: 'DISCARDED',
+  IGNORED: 'IGNORED',
+  PROCESSED: 'PROCESSED',
+  UNMATCHED: 'UNMATCHED'
+} as const;
+
+export type InboundMailStatus = typeof InboundMailStatus[keyof typeof InboundMailStatus];
 export type Invoice = Node & {
   __typename?: 'Invoice';
   adjustments: Array<Adjustment>;
@@ -470,6 +551,20 @@ export const KycStatus = {
 } as const;
 
 export type KycStatus = typeof KycStatus[keyof typeof KycStatus];
+export type LinkInboundMailInput = {
+  /** Make the sender an active contact of the customer (later mail is known). */
+  createContact?: InputMaybe<Scalars['Boolean']['input']>;
+  customerId: Scalars['ID']['input'];
+  inboundMailId: Scalars['ID']['input'];
+};
+
+export type LinkInboundMailPayload = {
+  __typename?: 'LinkInboundMailPayload';
+  /** The request created from the held mail. */
+  serviceRequest: Maybe<ServiceRequest>;
+  userErrors: Array<UserError>;
+};
+
 export type MarkDuplicateInput = {
   /** The open request of the same customer that carries on; it receives the PUBLIC comments. */
   duplicateOfId: Scalars['ID']['input'];
@@ -516,7 +611,11 @@ export type Mutation = {
   closeServiceRequest: ServiceRequestPayload;
   createServiceRequest: ServiceRequestPayload;
   decideApproval: ApprovalPayload;
+  /** Staff: set a held mail aside as DISCARDED, with the reason. */
+  discardInboundMail: DiscardInboundMailPayload;
   escalateServiceRequest: ServiceRequestPayload;
+  /** Staff: create the request a held mail asks for, for this customer, the sender as requester. */
+  linkInboundMail: LinkInboundMailPayload;
   /** Staff: close a request as a duplicate of another open request of the same customer; its PUBLIC comments are copied there. */
   markDuplicate: MarkDuplicatePayload;
   postAdjustment: AdjustmentPayload;
@@ -565,8 +664,18 @@ export type MutationDecideApprovalArgs = {
 };
 
 
+export type MutationDiscardInboundMailArgs = {
+  input: DiscardInboundMailInput;
+};
+
+
 export type MutationEscalateServiceRequestArgs = {
   input: TransitionServiceRequestInput;
+};
+
+
+export type MutationLinkInboundMailArgs = {
+  input: LinkInboundMailInput;
 };
 
 
@@ -624,6 +733,44 @@ export const OrderDirection = {
 } as const;
 
 export type OrderDirection = typeof OrderDirection[keyof typeof OrderDirection];
+/** A mail casegraph sends: one per (event, recipient); staff only (EMAIL.md). */
+export type OutboundMail = Node & {
+  __typename?: 'OutboundMail';
+  attempts: Scalars['Int']['output'];
+  createdAt: Scalars['DateTime']['output'];
+  id: Scalars['ID']['output'];
+  /** The SMTP server's last answer when it failed. */
+  lastError: Maybe<Scalars['String']['output']>;
+  sentAt: Maybe<Scalars['DateTime']['output']>;
+  serviceRequest: Maybe<ServiceRequest>;
+  status: OutboundMailStatus;
+  subject: Scalars['String']['output'];
+  to: Array<Scalars['String']['output']>;
+};
+
+export type OutboundMailConnection = {
+  __typename?: 'OutboundMailConnection';
+  edges: Array<OutboundMailEdge>;
+  nodes: Array<OutboundMail>;
+  pageInfo: PageInfo;
+  totalCount: Scalars['Int']['output'];
+};
+
+export type OutboundMailEdge = {
+  __typename?: 'OutboundMailEdge';
+  cursor: Scalars['String']['output'];
+  node: OutboundMail;
+};
+
+/** Where a mail casegraph sends stands; SKIPPED: SMTP_URL unset. */
+export const OutboundMailStatus = {
+  FAILED: 'FAILED',
+  PENDING: 'PENDING',
+  SENT: 'SENT',
+  SKIPPED: 'SKIPPED'
+} as const;
+
+export type OutboundMailStatus = typeof OutboundMailStatus[keyof typeof OutboundMailStatus];
 export type PageInfo = {
   __typename?: 'PageInfo';
   endCursor: Maybe<Scalars['String']['output']>;
@@ -707,10 +854,14 @@ export type Query = {
   /** Newest first; `entityId` is the global ID of the entity whose entries to show. */
   auditLog: AuditEntryConnection;
   customers: CustomerConnection;
+  /** Received mail, newest first; staff only (EMAIL.md). */
+  inboundMails: InboundMailConnection;
   invoices: InvoiceConnection;
   metrics: ServiceMetrics;
   node: Maybe<Node>;
   nodes: Array<Maybe<Node>>;
+  /** Mail casegraph sends, newest first; staff only (EMAIL.md). */
+  outboundMails: OutboundMailConnection;
   /** Look-up by human-readable number, for partner systems. */
   serviceRequestByNumber: Maybe<ServiceRequest>;
   serviceRequests: ServiceRequestConnection;
@@ -743,6 +894,13 @@ export type QueryCustomersArgs = {
 };
 
 
+export type QueryInboundMailsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  status?: InputMaybe<Array<InboundMailStatus>>;
+};
+
+
 export type QueryInvoicesArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   before?: InputMaybe<Scalars['String']['input']>;
@@ -765,6 +923,14 @@ export type QueryNodeArgs = {
 
 export type QueryNodesArgs = {
   ids: Array<Scalars['ID']['input']>;
+};
+
+
+export type QueryOutboundMailsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  serviceRequestId?: InputMaybe<Scalars['ID']['input']>;
+  status?: InputMaybe<Array<OutboundMailStatus>>;
 };
 
 
@@ -950,6 +1116,8 @@ export type ServiceRequest = Node & {
   adjustments: Array<Adjustment>;
   approvals: Array<Approval>;
   assignee: Maybe<Agent>;
+  /** Files received by mail for this request (INTERNAL comments' for staff only). */
+  attachments: Array<Attachment>;
   /** Transitions the viewer may perform now. */
   availableTransitions: Array<Transition>;
   channel: Channel;
@@ -971,6 +1139,8 @@ export type ServiceRequest = Node & {
   number: Scalars['String']['output'];
   payment: Maybe<Payment>;
   priority: Priority;
+  /** The contact who asked by mail (EMAIL.md); null for other channels. */
+  requester: Maybe<Contact>;
   resolution: Maybe<Resolution>;
   sla: Sla;
   status: RequestStatus;
