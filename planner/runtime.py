@@ -293,6 +293,8 @@ class ReadPlanner:
                 plan = Plan(self._finish(sql, builder), tuple(builder.params), tuple(builder.checks))
             except Unplannable as exc:
                 plan = exc
+            if len(self._plans) >= _CACHE_MAX:
+                self._plans.clear()
             self._plans[key] = plan
         if isinstance(plan, Unplannable):
             self._fallback(document, operation_name, plan.reason, plan.detail)
