@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from server.schema import build_schema
@@ -103,6 +103,9 @@ TALLY = Tally()
     deadline=None,
     database=None,
     print_blob=False,
+    # No shrinking: a failing example is reported (and written to the findings) as generated; a
+    # shrink of requests to two servers would take minutes.
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,
         HealthCheck.too_slow,
