@@ -89,6 +89,8 @@ class Capability(StrEnum):
     # linked or discarded by staff who write requests.
     READ_MAIL = "READ_MAIL"
     HANDLE_MAIL = "HANDLE_MAIL"
+    # Webhook endpoints (WEBHOOKS.md): a partner its own, an ADMIN every one.
+    MANAGE_WEBHOOKS = "MANAGE_WEBHOOKS"
 
 
 C = Capability
@@ -120,6 +122,7 @@ CAPABILITY_SCOPES: dict[Capability, frozenset[str]] = {
     C.SUBSCRIBE_APPROVALS: frozenset({S.APPROVALS_DECIDE}),
     C.READ_MAIL: frozenset({S.REQUESTS_READ}),
     C.HANDLE_MAIL: frozenset({S.REQUESTS_WRITE}),
+    C.MANAGE_WEBHOOKS: frozenset({S.REQUESTS_READ}),
 }
 
 _EXTERNAL = frozenset(
@@ -163,11 +166,11 @@ _OPERATOR = _STAFF_READ | {
 # Principal.customer_ids; finer "who" rules (assignee, approval level) from the domain.
 ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
     Role.CUSTOMER: _EXTERNAL | {C.READ_OWN_CREDIT_LIMIT},
-    Role.PARTNER: _EXTERNAL,
+    Role.PARTNER: _EXTERNAL | {C.MANAGE_WEBHOOKS},
     Role.AGENT: frozenset(_OPERATOR),
     Role.SUPERVISOR: frozenset(_OPERATOR),
     Role.FINANCE: frozenset(_OPERATOR),
-    Role.ADMIN: frozenset(_OPERATOR | {C.READ_AUDIT}),
+    Role.ADMIN: frozenset(_OPERATOR | {C.READ_AUDIT, C.MANAGE_WEBHOOKS}),
     Role.AUDITOR: frozenset(_STAFF_READ | {C.READ_AUDIT}),
 }
 

@@ -79,6 +79,8 @@ __all__ = [
     "Team",
     "TeamMember",
     "TrustedDocument",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]
 
 NAMING = {
@@ -993,3 +995,74 @@ class MailCursor(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     txid: Mapped[int] = mapped_column(BigInteger)
     event_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class WebhookEndpoint(Base):
+    """A partner's (or, with no owner, an ADMIN's) destination for request events (WEBHOOKS.md)."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (
+        CheckConstraint("cardinality(event_kinds) > 0", name="event_kinds_present"),
+        CheckConstraint("char_length(url) BETWEEN 1 AND 2048", name="url_length"),
+    )
+    id: Mapped[int] = _id()
+    url: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    event_kinds: Mapped[list[str]] = mapped_column(ARRAY(String(24)))
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    # The partner owning it; null: an ADMIN's endpoint, which may receive every event.
+    owner_partner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("partners.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(TZ)
+    # The stream position when it was created: `redeliverWebhooks` without `after` starts here.
+    created_txid: Mapped[int] = mapped_column(BigInteger)
+    # Sealed with auth.key_vault (OAUTH_KEY_ENCRYPTION_KEY), or `plain:` in development.
+    secret: Mapped[str] = mapped_column(Text)
+    previous_secret: Mapped[str | None] = mapped_column(Text)
+    previous_secret_until: Mapped[datetime | None] = mapped_column(TZ)
+    last_success_at: Mapped[datetime | None] = mapped_column(TZ)
+    # Start of the current run of failed attempts (None: the last attempt succeeded).
+    failing_since: Mapped[datetime | None] = mapped_column(TZ)
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint (or a PING): written in the event's transaction, then attempted."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        _one_of("status", e.WebhookDeliveryStatus),
+        UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_deliveries_endpoint_event"),
+        Index("ix_webhook_deliveries_endpoint_id_id", "endpoint_id", "id"),
+        # What the delivery worker claims from.
+        Index(
+            "ix_webhook_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=text("status IN ('PENDING', 'RETRYING')"),
+        ),
+        # Per-request order at one endpoint: earlier unfinished deliveries hold later ones back.
+        Index(
+            "ix_webhook_deliveries_unfinished",
+            "endpoint_id",
+            "request_id",
+            "event_txid",
+            "event_id",
+            postgresql_where=text("status IN ('PENDING', 'RETRYING')"),
+        ),
+    )
+    id: Mapped[int] = _id()
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    # Null for a PING (sendTestWebhook).
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("request_events.id"))
+    request_id: Mapped[int | None] = mapped_column(BigInteger)
+    event_txid: Mapped[int | None] = mapped_column(BigInteger)
+    webhook_id: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(TZ)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_response_body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TZ)
+    delivered_at: Mapped[datetime | None] = mapped_column(TZ)

@@ -35,6 +35,8 @@ __all__ = [
     "STAFF",
     "TEAMS",
     "TEAM_MEMBERS",
+    "WEBHOOK_DELIVERIES",
+    "WEBHOOK_ENDPOINTS",
     "columns",
 ]
 
@@ -66,6 +68,8 @@ INBOUND_MAILS = _t(m.InboundMail)
 ATTACHMENTS = _t(m.Attachment)
 OUTBOUND_MAILS = _t(m.OutboundMail)
 MAIL_CURSORS = _t(m.MailCursor)
+WEBHOOK_ENDPOINTS = _t(m.WebhookEndpoint)
+WEBHOOK_DELIVERIES = _t(m.WebhookDelivery)
 
 _COLUMNS: dict[tuple[Table, type, str], tuple[Label[Any], ...]] = {}
 

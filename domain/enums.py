@@ -29,6 +29,7 @@ __all__ = [
     "SlaTarget",
     "SlaTier",
     "TransitionAction",
+    "WebhookDeliveryStatus",
 ]
 
 
@@ -265,3 +266,12 @@ class OutboundMailStatus(StrEnum):
     SENT = "SENT"
     FAILED = "FAILED"
     SKIPPED = "SKIPPED"
+
+
+class WebhookDeliveryStatus(StrEnum):
+    """Where one webhook delivery stands (WEBHOOKS.md)."""
+
+    PENDING = "PENDING"
+    DELIVERED = "DELIVERED"
+    RETRYING = "RETRYING"
+    FAILED = "FAILED"

@@ -47,6 +47,10 @@ TABLES = {
     "SlaPolicy": "sla_policies",
     "BusinessCalendar": "business_calendars",
     "AuditEntry": "audit_entries",
+    "Contact": "contacts",
+    "Attachment": "attachments",
+    "InboundMail": "inbound_mails",
+    "OutboundMail": "outbound_mails",
 }
 
 _OPEN = ", ".join(literal(s.value) for s in sorted(OPEN_STATUSES))
@@ -362,6 +366,28 @@ def _event_cursor(b: Builder, row: str, nodes: list[FieldNode]) -> str:
     return f"""'"' || cg_cursor('v1:' || {row}.txid::text || ':' || {row}.id::text) || '"'"""
 
 
+def _attachment_url(b: Builder, row: str, nodes: list[FieldNode]) -> str:
+    """schema.types.mail.attachment_path: /attachments/<global ID>."""
+    encoded = f"encode(convert_to('Attachment:' || {row}.id::text, 'UTF8'), 'base64')"
+    return f"""'"/attachments/' || {encoded} || '"'"""
+
+
+def _request_attachments(b: Builder, row: str, nodes: list[FieldNode]) -> str:
+    """schema.types.mail.visible_attachments: those of INTERNAL comments for staff only."""
+    internal = b.access.can(Capability.READ_INTERNAL_COMMENTS)
+
+    def where(a: str) -> list[str]:
+        found = [f"{a}.request_id = {row}.id"]
+        if not internal:
+            found.append(
+                f"NOT EXISTS (SELECT 1 FROM comments {a}c WHERE {a}c.id = {a}.comment_id "
+                f"AND {a}c.visibility = 'INTERNAL')"
+            )
+        return found
+
+    return children(b, "Attachment", nodes, where=where, order=lambda a: f"{a}.id")
+
+
 def _lazy(name: str) -> Handler:
     """A handler defined in another module of the planner (they refer to each other)."""
 
@@ -402,6 +428,8 @@ HANDLERS: dict[str, dict[str, Handler]] = {
         "comments": _lazy("comments"),
         "events": _lazy("events"),
         "availableTransitions": _lazy("available_transitions"),
+        "requester": _to_one("Contact", "requester_contact_id"),
+        "attachments": _request_attachments,
     },
     "Customer": {
         "id": _id("Customer"),
@@ -419,6 +447,7 @@ HANDLERS: dict[str, dict[str, Handler]] = {
         "invoices": _lazy("customer_invoices"),
         "payments": _lazy("customer_payments"),
         "serviceRequests": _lazy("customer_requests"),
+        "contacts": _children("Contact", "customer_id", order=("email",)),
     },
     "Contract": {
         "id": _id("Contract"),
@@ -504,6 +533,8 @@ HANDLERS: dict[str, dict[str, Handler]] = {
         "authorName": _text("author_name"),
         "authorRole": _text("author_role"),
         "createdAt": _datetime("created_at"),
+        "channel": _text("channel"),
+        "attachments": _children("Attachment", "comment_id"),
     },
     "RequestEvent": {
         "id": _id("RequestEvent"),
@@ -525,6 +556,46 @@ HANDLERS: dict[str, dict[str, Handler]] = {
         "firstResponseMinutes": _minutes("first_response_seconds"),
         "resolutionMinutes": _minutes("resolution_seconds"),
         "calendar": _to_one("BusinessCalendar", "calendar_id"),
+    },
+    "Contact": {
+        "id": _id("Contact"),
+        "email": _text("email"),
+        "name": _text("name"),
+        "active": _bool("active"),
+        "bouncing": _bool("bouncing"),
+        "customer": _to_one("Customer", "customer_id"),
+    },
+    "Attachment": {
+        "id": _id("Attachment"),
+        "filename": _text("filename"),
+        "contentType": _text("content_type"),
+        "size": _int("size"),
+        "createdAt": _datetime("created_at"),
+        "url": _attachment_url,
+    },
+    "InboundMail": {
+        "id": _id("InboundMail"),
+        "messageId": _text("message_id"),
+        "from": _text("from_address"),
+        "to": lambda b, row, nodes: f"coalesce(array_to_json({row}.to_addresses)::text, 'null')",
+        "subject": _text("subject"),
+        "receivedAt": _datetime("received_at"),
+        "status": _text("status"),
+        "reason": _text("reason"),
+        "textBody": _text("text_body"),
+        "serviceRequest": _to_one("ServiceRequest", "request_id", scoped_by="customer_id"),
+        "attachments": _children("Attachment", "inbound_mail_id"),
+    },
+    "OutboundMail": {
+        "id": _id("OutboundMail"),
+        "to": lambda b, row, nodes: f"'[' || to_json({row}.recipient)::text || ']'",
+        "subject": _text("subject"),
+        "status": _text("status"),
+        "attempts": _int("attempts"),
+        "lastError": _text("last_error"),
+        "createdAt": _datetime("created_at"),
+        "sentAt": _datetime("sent_at"),
+        "serviceRequest": _to_one("ServiceRequest", "request_id", scoped_by="customer_id"),
     },
     "BusinessCalendar": {
         "id": _id("BusinessCalendar"),

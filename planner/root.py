@@ -389,6 +389,69 @@ def _invoices(b: Builder, nodes: list[FieldNode]) -> str:
     )
 
 
+def _mail_statuses(
+    b: Builder, supply: Callable[[Binding], dict[str, Any]], args: dict[str, Any]
+) -> list[str]:
+    """db.queries.mail: a status list filters when it is not empty."""
+    if not args.get("status"):
+        return []
+    param = b.param(lambda bd: [str(getattr(v, "value", v)) for v in supply(bd)["status"]], "text[]")
+    return [f"xrq.status = ANY({param})"]
+
+
+def _outbound_mails(b: Builder, nodes: list[FieldNode]) -> str:
+    """outboundMails: db.queries.mail's outbound list, newest first, optionally of one request."""
+    from db.queries.mail import OUTBOUND_ORDER
+
+    _require(b, Capability.READ_MAIL)
+    definition = b.field_definition("Query", "outboundMails")
+    args = b.arguments(definition, nodes[0])
+    supply = b.argument_supplier(definition, nodes[0])
+    conditions = _mail_statuses(b, supply, args)
+    if args.get("serviceRequestId") is not None:
+
+        def check(binding: Binding) -> str | None:
+            try:
+                ids.decode(supply(binding)["serviceRequestId"])
+            except BadUserInput:
+                return "bad_id"
+            return None
+
+        b.check(check)
+        # schema.ids.row_id: an ID of another type is no row (NO_ROW).
+        request = b.param(lambda bd: ids.row_id(supply(bd)["serviceRequestId"], "ServiceRequest"), "bigint")
+        conditions.append(f"xrq.request_id = {request}")
+    listing = Listing(
+        "outbound_mails",
+        "OutboundMail",
+        OUTBOUND_ORDER,
+        lambda a: [c.replace("xrq.", f"{a}.") for c in conditions],
+    )
+    return compile_connection(
+        b, nodes, definition, "OutboundMailConnection", listing, _objects(b, "OutboundMail")
+    )
+
+
+def _inbound_mails(b: Builder, nodes: list[FieldNode]) -> str:
+    """inboundMails: db.queries.mail's inbound list, newest first."""
+    from db.queries.mail import INBOUND_ORDER
+
+    _require(b, Capability.READ_MAIL)
+    definition = b.field_definition("Query", "inboundMails")
+    args = b.arguments(definition, nodes[0])
+    supply = b.argument_supplier(definition, nodes[0])
+    conditions = _mail_statuses(b, supply, args)
+    listing = Listing(
+        "inbound_mails",
+        "InboundMail",
+        INBOUND_ORDER,
+        lambda a: [c.replace("xrq.", f"{a}.") for c in conditions],
+    )
+    return compile_connection(
+        b, nodes, definition, "InboundMailConnection", listing, _objects(b, "InboundMail")
+    )
+
+
 ROOT_FIELDS: dict[str, RootHandler] = {
     "viewer": _viewer,
     "serviceRequests": _service_requests,
@@ -399,6 +462,8 @@ ROOT_FIELDS: dict[str, RootHandler] = {
     "nodes": _nodes,
     "customers": _customers,
     "approvals": _approvals,
+    "outboundMails": _outbound_mails,
+    "inboundMails": _inbound_mails,
 }
 
 

@@ -185,7 +185,12 @@ def available_transitions(b: Builder, row: str, nodes: list[FieldNode]) -> str:
     """ServiceRequest.availableTransitions: allowed_actions for each combination of its facts."""
     access = b.access
     actor = Actor(roles=access.roles, staff_id=_ME if access.has_staff_id else None)
-    window = DEFAULT_RULES.lifecycle.reopen_window
+    # The stored business rules decide (as for the mutations): the one fact they feed is whether
+    # the reopen window has passed, computed in SQL from the stored `lifecycle` set (defaults when
+    # none is stored). Evaluated at plan time with the default set and resolved_at on either side
+    # of its window, so each answer depends on that fact alone.
+    lifecycle = DEFAULT_RULES.lifecycle
+    window = lifecycle.reopen_window
     fields = b.collect("Transition", nodes)
 
     def element(action: str, to_status: str) -> str:
@@ -217,9 +222,10 @@ def available_transitions(b: Builder, row: str, nodes: list[FieldNode]) -> str:
                         resolved_at=_PLAN_NOW - window - timedelta(seconds=1) if expired else _PLAN_NOW,
                         has_pending_approval=pending,
                     )
+                    possible = allowed_actions(request=facts, actor=actor, now=_PLAN_NOW, rules=lifecycle)
                     allowed = [
                         element(action.value, to_status.value)
-                        for action, to_status in allowed_actions(request=facts, actor=actor, now=_PLAN_NOW)
+                        for action, to_status in possible
                         if access.can(transition_capability(action))
                     ]
                     key = f"{status.value}:{assignee}:{int(pending)}:{int(expired)}"
@@ -236,9 +242,12 @@ def available_transitions(b: Builder, row: str, nodes: list[FieldNode]) -> str:
         f"CASE WHEN {row}.status IN ({_OPEN}) AND EXISTS (SELECT 1 FROM approvals ap WHERE "
         f"ap.request_id = {row}.id AND ap.status = 'PENDING') THEN 1 ELSE 0 END"
     )
+    stored_days = (
+        "(SELECT (br.rules->>'reopen_window_days')::int FROM business_rules br WHERE br.name = 'lifecycle')"
+    )
     expired_sql = (
         f"CASE WHEN {row}.resolved_at IS NOT NULL AND {now} > {row}.resolved_at + "
-        f"interval '{int(window.total_seconds())} seconds' THEN 1 ELSE 0 END"
+        f"make_interval(days => COALESCE({stored_days}, {window.days})) THEN 1 ELSE 0 END"
     )
     key_sql = f"{row}.status || ':' || ({assignee_sql}) || ':' || ({pending_sql}) || ':' || ({expired_sql})"
     if len(answers) == 1:

@@ -214,6 +214,9 @@ class ReadPlanner:
             result = Plan(sql, tuple(builder.params), tuple(builder.checks))
         except Unplannable as exc:
             result = exc
+        except Exception:  # a planner bug: the resolver path answers, never a 500
+            log.exception("read planner: planning %s failed", document.operation_name)
+            result = Unplannable("planner_error")
         if len(self._plans) >= _CACHE_MAX:
             self._plans.clear()
         self._plans[key] = result
@@ -293,6 +296,9 @@ class ReadPlanner:
                 plan = Plan(self._finish(sql, builder), tuple(builder.params), tuple(builder.checks))
             except Unplannable as exc:
                 plan = exc
+            except Exception:  # a planner bug: the resolver path answers
+                log.exception("read planner: planning %s failed", operation_name)
+                plan = Unplannable("planner_error")
             if len(self._plans) >= _CACHE_MAX:
                 self._plans.clear()
             self._plans[key] = plan
@@ -359,7 +365,11 @@ class ReadPlanner:
             self._fallback(document, operation_name, plan.reason, plan.detail)
             return None
         binding = Binding(principal=principal, now=self.clock(), variables=coerced)
-        params = plan.bind(binding)
+        try:
+            params = plan.bind(binding)
+        except Exception:  # a planner bug: the resolver path answers, never a 500
+            log.exception("read planner: binding %s failed", operation_name)
+            params = "planner_error"
         if isinstance(params, str):
             self._fallback(document, operation_name, params)
             return None

@@ -13,7 +13,7 @@ import strawberry
 from strawberry.types import Info
 
 from auth.permissions import Capability
-from domain.enums import InboundMailStatus, InvoiceStatus, OutboundMailStatus
+from domain.enums import InboundMailStatus, InvoiceStatus, OutboundMailStatus, WebhookDeliveryStatus
 from resolvers.connections import MAX_PAGE_SIZE
 from resolvers.context import Context
 from resolvers.nodes import resolve_node_ids
@@ -25,6 +25,7 @@ from resolvers.reads.mail import inbound_mail_connection, outbound_mail_connecti
 from resolvers.reads.metrics import resolve_metrics
 from resolvers.reads.requests import service_request_by_number, service_request_connection
 from resolvers.reads.staff import all_teams
+from resolvers.reads.webhooks import webhook_deliveries, webhook_endpoints
 from schema import ids
 from schema.errors import BadUserInput
 from schema.inputs import ApprovalFilter, CustomerFilter, ServiceRequestFilter, ServiceRequestOrder
@@ -39,6 +40,7 @@ from schema.types.metrics import MetricsFilter, ServiceMetrics
 from schema.types.node import Node
 from schema.types.request import ServiceRequest
 from schema.types.viewer import Viewer
+from schema.types.webhook import WebhookDelivery, WebhookEndpoint
 
 __all__ = ["Query"]
 
@@ -171,3 +173,20 @@ class Query:
         request_id = None if service_request_id is None else ids.row_id(service_request_id, "ServiceRequest")
         args = PageArgs(first, after)
         return await outbound_mail_connection(info.context, args, statuses=status, request_id=request_id)
+
+    @strawberry.field(description="Webhook endpoints: a partner's own, or every one for an ADMIN.")
+    async def webhook_endpoints(
+        self, info: Ctx, first: int | None = None, after: str | None = None
+    ) -> Connection[WebhookEndpoint]:
+        return await webhook_endpoints(info.context, PageArgs(first, after))
+
+    @strawberry.field(description="An endpoint's delivery log, newest first.")
+    async def webhook_deliveries(
+        self,
+        info: Ctx,
+        endpoint_id: strawberry.ID,
+        first: int | None = None,
+        after: str | None = None,
+        status: list[WebhookDeliveryStatus] | None = None,
+    ) -> Connection[WebhookDelivery]:
+        return await webhook_deliveries(info.context, endpoint_id, PageArgs(first, after), status)

@@ -35,6 +35,7 @@ __all__ = [
     "SlaTarget",
     "SlaTier",
     "TransitionAction",
+    "WebhookDeliveryStatus",
 ]
 
 Role = strawberry.enum(d.Role)
@@ -62,6 +63,7 @@ ApprovalKind = strawberry.enum(d.ApprovalKind)
 ApprovalStatus = strawberry.enum(d.ApprovalStatus)
 Decision = strawberry.enum(d.Decision)
 RequestEventKind = strawberry.enum(d.RequestEventKind)
+WebhookDeliveryStatus = strawberry.enum(d.WebhookDeliveryStatus)
 
 
 @strawberry.enum

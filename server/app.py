@@ -14,6 +14,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
+from auth.key_vault import KeyVault
 from db.engine import make_engine, make_sessionmaker
 from planner import ReadPlanner, open_pool
 from resolvers.context import AppServices
@@ -30,6 +31,7 @@ from server.request_log import RequestLog
 from server.schema import MAX_TOKENS, build_schema, validation_rules
 from server.settings import Settings, asyncpg_url, sqlalchemy_url
 from server.tracing import instrumented, tracer_provider_from_env
+from services.webhooks.config import WebhookConfig
 
 __all__ = ["create_app"]
 
@@ -62,7 +64,12 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         assert settings.database_url is not None
         engine = make_engine(sqlalchemy_url(settings.database_url), pool_size=settings.db_pool_size)
-        services = AppServices(engine=engine, sessionmaker=make_sessionmaker(engine), clock=clock)
+        services = AppServices(
+            engine=engine,
+            sessionmaker=make_sessionmaker(engine),
+            clock=clock,
+            webhooks=webhook_config(settings),
+        )
         app.state.services = services
         try:
             async with (
@@ -153,6 +160,17 @@ def create_app(
     app.state.attachments = attachments
     app.state.settings = settings
     return app
+
+
+def webhook_config(settings: Settings) -> WebhookConfig:
+    """WEBHOOK_ALLOW_PRIVATE (never in production) and the vault sealing webhook secrets."""
+    if settings.webhook_allow_private and settings.is_production:
+        log.warning("WEBHOOK_ALLOW_PRIVATE is ignored in production")
+    key = settings.oauth_key_encryption_key
+    return WebhookConfig(
+        allow_private=settings.webhook_allow_private and not settings.is_production,
+        vault=KeyVault.from_setting(None if key is None else key.get_secret_value()),
+    )
 
 
 class _Late:

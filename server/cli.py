@@ -256,7 +256,7 @@ def _cmd_mail_import(args: argparse.Namespace, settings: Settings) -> None:
             return await process_message(
                 make_sessionmaker(engine),
                 raw,
-                clock=lambda: datetime.now(UTC),
+                clock=server_clock(settings.clock_start, production=settings.is_production),
                 envelope_from=args.sender,
                 recipients=args.recipient or [],
                 limits=_mail_limits(settings),
@@ -282,7 +282,7 @@ def _cmd_mail_intake(args: argparse.Namespace, settings: Settings) -> None:
             loop.add_signal_handler(sig, stop.set)
         handler = IntakeHandler(
             make_sessionmaker(engine),
-            clock=lambda: datetime.now(UTC),
+            clock=server_clock(settings.clock_start, production=settings.is_production),
             limits=_mail_limits(settings),
             lmtp=args.lmtp,
         )
@@ -315,9 +315,8 @@ def _cmd_mail_outbound(args: argparse.Namespace, settings: Settings) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        services = AppServices(
-            engine=engine, sessionmaker=make_sessionmaker(engine), clock=lambda: datetime.now(UTC)
-        )
+        clock = server_clock(settings.clock_start, production=settings.is_production)
+        services = AppServices(engine=engine, sessionmaker=make_sessionmaker(engine), clock=clock)
         try:
             async with mail_worker_for(settings, services, interval=args.interval):
                 print("outbound mail worker running", file=sys.stderr, flush=True)

@@ -1,8 +1,9 @@
-"""Background workers started by the app lifespan: the real-time event hub, the SLA engine, outbound mail.
+"""Background workers started by the app lifespan: the real-time event hub, the SLA engine, outbound
+mail and the webhook sender.
 
 The hub runs in every process (subscriptions need it) and is published as
 `services.event_hub`; the SLA engine, which also auto-closes resolved
-requests, only runs where CASEGRAPH_WORKERS is on.
+requests, and the webhook sender only run where CASEGRAPH_WORKERS is on.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from dataclasses import dataclass
 
 from broadcaster import Broadcast
 
+from domain.webhooks import RETRY_SCHEDULE
 from mail.sender import MailWorker, parse_smtp_url
 from resolvers.context import AppServices
 from server.broadcast_pg import make_broadcast
 from server.event_hub import EventHub
 from server.settings import Settings
 from server.sla_engine import SlaEngine
+from server.webhook_sender import WebhookSender
 from services.mail.outbound import MailSettings
 
 __all__ = ["Workers", "mail_worker_for", "start_event_hub", "start_workers"]
@@ -38,6 +41,7 @@ class Workers:
     broadcast: Broadcast | None  # None: the hub was started elsewhere (e.g. by a test)
     sla_engine: SlaEngine | None  # None where CASEGRAPH_WORKERS is off
     mail_worker: MailWorker | None = None  # outbound mail (EMAIL.md), where CASEGRAPH_WORKERS is on
+    webhook_sender: WebhookSender | None = None  # None where CASEGRAPH_WORKERS is off
 
 
 async def start_event_hub(
@@ -75,12 +79,26 @@ async def start_workers(
     hub, broadcast = await start_event_hub(stack, settings, services)
     engine = None
     mail_worker = None
+    sender = None
     if settings.workers_enabled:
         engine = await stack.enter_async_context(
             SlaEngine(services.sessionmaker, clock=services.clock, hub=hub)
         )
         mail_worker = await stack.enter_async_context(mail_worker_for(settings, services))
-    return Workers(event_hub=hub, broadcast=broadcast, sla_engine=engine, mail_worker=mail_worker)
+        sender = await stack.enter_async_context(
+            WebhookSender(
+                services.sessionmaker,
+                config=services.webhooks,
+                clock=services.clock,
+                timeout=settings.webhook_timeout,
+                concurrency=settings.webhook_concurrency,
+                per_endpoint=settings.webhook_per_endpoint,
+                schedule=settings.webhook_schedule or RETRY_SCHEDULE,
+            )
+        )
+    return Workers(
+        event_hub=hub, broadcast=broadcast, sla_engine=engine, mail_worker=mail_worker, webhook_sender=sender
+    )
 
 
 def mail_worker_for(settings: Settings, services: AppServices, *, interval: float = 1.0) -> MailWorker:

@@ -44,6 +44,9 @@ UNPLANNED_ROOT_FIELDS = {
     "verifyAuditChain": "unsupported_root_field",
     # AuditEntry.before/after are JSON values written by orjson (key order, spacing).
     "auditLog": "unsupported_root_field",
+    # Partner webhooks (WEBHOOKS.md): endpoints and their delivery logs, not planned yet.
+    "webhookEndpoints": "unsupported_root_field",
+    "webhookDeliveries": "unsupported_root_field",
 }
 # Fields (type.field) reachable from planned root fields that are not planned yet.
 UNPLANNED_FIELDS = {
@@ -134,7 +137,10 @@ def root_field_documents(schema: GraphQLSchema) -> Iterator[tuple[str, str, dict
                 text = f"query Root($id: ID!) {{ {name}{arguments} {{ __typename {fragment} }} }}"
                 yield name, text, {"id": "U2VydmljZVJlcXVlc3Q6MQ=="}
             continue
-        arguments = '(number: "SR-000001")' if name == "serviceRequestByNumber" else ""
+        arguments = {
+            "serviceRequestByNumber": '(number: "SR-000001")',
+            "webhookDeliveries": '(endpointId: "V2ViaG9va0VuZHBvaW50OjE=")',
+        }.get(name, "")
         yield name, f"query Root {{ {name}{arguments} {_selection(schema, field.type, 3, ())} }}", {}
 
 
