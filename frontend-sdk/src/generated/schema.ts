@@ -325,6 +325,20 @@ export type CreateServiceRequestInput = {
   type: RequestType;
 };
 
+export type CreateWebhookEndpointInput = {
+  description?: InputMaybe<Scalars['String']['input']>;
+  eventKinds: Array<RequestEventKind>;
+  url: Scalars['String']['input'];
+};
+
+export type CreateWebhookEndpointPayload = {
+  __typename?: 'CreateWebhookEndpointPayload';
+  endpoint: Maybe<WebhookEndpoint>;
+  /** Shown once: store it now. */
+  secret: Maybe<Scalars['String']['output']>;
+  userErrors: Array<UserError>;
+};
+
 /** The governed customer master record (one golden record per customer). */
 export type Customer = Node & {
   __typename?: 'Customer';
@@ -427,6 +441,16 @@ export const Decision = {
 } as const;
 
 export type Decision = typeof Decision[keyof typeof Decision];
+export type DeleteWebhookEndpointInput = {
+  id: Scalars['ID']['input'];
+};
+
+export type DeleteWebhookEndpointPayload = {
+  __typename?: 'DeleteWebhookEndpointPayload';
+  deletedId: Maybe<Scalars['ID']['output']>;
+  userErrors: Array<UserError>;
+};
+
 export type DiscardInboundMailInput = {
   inboundMailId: Scalars['ID']['input'];
   reason: Scalars['String']['input'];
@@ -610,7 +634,9 @@ export type Mutation = {
   cancelServiceRequest: ServiceRequestPayload;
   closeServiceRequest: ServiceRequestPayload;
   createServiceRequest: ServiceRequestPayload;
+  createWebhookEndpoint: CreateWebhookEndpointPayload;
   decideApproval: ApprovalPayload;
+  deleteWebhookEndpoint: DeleteWebhookEndpointPayload;
   /** Staff: set a held mail aside as DISCARDED, with the reason. */
   discardInboundMail: DiscardInboundMailPayload;
   escalateServiceRequest: ServiceRequestPayload;
@@ -620,12 +646,18 @@ export type Mutation = {
   markDuplicate: MarkDuplicatePayload;
   postAdjustment: AdjustmentPayload;
   provideCustomerInfo: ServiceRequestPayload;
+  /** Re-send, with their original webhook-id, every event after `after` (a stream cursor), or since the endpoint was created, that the endpoint would have received. */
+  redeliverWebhooks: RedeliverWebhooksPayload;
   reopenServiceRequest: ServiceRequestPayload;
   requestApproval: ApprovalPayload;
   requestCustomerInfo: ServiceRequestPayload;
   resolveServiceRequest: ServiceRequestPayload;
+  rotateWebhookSecret: RotateWebhookSecretPayload;
+  /** Queue a signed `{"type": "PING"}` delivery to the endpoint now. */
+  sendTestWebhook: SendTestWebhookPayload;
   startWork: ServiceRequestPayload;
   triageServiceRequest: ServiceRequestPayload;
+  updateWebhookEndpoint: UpdateWebhookEndpointPayload;
 };
 
 
@@ -659,8 +691,18 @@ export type MutationCreateServiceRequestArgs = {
 };
 
 
+export type MutationCreateWebhookEndpointArgs = {
+  input: CreateWebhookEndpointInput;
+};
+
+
 export type MutationDecideApprovalArgs = {
   input: DecideApprovalInput;
+};
+
+
+export type MutationDeleteWebhookEndpointArgs = {
+  input: DeleteWebhookEndpointInput;
 };
 
 
@@ -694,6 +736,11 @@ export type MutationProvideCustomerInfoArgs = {
 };
 
 
+export type MutationRedeliverWebhooksArgs = {
+  input: RedeliverWebhooksInput;
+};
+
+
 export type MutationReopenServiceRequestArgs = {
   input: TransitionServiceRequestInput;
 };
@@ -714,6 +761,16 @@ export type MutationResolveServiceRequestArgs = {
 };
 
 
+export type MutationRotateWebhookSecretArgs = {
+  input: RotateWebhookSecretInput;
+};
+
+
+export type MutationSendTestWebhookArgs = {
+  input: SendTestWebhookInput;
+};
+
+
 export type MutationStartWorkArgs = {
   input: TransitionServiceRequestInput;
 };
@@ -721,6 +778,11 @@ export type MutationStartWorkArgs = {
 
 export type MutationTriageServiceRequestArgs = {
   input: TriageServiceRequestInput;
+};
+
+
+export type MutationUpdateWebhookEndpointArgs = {
+  input: UpdateWebhookEndpointInput;
 };
 
 export type Node = {
@@ -868,6 +930,10 @@ export type Query = {
   teams: Array<Team>;
   verifyAuditChain: AuditVerification;
   viewer: Viewer;
+  /** An endpoint's delivery log, newest first. */
+  webhookDeliveries: WebhookDeliveryConnection;
+  /** Webhook endpoints: a partner's own, or every one for an ADMIN. */
+  webhookEndpoints: WebhookEndpointConnection;
 };
 
 
@@ -946,6 +1012,32 @@ export type QueryServiceRequestsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
   last?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<ServiceRequestOrder>;
+};
+
+
+export type QueryWebhookDeliveriesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  endpointId: Scalars['ID']['input'];
+  first?: InputMaybe<Scalars['Int']['input']>;
+  status?: InputMaybe<Array<WebhookDeliveryStatus>>;
+};
+
+
+export type QueryWebhookEndpointsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type RedeliverWebhooksInput = {
+  /** A stream cursor (RequestEvent.cursor); omitted: since the endpoint was created. */
+  after?: InputMaybe<Scalars['String']['input']>;
+  endpointId: Scalars['ID']['input'];
+};
+
+export type RedeliverWebhooksPayload = {
+  __typename?: 'RedeliverWebhooksPayload';
+  queued: Scalars['Int']['output'];
+  userErrors: Array<UserError>;
 };
 
 export type RequestApprovalInput = {
@@ -1083,6 +1175,28 @@ export const Role = {
 } as const;
 
 export type Role = typeof Role[keyof typeof Role];
+export type RotateWebhookSecretInput = {
+  id: Scalars['ID']['input'];
+};
+
+export type RotateWebhookSecretPayload = {
+  __typename?: 'RotateWebhookSecretPayload';
+  endpoint: Maybe<WebhookEndpoint>;
+  /** Shown once; the previous secret keeps signing too for 24 hours. */
+  secret: Maybe<Scalars['String']['output']>;
+  userErrors: Array<UserError>;
+};
+
+export type SendTestWebhookInput = {
+  id: Scalars['ID']['input'];
+};
+
+export type SendTestWebhookPayload = {
+  __typename?: 'SendTestWebhookPayload';
+  delivery: Maybe<WebhookDelivery>;
+  userErrors: Array<UserError>;
+};
+
 /** Service and financial metrics over requests created in [from, to) that match the filter. */
 export type ServiceMetrics = {
   __typename?: 'ServiceMetrics';
@@ -1343,6 +1457,19 @@ export type TriageServiceRequestInput = {
   type?: InputMaybe<RequestType>;
 };
 
+export type UpdateWebhookEndpointInput = {
+  enabled?: InputMaybe<Scalars['Boolean']['input']>;
+  eventKinds?: InputMaybe<Array<RequestEventKind>>;
+  id: Scalars['ID']['input'];
+  url?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type UpdateWebhookEndpointPayload = {
+  __typename?: 'UpdateWebhookEndpointPayload';
+  endpoint: Maybe<WebhookEndpoint>;
+  userErrors: Array<UserError>;
+};
+
 export type UserError = {
   __typename?: 'UserError';
   code: UserErrorCode;
@@ -1378,4 +1505,72 @@ export type Viewer = {
   scopes: Array<Scalars['String']['output']>;
   /** Subject of the access token. */
   subject: Scalars['String']['output'];
+};
+
+/** One event (or PING) for one endpoint, with its attempts so far. */
+export type WebhookDelivery = Node & {
+  __typename?: 'WebhookDelivery';
+  attempts: Scalars['Int']['output'];
+  createdAt: Scalars['DateTime']['output'];
+  deliveredAt: Maybe<Scalars['DateTime']['output']>;
+  endpoint: WebhookEndpoint;
+  /** Null for PING. */
+  event: Maybe<RequestEvent>;
+  id: Scalars['ID']['output'];
+  lastError: Maybe<Scalars['String']['output']>;
+  lastResponseBody: Maybe<Scalars['String']['output']>;
+  lastStatusCode: Maybe<Scalars['Int']['output']>;
+  nextAttemptAt: Maybe<Scalars['DateTime']['output']>;
+  status: WebhookDeliveryStatus;
+  webhookId: Scalars['String']['output'];
+};
+
+export type WebhookDeliveryConnection = {
+  __typename?: 'WebhookDeliveryConnection';
+  edges: Array<WebhookDeliveryEdge>;
+  nodes: Array<WebhookDelivery>;
+  pageInfo: PageInfo;
+  totalCount: Scalars['Int']['output'];
+};
+
+export type WebhookDeliveryEdge = {
+  __typename?: 'WebhookDeliveryEdge';
+  cursor: Scalars['String']['output'];
+  node: WebhookDelivery;
+};
+
+export const WebhookDeliveryStatus = {
+  DELIVERED: 'DELIVERED',
+  FAILED: 'FAILED',
+  PENDING: 'PENDING',
+  RETRYING: 'RETRYING'
+} as const;
+
+export type WebhookDeliveryStatus = typeof WebhookDeliveryStatus[keyof typeof WebhookDeliveryStatus];
+/** An HTTPS destination receiving signed request events (Standard Webhooks). */
+export type WebhookEndpoint = Node & {
+  __typename?: 'WebhookEndpoint';
+  createdAt: Scalars['DateTime']['output'];
+  description: Maybe<Scalars['String']['output']>;
+  disabledReason: Maybe<Scalars['String']['output']>;
+  enabled: Scalars['Boolean']['output'];
+  eventKinds: Array<RequestEventKind>;
+  id: Scalars['ID']['output'];
+  /** The partner owning it; null for an endpoint an ADMIN registered for everything. */
+  ownerClientId: Maybe<Scalars['String']['output']>;
+  url: Scalars['String']['output'];
+};
+
+export type WebhookEndpointConnection = {
+  __typename?: 'WebhookEndpointConnection';
+  edges: Array<WebhookEndpointEdge>;
+  nodes: Array<WebhookEndpoint>;
+  pageInfo: PageInfo;
+  totalCount: Scalars['Int']['output'];
+};
+
+export type WebhookEndpointEdge = {
+  __typename?: 'WebhookEndpointEdge';
+  cursor: Scalars['String']['output'];
+  node: WebhookEndpoint;
 };
