@@ -38,6 +38,8 @@ from tests.planner.support import (
 )
 
 SCHEMA = build_schema()._schema
+# Hundreds of HTTP round trips to two apps: on a loaded machine more than the suite's 180 s.
+pytestmark = pytest.mark.timeout(600)
 
 # Operations of the suite left out, with the reason (reported; keep this short).
 SKIPPED: dict[str, str] = {

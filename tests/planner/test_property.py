@@ -30,6 +30,8 @@ from tests.planner.support import (
 )
 
 SCHEMA = build_schema()._schema
+# Hundreds of HTTP round trips to two apps: on a loaded machine more than the suite's 180 s.
+pytestmark = pytest.mark.timeout(600)
 # Each operation runs as the unrestricted, the scope-restricted and the row-scoped principals, and
 # as one of the other staff principals (drawn).
 ALWAYS = ["ADMIN", "AGENT_READ_ONLY", "CUSTOMER", "PARTNER"]
