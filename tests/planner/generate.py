@@ -179,6 +179,8 @@ def arguments(draw: st.DrawFn, doc: Doc, f: GraphQLField, connection: str | None
     ]
     optional = [n for n in args if n not in required]
     picked = required + draw(st.lists(st.sampled_from(optional or [""]), max_size=3, unique=True))
+    if "first" in picked and "last" in picked and draw(st.integers(0, 7)):  # both: BAD_USER_INPUT
+        picked.remove(draw(st.sampled_from(["first", "last"])))
     parts = []
     for name in [p for p in picked if p]:
         arg_type = args[name].type
