@@ -181,6 +181,9 @@ def arguments(draw: st.DrawFn, doc: Doc, f: GraphQLField, connection: str | None
     picked = required + draw(st.lists(st.sampled_from(optional or [""]), max_size=3, unique=True))
     if "first" in picked and "last" in picked and draw(st.integers(0, 7)):  # both: BAD_USER_INPUT
         picked.remove(draw(st.sampled_from(["first", "last"])))
+    for cursor in ("after", "before"):  # a cursor of another parent's page makes the planner fall back
+        if cursor in picked and draw(st.integers(0, 3)):
+            picked.remove(cursor)
     parts = []
     for name in [p for p in picked if p]:
         arg_type = args[name].type
