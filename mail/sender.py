@@ -20,12 +20,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 from types import TracebackType
+from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
@@ -34,19 +35,28 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from db.events import fetch_after
 from db.repositories.mail import (
     claim_due_mails,
+    earliest_pending,
     insert_outbound,
     lock_mail_cursor,
     record_attempt,
     save_mail_cursor,
 )
-from domain.enums import OutboundMailStatus
+from domain.enums import OutboundMailStatus, RequestEventKind
 from domain.mail import LOOP_HEADER
+from records.events import EventRow
 from records.mail import OutboundMailRow
 from services.mail.outbound import MailSettings, plan_mails
 
-__all__ = ["MailWorker", "SmtpTarget", "build_message", "parse_smtp_url"]
+__all__ = ["EventSource", "MailWorker", "SmtpTarget", "build_message", "parse_smtp_url"]
 
 log = logging.getLogger("casegraph.mail")
+
+# Only these events can call for mail: the others (SLA alerts, approvals...) wake no one.
+_MAILED_KINDS = frozenset(
+    {RequestEventKind.CREATED.value, RequestEventKind.COMMENTED.value, RequestEventKind.STATUS_CHANGED.value}
+)
+# Events after the cursor exist but an older transaction still runs: look again this soon.
+_HELD_BACK_RETRY = 0.2
 
 MAX_ATTEMPTS = 8
 _BACKOFF = timedelta(seconds=30)
@@ -100,8 +110,18 @@ def build_message(row: OutboundMailRow, *, domain: str, now: datetime) -> EmailM
     return msg
 
 
+class EventSource(Protocol):
+    """What wakes the worker: the process's event hub (server.event_hub.EventHub.on_events)."""
+
+    def on_events(self, callback: Callable[[Sequence[EventRow]], None]) -> Callable[[], None]: ...
+
+
 class MailWorker:
-    """Plans and sends outbound mail; `run` loops until stopped (`async with` starts it)."""
+    """Plans and sends outbound mail; `run` loops until stopped (`async with` starts it).
+
+    With `hub` it sleeps until a change that may call for mail commits or a retry falls due,
+    so an idle server sends no statements; without one it polls every `interval` seconds.
+    """
 
     def __init__(
         self,
@@ -112,6 +132,7 @@ class MailWorker:
         smtp: SmtpTarget | None,
         interval: float = 1.0,
         batch: int = 50,
+        hub: EventSource | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.clock = clock
@@ -119,6 +140,10 @@ class MailWorker:
         self.smtp = smtp
         self.interval = interval
         self.batch = batch
+        self._hub = hub
+        self._unhook: Callable[[], None] | None = None
+        self._dirty = asyncio.Event()
+        self._held_back = False
         self._task: asyncio.Task[None] | None = None
 
     async def plan_once(self) -> int:
@@ -126,6 +151,7 @@ class MailWorker:
         async with self.sessionmaker() as session, session.begin():
             cursor = await lock_mail_cursor(session)
             events = await fetch_after(session, after=cursor, limit=500)
+            self._held_back = events.held_back
             if not events:
                 return 0
             rows = await plan_mails(session, events=events, settings=self.settings, now=self.clock())
@@ -196,22 +222,47 @@ class MailWorker:
 
     async def run(self) -> None:
         while True:
+            delay: float | None = self.interval
             try:
+                self._dirty.clear()  # before reading: a change committed meanwhile wakes us again
                 planned = await self.plan_once()
                 sent = await self.send_once()
+                if planned or sent:
+                    continue
+                if self._hub is not None:
+                    delay = await self._next_delay()
             except Exception:
                 log.exception("outbound mail round failed; retrying")
-                planned = sent = 0
-            if not planned and not sent:
-                await asyncio.sleep(self.interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._dirty.wait(), delay)
+
+    async def _next_delay(self) -> float | None:
+        """Seconds until the earliest retry is due (None: nothing pending, sleep until woken)."""
+        if self._held_back:
+            return _HELD_BACK_RETRY
+        if self.smtp is None:
+            return None
+        async with self.sessionmaker() as session:
+            due = await earliest_pending(session)
+        return None if due is None else max((due - self.clock()).total_seconds(), 0.05)
+
+    def _on_events(self, rows: Sequence[EventRow]) -> None:
+        # Runs in the hub's pump: only set a flag.
+        if any(row.kind in _MAILED_KINDS for row in rows):
+            self._dirty.set()
 
     async def __aenter__(self) -> MailWorker:
+        if self._hub is not None:
+            self._unhook = self._hub.on_events(self._on_events)
         self._task = asyncio.create_task(self.run(), name="casegraph-mail-worker")
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if self._unhook is not None:
+            self._unhook()
+            self._unhook = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

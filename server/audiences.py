@@ -250,7 +250,7 @@ class _Yield:
 class Member:
     """One subscription operation in an audience."""
 
-    __slots__ = ("active", "expires_at", "head", "on_end", "operation_id", "sender", "tail")
+    __slots__ = ("active", "expires_at", "extensions", "head", "on_end", "operation_id", "sender", "tail")
 
     def __init__(
         self,
@@ -266,6 +266,7 @@ class Member:
         self.expires_at = expires_at
         self.on_end = on_end
         self.active = True
+        self.extensions = extensions
         op = orjson.dumps(operation_id).decode()
         self.head = '{"id":' + op + ',"type":"next","payload":{'
         self.tail = "}}" if not extensions else ',"extensions":' + orjson.dumps(extensions).decode() + "}}"
@@ -379,8 +380,8 @@ class Audience:
 
 
 def _merged_tail(member: Member, extensions: dict[str, Any]) -> str:
-    own = orjson.loads("{" + member.tail[1:-2] + "}").get("extensions") if member.tail != "}}" else None
-    merged = {**extensions, **(own or {})}
+    """The execution's own extensions with the operation's (`cost`) over them, as strawberry merges."""
+    merged = {**extensions, **(member.extensions or {})}
     return ',"extensions":' + orjson.dumps(merged).decode() + "}}"
 
 

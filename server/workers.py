@@ -84,7 +84,7 @@ async def start_workers(
         engine = await stack.enter_async_context(
             SlaEngine(services.sessionmaker, clock=services.clock, hub=hub)
         )
-        mail_worker = await stack.enter_async_context(mail_worker_for(settings, services))
+        mail_worker = await stack.enter_async_context(mail_worker_for(settings, services, hub=hub))
         sender = await stack.enter_async_context(
             WebhookSender(
                 services.sessionmaker,
@@ -101,7 +101,9 @@ async def start_workers(
     )
 
 
-def mail_worker_for(settings: Settings, services: AppServices, *, interval: float = 1.0) -> MailWorker:
+def mail_worker_for(
+    settings: Settings, services: AppServices, *, interval: float = 1.0, hub: EventHub | None = None
+) -> MailWorker:
     """The outbound mail worker of these settings (SMTP_URL unset: mails are recorded as SKIPPED)."""
     smtp_url = settings.smtp_url.get_secret_value() if settings.smtp_url is not None else None
     return MailWorker(
@@ -112,4 +114,5 @@ def mail_worker_for(settings: Settings, services: AppServices, *, interval: floa
         ),
         smtp=parse_smtp_url(smtp_url) if smtp_url else None,
         interval=interval,
+        hub=hub,
     )

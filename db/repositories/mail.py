@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +34,7 @@ __all__ = [
     "contact_by_email",
     "contact_by_id",
     "customer_invoices",
+    "earliest_pending",
     "insert_attachments",
     "insert_contact",
     "insert_inbound",
@@ -310,6 +311,15 @@ async def claim_due_mails(session: AsyncSession, *, now: datetime, limit: int) -
         .with_for_update(skip_locked=True)
     )
     return [OutboundMailRow.of(row) for row in (await session.execute(stmt)).mappings().all()]
+
+
+async def earliest_pending(session: AsyncSession) -> datetime | None:
+    """When the next PENDING mail is due (None: none is)."""
+    stmt = select(func.min(OUTBOUND_MAILS.c.next_attempt_at)).where(
+        OUTBOUND_MAILS.c.status == OutboundMailStatus.PENDING.value
+    )
+    value = (await session.execute(stmt)).scalar()
+    return value if isinstance(value, datetime) else None
 
 
 async def record_attempt(

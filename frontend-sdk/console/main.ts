@@ -20,6 +20,7 @@ import {
 } from '../src/index.js';
 import { ACTIONS, type ActionTarget } from './actions.js';
 import { AlertBanners } from './alerts.js';
+import { HeldMails } from './held.js';
 import { Dashboard } from './dashboard.js';
 import { renderDetail, type RequestDetail } from './detail.js';
 import { byId, h } from './dom.js';
@@ -70,6 +71,10 @@ class ConsoleApp {
       this.showView('queue');
       void this.open(id);
     },
+  });
+  private readonly held = new HeldMails(byId('held-mail'), {
+    opened: (id) => void this.open(id),
+    notice: (text, kind) => this.notice(text, kind),
   });
   private readonly reloadQueue = debounce(() => void this.loadQueue(), RELOAD_DEBOUNCE_MS);
   // Debounced: by the time it runs the agent may have opened a form, which a reload would wipe.
@@ -199,6 +204,8 @@ class ConsoleApp {
     try {
       const { serviceRequests } = await client.request(ConsoleTeamQueueDocument, { teamId });
       if (teamId !== this.teamId) return; // the agent switched teams meanwhile
+      // Held mail changes without request events: it is re-read with the queue.
+      void this.held.load(client).catch(() => undefined);
       const body = byId('queue-body');
       this.versions = renderQueue(body, serviceRequests.nodes, { openId: this.openId, onOpen: (id) => void this.open(id) }, this.versions, Date.now());
       byId('queue-count').textContent = `${serviceRequests.totalCount} open`;

@@ -185,6 +185,23 @@ describe('agent console', () => {
     await page.locator('[data-testid=request-detail] blockquote', { hasText: 'The account is 4711.' }).waitFor({ timeout: LIVE_MS });
   });
 
+  it('lists held mail from an unknown sender, links it to a customer and opens the new request', async () => {
+    const stranger = `someone.${Date.now()}@unknown.example`;
+    const held = await mailImport(live(), mail('console: who handles this?', 'Hello, we are new.').replace(
+      /^From: [^\r]*/, `From: ${stranger}`));
+    expect(held).toMatch(/^held \d+$/);
+    const page = await newPage();
+    await signIn(page, AGENT);
+    const item = page.locator(`[data-testid=held-mail][data-from="${stranger}"]`);
+    await page.click('[data-testid=held-mails] summary');
+    await item.waitFor({ timeout: LIVE_MS });
+    await item.locator('[data-testid=held-link]').click();
+    // The request opens; the sender is now its requester (an active contact of the first customer listed).
+    const requester = page.locator(`[data-testid=request-detail] [data-testid=requester][data-email="${stranger}"]`);
+    await requester.waitFor({ timeout: LIVE_MS });
+    await item.waitFor({ state: 'detached', timeout: LIVE_MS });
+  });
+
   it('acts through availableTransitions with expectedVersion, and reloads on a version conflict', async () => {
     const page = await newPage();
     await signIn(page, AGENT);
