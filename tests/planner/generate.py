@@ -41,7 +41,8 @@ from schema import ids
 from tests.planner.support import NOW, Pool, Who
 
 MAX_DEPTH = 3  # object levels below a root field
-PAGE_SIZES = [0, 1, 2, 3, 5, 101, -1]  # 101 and -1 are out of range: BAD_USER_INPUT on both paths
+# Mostly valid; 101 and -1 are out of range (BAD_USER_INPUT on both paths).
+PAGE_SIZES = [2, 3, 1, 5, 0, 2, 3, 1, 5, 101, -1]
 BAD_IDS = ["not-an-id", ids.encode("ServiceRequest", 999_999), ids.encode("Nope", 1)]
 
 
@@ -117,7 +118,7 @@ _NODE_KINDS = ["ServiceRequest", "Customer", "Invoice", "Payment", "Comment", "A
 @st.composite
 def an_id(draw: st.DrawFn, doc: Doc, kind: str | None) -> str:
     kind = kind or draw(st.sampled_from(_NODE_KINDS))
-    how = draw(st.sampled_from(["inside", "inside", "inside", "foreign", "bad"]))
+    how = draw(st.sampled_from(["inside"] * 6 + ["foreign", "foreign", "bad"]))
     if how == "foreign" and doc.who.customers:
         candidates = doc.pool.ids(kind, doc.who, foreign=True)
     elif how == "bad":
@@ -161,7 +162,9 @@ def input_value(draw: st.DrawFn, doc: Doc, type_: GraphQLInputType, name: str, c
     if name in ("after", "before"):
         harvested = doc.cursors.get(connection or "", []) or ["bm90LWEtY3Vyc29y"]
         elsewhere = [found[0] for kind, found in sorted(doc.cursors.items()) if kind != connection]
-        return draw(st.sampled_from([*harvested, *elsewhere, "%%bad%%"]))
+        if draw(st.integers(0, 5)) == 0:  # another connection's cursor, or no cursor at all
+            return draw(st.sampled_from([*elsewhere, "%%bad%%"]))
+        return draw(st.sampled_from(harvested))
     if name == "number":
         return draw(st.sampled_from([n for n, _ in doc.pool.numbers[:20]] + ["SR-999999"]))
     return draw(st.sampled_from([*doc.pool.words[:10], "acme", "", "zz"]))
@@ -176,6 +179,11 @@ def arguments(draw: st.DrawFn, doc: Doc, f: GraphQLField, connection: str | None
     ]
     optional = [n for n in args if n not in required]
     picked = required + draw(st.lists(st.sampled_from(optional or [""]), max_size=3, unique=True))
+    if "first" in picked and "last" in picked and draw(st.integers(0, 7)):  # both: BAD_USER_INPUT
+        picked.remove(draw(st.sampled_from(["first", "last"])))
+    for cursor in ("after", "before"):  # a cursor of another parent's page makes the planner fall back
+        if cursor in picked and draw(st.integers(0, 3)):
+            picked.remove(cursor)
     parts = []
     for name in [p for p in picked if p]:
         arg_type = args[name].type
@@ -192,7 +200,7 @@ def arguments(draw: st.DrawFn, doc: Doc, f: GraphQLField, connection: str | None
 
 @st.composite
 def directives(draw: st.DrawFn, doc: Doc) -> str:
-    kind = draw(st.sampled_from(["", "", "", "", "include", "skip"]))
+    kind = draw(st.sampled_from(["", "", "", "", "", "", "include", "skip"]))
     if not kind:
         return ""
     value = draw(st.booleans())
@@ -209,8 +217,13 @@ def _fields(type_: GraphQLObjectType | GraphQLInterfaceType) -> list[str]:
 
 
 @st.composite
-def selection_set(draw: st.DrawFn, doc: Doc, type_: GraphQLNamedType, depth: int) -> str:
-    """`{ ... }` on `type_` (an object, interface or union type)."""
+def selection_set(draw: st.DrawFn, doc: Doc, type_: GraphQLNamedType, depth: int, prefix: str = "") -> str:
+    """`{ ... }` on `type_` (an object, interface or union type).
+
+    `prefix`: the selection is one of several fragments on the object types of an abstract type;
+    its fields are aliased `<prefix><field>` so that same-named fields of different types (an
+    Invoice's `status` and a ServiceRequest's) never share a response name.
+    """
     parts: list[str] = []
     if isinstance(type_, (GraphQLInterfaceType, GraphQLUnionType)):
         possible = sorted(doc.schema.get_possible_types(type_), key=lambda t: t.name)
@@ -218,21 +231,47 @@ def selection_set(draw: st.DrawFn, doc: Doc, type_: GraphQLNamedType, depth: int
             parts.extend(draw(st.lists(field_selection(doc, type_, depth), max_size=2)))
         concrete = draw(st.lists(st.sampled_from(possible), min_size=1, max_size=3, unique=True))
         for t in concrete:
-            parts.append(draw(fragment(doc, t, depth, condition=True)))
+            parts.append(draw(fragment(doc, t, depth, condition=True, prefix=f"{t.name}_")))
     else:
         assert isinstance(type_, GraphQLObjectType)
-        parts.extend(draw(st.lists(field_selection(doc, type_, depth), min_size=1, max_size=4)))
+        if not prefix and draw(st.booleans()):  # wide: many leaf fields (formatting, access)
+            leaves = leaf_fields(doc, type_)
+            many = st.lists(st.sampled_from(leaves), min_size=1, max_size=len(leaves), unique=True)
+            parts.extend(draw(many))
+            parts.extend(draw(st.lists(field_selection(doc, type_, depth), max_size=2)))
+        else:
+            parts.extend(draw(st.lists(field_selection(doc, type_, depth, prefix), min_size=1, max_size=4)))
         if draw(st.integers(0, 4)) == 0:
-            parts.append(draw(fragment(doc, type_, depth, condition=draw(st.booleans()))))
+            parts.append(draw(fragment(doc, type_, depth, condition=draw(st.booleans()), prefix=prefix)))
     if draw(st.integers(0, 5)) == 0 or not parts:
         parts.append("__typename")
     return "{ " + " ".join(parts) + " }"
 
 
+def leaf_fields(doc: Doc, type_: GraphQLObjectType) -> list[str]:
+    """Every field of `type_` without required arguments whose value needs no deeper selection
+    than one level of leaves (scalars, enums, Money and the like)."""
+    chosen = []
+    for name in _fields(type_):
+        f = type_.fields[name]
+        if not _is_shallow(f) or any(isinstance(a.type, GraphQLNonNull) for a in f.args.values()):
+            continue
+        target = get_named_type(f.type)
+        alias = f"{doc.fresh('a')}: " if f.args else ""
+        if is_leaf_type(target):
+            chosen.append(f"{alias}{name}")
+        else:
+            assert isinstance(target, GraphQLObjectType)
+            chosen.append(f"{alias}{name} {{ {' '.join(sorted(target.fields))} }}")
+    return chosen
+
+
 @st.composite
-def fragment(draw: st.DrawFn, doc: Doc, type_: GraphQLObjectType, depth: int, *, condition: bool) -> str:
+def fragment(
+    draw: st.DrawFn, doc: Doc, type_: GraphQLObjectType, depth: int, *, condition: bool, prefix: str = ""
+) -> str:
     """An inline fragment (`... on T`, or `...` without a condition) or a spread of a named one."""
-    body = draw(selection_set(doc, type_, depth))
+    body = draw(selection_set(doc, type_, depth, prefix))
     if draw(st.booleans()):
         name = doc.fresh("F")
         doc.fragments.append(f"fragment {name} on {type_.name} {body}")
@@ -243,7 +282,7 @@ def fragment(draw: st.DrawFn, doc: Doc, type_: GraphQLObjectType, depth: int, *,
 
 @st.composite
 def field_selection(
-    draw: st.DrawFn, doc: Doc, parent: GraphQLObjectType | GraphQLInterfaceType, depth: int
+    draw: st.DrawFn, doc: Doc, parent: GraphQLObjectType | GraphQLInterfaceType, depth: int, prefix: str = ""
 ) -> str:
     names = _fields(parent)
     if depth <= 0:  # leaves only (or objects whose fields are all leaves, like Money)
@@ -253,7 +292,12 @@ def field_selection(
     target = get_named_type(f.type)
     connection = target.name if target.name.endswith("Connection") else None
     args = draw(arguments(doc, f, connection))
-    alias = f"{doc.fresh('a')}: " if args or draw(st.integers(0, 3)) == 0 else ""
+    if args:
+        alias = f"{doc.fresh('a')}: "
+    elif prefix:
+        alias = f"{prefix}{name}: "
+    else:
+        alias = f"{doc.fresh('a')}: " if draw(st.integers(0, 3)) == 0 else ""
     text = f"{alias}{name}{args}{draw(directives(doc))}"
     if is_leaf_type(target):
         return text
@@ -269,6 +313,32 @@ def _is_shallow(f: GraphQLField) -> bool:
     )
 
 
+# Root fields by weight: the ones that read rows (scoped, paged, nested) most often. Hypothesis
+# draws early items more often when it starts and when it shrinks, so the richest come first.
+ROOT_WEIGHTS = {
+    "serviceRequests": 4,
+    "customers": 3,
+    "node": 3,
+    "nodes": 3,
+    "invoices": 3,
+    "viewer": 2,
+    "serviceRequestByNumber": 2,
+    "approvals": 2,
+    "teams": 1,
+    "metrics": 1,
+    "auditLog": 1,
+    "verifyAuditChain": 1,
+}
+
+
+@st.composite
+def root_field(draw: st.DrawFn, doc: Doc, query: GraphQLObjectType) -> str:
+    names = [n for n, w in ROOT_WEIGHTS.items() if n in query.fields for _ in range(w)]
+    names += sorted(n for n in query.fields if n not in ROOT_WEIGHTS)  # fields added later
+    only = GraphQLObjectType("Query", {n: query.fields[n] for n in {draw(st.sampled_from(names))}})
+    return draw(field_selection(doc, only, MAX_DEPTH))
+
+
 @st.composite
 def operations(draw: st.DrawFn, doc: Doc) -> tuple[str, dict[str, Any] | None]:
     """A query operation over Query (1-2 root fields) and its variables."""
@@ -276,9 +346,9 @@ def operations(draw: st.DrawFn, doc: Doc) -> tuple[str, dict[str, Any] | None]:
     assert query is not None
     # Mostly one root field: a planner falls back per operation, so one unplannable root field
     # would hide what the other one does.
-    roots = [draw(field_selection(doc, query, MAX_DEPTH))]
+    roots = [draw(root_field(doc, query))]
     if draw(st.integers(0, 3)) == 0:
-        roots.append(draw(field_selection(doc, query, MAX_DEPTH)))
+        roots.append(draw(root_field(doc, query)))
     header = f"({', '.join(doc.definitions)})" if doc.definitions else ""
     text = " ".join([f"query Generated{header} {{ {' '.join(roots)} }}", *doc.fragments])
     return text, doc.variables or None

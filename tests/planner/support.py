@@ -36,6 +36,9 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 # the assertion messages carry the same summary either way.
 FINDINGS = Path(os.environ["PLANNER_FINDINGS"]) if os.environ.get("PLANNER_FINDINGS") else None
 
+# Fallback reasons that are planner bugs (a statement PostgreSQL refused, an exception while
+# planning), not operations the planner does not cover yet: the answer is right, the plan is not.
+PLANNER_BUGS = ("sql_error", "planner_error")
 PLANNED = "casegraph_read_planner_planned"
 FALLBACKS = "casegraph_read_planner_fallbacks"
 
@@ -191,6 +194,7 @@ class Pair:
     on: httpx.AsyncClient
     off: httpx.AsyncClient
     tokens: dict[str, str]
+    marked: Counters | None = None
 
     async def ask(
         self, client: httpx.AsyncClient, who: str, query: str, variables: Any, operation: str | None
@@ -214,6 +218,18 @@ class Pair:
         on = await self.ask(self.on, who, query, variables, operation)
         off = await self.ask(self.off, who, query, variables, operation)
         return on, off
+
+    async def mark(self) -> None:
+        """Remember the counters now (`since_mark` counts from here)."""
+        self.marked = await self.counters()
+
+    async def since_mark(self) -> Counters:
+        """What the planner counted since the last mark; marks again. One /metrics read per call:
+        the `off` app counts nothing (checked by the differential), so runs can be chained."""
+        now = await self.counters()
+        delta = now - (self.marked or Counters())
+        self.marked = now
+        return delta
 
     async def counters(self) -> Counters:
         """The planner's counters as the `on` app's /metrics shows them (process-wide)."""
