@@ -85,6 +85,12 @@ class Capability(StrEnum):
     SUBSCRIBE_EVENTS = "SUBSCRIBE_EVENTS"
     SUBSCRIBE_SLA_ALERTS = "SUBSCRIBE_SLA_ALERTS"
     SUBSCRIBE_APPROVALS = "SUBSCRIBE_APPROVALS"
+    # The email channel (EMAIL.md): inbound and outbound mails are staff reads; held mail is
+    # linked or discarded by staff who write requests.
+    READ_MAIL = "READ_MAIL"
+    HANDLE_MAIL = "HANDLE_MAIL"
+    # Webhook endpoints (WEBHOOKS.md): a partner its own, an ADMIN every one.
+    MANAGE_WEBHOOKS = "MANAGE_WEBHOOKS"
 
 
 C = Capability
@@ -114,6 +120,9 @@ CAPABILITY_SCOPES: dict[Capability, frozenset[str]] = {
     C.SUBSCRIBE_EVENTS: frozenset({S.REQUESTS_READ}),
     C.SUBSCRIBE_SLA_ALERTS: frozenset({S.REQUESTS_READ}),
     C.SUBSCRIBE_APPROVALS: frozenset({S.APPROVALS_DECIDE}),
+    C.READ_MAIL: frozenset({S.REQUESTS_READ}),
+    C.HANDLE_MAIL: frozenset({S.REQUESTS_WRITE}),
+    C.MANAGE_WEBHOOKS: frozenset({S.REQUESTS_READ}),
 }
 
 _EXTERNAL = frozenset(
@@ -136,6 +145,7 @@ _STAFF_READ = frozenset(
         C.READ_TEAMS,
         C.READ_METRICS,
         C.SUBSCRIBE_EVENTS,
+        C.READ_MAIL,
     }
 )
 _OPERATOR = _STAFF_READ | {
@@ -149,17 +159,18 @@ _OPERATOR = _STAFF_READ | {
     C.DECIDE_APPROVAL,
     C.SUBSCRIBE_SLA_ALERTS,
     C.SUBSCRIBE_APPROVALS,
+    C.HANDLE_MAIL,
 }
 
 # The role table of ACCESS.md. Row-level scope (own / linked customers) comes from
 # Principal.customer_ids; finer "who" rules (assignee, approval level) from the domain.
 ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
     Role.CUSTOMER: _EXTERNAL | {C.READ_OWN_CREDIT_LIMIT},
-    Role.PARTNER: _EXTERNAL,
+    Role.PARTNER: _EXTERNAL | {C.MANAGE_WEBHOOKS},
     Role.AGENT: frozenset(_OPERATOR),
     Role.SUPERVISOR: frozenset(_OPERATOR),
     Role.FINANCE: frozenset(_OPERATOR),
-    Role.ADMIN: frozenset(_OPERATOR | {C.READ_AUDIT}),
+    Role.ADMIN: frozenset(_OPERATOR | {C.READ_AUDIT, C.MANAGE_WEBHOOKS}),
     Role.AUDITOR: frozenset(_STAFF_READ | {C.READ_AUDIT}),
 }
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.permissions import allowed_scopes
@@ -23,7 +23,7 @@ from auth.tokens import InvalidToken
 from db.models import Customer, Partner, PartnerCustomer, Staff
 from domain.enums import ApprovalLevel, Role
 
-__all__ = ["principal_from_claims", "token_roles", "token_scopes"]
+__all__ = ["partner_principal", "principal_from_claims", "token_roles", "token_scopes"]
 
 _EXTERNAL_ROLES = frozenset({Role.CUSTOMER, Role.PARTNER})
 
@@ -125,6 +125,29 @@ async def _customer(session: AsyncSession, claims: Mapping[str, Any]) -> Princip
 
 async def _partner(session: AsyncSession, claims: Mapping[str, Any]) -> Principal:
     client_id = _string_claim(claims, "client_id")
+    principal = await partner_principal(
+        session,
+        Partner.client_id == client_id,
+        subject=_string_claim(claims, "sub"),
+        scopes=token_scopes(claims),
+        expires_at=_expires_at(claims),
+    )
+    if principal is None:
+        raise InvalidToken("unknown or inactive partner client")
+    return principal
+
+
+async def partner_principal(
+    session: AsyncSession,
+    which: ColumnElement[bool],
+    *,
+    subject: str | None = None,
+    scopes: frozenset[str],
+    expires_at: datetime,
+) -> Principal | None:
+    """The partner matching `which` (e.g. `Partner.id == 3`) as a Principal with its linked
+    customers; None when unknown or inactive. A token's partner, and the owner a webhook
+    endpoint delivers for (WEBHOOKS.md), are the same principal."""
     # array_agg over no rows is NULL: a partner without linked customers sees nothing.
     linked = (
         select(func.array_agg(PartnerCustomer.customer_id))
@@ -134,19 +157,19 @@ async def _partner(session: AsyncSession, claims: Mapping[str, Any]) -> Principa
     )
     row = (
         await session.execute(
-            select(Partner.id, Partner.name, Partner.active, linked.label("customer_ids")).where(
-                Partner.client_id == client_id
-            )
+            select(
+                Partner.id, Partner.client_id, Partner.name, Partner.active, linked.label("customer_ids")
+            ).where(which)
         )
     ).one_or_none()
     if row is None or not row.active:
-        raise InvalidToken("unknown or inactive partner client")
+        return None
     granted = frozenset({Role.PARTNER})
     return Principal(
-        subject=_string_claim(claims, "sub"),
+        subject=subject or row.client_id,
         roles=granted,
-        scopes=token_scopes(claims) & allowed_scopes(granted),
-        expires_at=_expires_at(claims),
+        scopes=scopes & allowed_scopes(granted),
+        expires_at=expires_at,
         name=row.name,
         partner_id=row.id,
         customer_ids=frozenset(row.customer_ids or ()),

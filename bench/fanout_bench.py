@@ -2,6 +2,16 @@
 
     .venv/bin/python -m bench.fanout_bench [--subscribers 10000] [--events 20] [--workers 4]
         [--as staff|customer] [--fields minimal|request] [--commit mutation|sql]
+        [--audiences 1|10|100] [--servers 1|2] [--broadcast postgres|redis]
+
+`--audiences A`: subscriber i sends document number i mod A (the same
+selection under A different operation names), so the server sees A distinct
+audiences (document, variables, access class and customer scope) of N/A
+sockets each. `--servers 2`: two server processes, the sockets split between
+them, events announced through `--broadcast` (redis: a private redis-server
+on a free port, started and stopped by the bench). Server CPU per delivered
+event is the servers' user+system CPU time over the measured events divided
+by the deliveries.
 
 Creates a private PostgreSQL in a temporary directory (or a database of its
 own on DATABASE_URL, dropped afterwards), migrates it, imports a minimal
@@ -103,6 +113,12 @@ def _rss_bytes(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/<pid>/stat, clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
@@ -111,7 +127,9 @@ def _pct(values: list[float], q: float) -> float:
 # ----------------------------------------------------------------------- client worker ----
 
 
-async def _client(url: str, token: str, count: int, query: str, concurrency: int) -> None:
+async def _client(
+    url: str, token: str, count: int, query: str, concurrency: int, audiences: int, offset: int
+) -> None:
     """Open `count` subscribed sockets, then answer the orchestrator's commands on stdin."""
     from websockets.asyncio.client import connect
 
@@ -140,8 +158,9 @@ async def _client(url: str, token: str, count: int, query: str, concurrency: int
                 elif message.get("type") in ("error", "complete"):
                     failures.append(str(message)[:200])
 
-    async def open_one() -> None:
+    async def open_one(index: int) -> None:
         nonlocal subscribers
+        document = query.replace("AUDIENCE", f"A{(offset + index) % audiences}")
         async with gate:
             try:
                 t0 = time.perf_counter()
@@ -161,7 +180,7 @@ async def _client(url: str, token: str, count: int, query: str, concurrency: int
                 phases["ack"].append(time.perf_counter() - t1)
                 if ack.get("type") != "connection_ack":
                     raise RuntimeError(f"no ack: {ack}")
-                await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+                await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": document}}))
             except Exception as exc:
                 failures.append(f"{type(exc).__name__}: {exc}"[:200])
                 return
@@ -170,7 +189,7 @@ async def _client(url: str, token: str, count: int, query: str, concurrency: int
             asyncio.get_running_loop().create_task(reader(ws))
 
     began = time.perf_counter()
-    await asyncio.gather(*(open_one() for _ in range(count)))
+    await asyncio.gather(*(open_one(i) for i in range(count)))
     _emit(
         {
             "opened": subscribers,
@@ -334,32 +353,46 @@ async def _bench(url: str, args: argparse.Namespace) -> None:
     # limits off, this bench measures delivery.
     env["CASEGRAPH_LIMITS"] = "false"
     env.pop("BROADCAST_URL", None)
-    port = pgserver._free_port()
-    server = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        "server.app:create_app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-        "--backlog",
-        "4096",
-        "--ws-per-message-deflate",
-        "false",  # as `casegraph serve` runs it
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
+    redis = None
+    if args.broadcast == "redis":
+        from tests.support.redis_server import RedisServer
+
+        redis = await RedisServer().start()
+        env["BROADCAST_URL"] = redis.url
+    servers: list[asyncio.subprocess.Process] = []
+    bases: list[str] = []
+    for _ in range(args.servers):
+        port = pgserver._free_port()
+        servers.append(
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "server.app:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+                "--backlog",
+                "4096",
+                "--ws-per-message-deflate",
+                "false",  # as `casegraph serve` runs it
+                env=env,
+            )
+        )
+        bases.append(f"http://127.0.0.1:{port}")
+    base = bases[0]
     workers: list[Worker] = []
     pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
     try:
         async with httpx.AsyncClient(base_url=base, timeout=120) as http:
-            await _ready(http, server)
+            for proc, url_ in zip(servers, bases, strict=True):
+                async with httpx.AsyncClient(base_url=url_, timeout=60) as probe:
+                    await _ready(probe, proc)
             created = await _gql(
                 http,
                 staff,
@@ -383,20 +416,22 @@ async def _bench(url: str, args: argparse.Namespace) -> None:
             request = created["createServiceRequest"]["serviceRequest"]["id"]
             committer = Committer(args.commit, http, staff, pool, request)
             await asyncio.sleep(1)
-            rss_before = _rss_bytes(server.pid)
+            rss_before = sum(_rss_bytes(p.pid) for p in servers)
 
-            query = f"subscription {{ requestEvents {{ {FIELDS[args.fields]} }} }}"
+            query = f"subscription AUDIENCE {{ requestEvents {{ {FIELDS[args.fields]} }} }}"
             shares = [
                 args.subscribers // args.workers + (i < args.subscribers % args.workers)
                 for i in range(args.workers)
             ]
-            for share in shares:
+            offset = 0
+            for index, share in enumerate(shares):
+                target = bases[index % len(bases)]
                 proc = await asyncio.create_subprocess_exec(
                     sys.executable,
                     "-m",
                     "bench.fanout_bench",
                     "--client",
-                    base.replace("http", "ws") + "/graphql",
+                    target.replace("http", "ws") + "/graphql",
                     "--token",
                     token,
                     "--count",
@@ -405,11 +440,16 @@ async def _bench(url: str, args: argparse.Namespace) -> None:
                     query,
                     "--concurrency",
                     str(args.concurrency),
+                    "--audiences",
+                    str(args.audiences),
+                    "--offset",
+                    str(offset),
                     stdin=asyncio.subprocess.PIPE,
                     stdout=asyncio.subprocess.PIPE,
                     limit=2**28,
                 )
                 workers.append(Worker(proc))
+                offset += share
             began = time.perf_counter()
             opened = [await w.read() for w in workers]
             open_seconds = time.perf_counter() - began
@@ -418,7 +458,8 @@ async def _bench(url: str, args: argparse.Namespace) -> None:
             errors = [e for o in opened for e in o["errors"]]
             print(
                 f"fd limit {fd_limit}; {args.workers} client processes; subscriber = {args.as_}, "
-                f"fields = {args.fields!r}, commit via {args.commit}"
+                f"fields = {args.fields!r}, commit via {args.commit}; {args.audiences} audience(s); "
+                f"{args.servers} server process(es), broadcast {args.broadcast}"
             )
             print(
                 f"subscriptions open: {total} of {args.subscribers} in {open_seconds:.1f} s "
@@ -430,7 +471,8 @@ async def _bench(url: str, args: argparse.Namespace) -> None:
             warm = await _wait_all(workers, warm_pk, 300)
             print(f"warm-up event delivered to {warm} of {total}")
             await asyncio.sleep(2)
-            rss_after = _rss_bytes(server.pid)
+            rss_after = sum(_rss_bytes(p.pid) for p in servers)
+            cpu_before = sum(_cpu_seconds(p.pid) for p in servers)
 
             acked: dict[int, float] = {}
             fanout: list[float] = []
@@ -443,6 +485,7 @@ async def _bench(url: str, args: argparse.Namespace) -> None:
                     print(f"event {pk}: only {got} of {total} within {args.timeout:g} s")
                 await asyncio.sleep(args.pause)
 
+            cpu_used = sum(_cpu_seconds(p.pid) for p in servers) - cpu_before
             latencies: list[float] = []
             for w in workers:
                 await w.send("report")
@@ -467,6 +510,11 @@ async def _bench(url: str, args: argparse.Namespace) -> None:
                     f"addComment round trip while fanning out (median): "
                     f"{statistics.median(committer.round_trips) * 1000:.0f} ms"
                 )
+            if latencies:
+                print(
+                    f"server CPU: {cpu_used:.2f} s over the measured events (pauses included) -> "
+                    f"{cpu_used / len(latencies) * 1e6:.0f} us per delivered event"
+                )
             print(
                 f"server RSS: {rss_before / 2**20:.0f} MiB before, {rss_after / 2**20:.0f} MiB with {total} "
                 f"subscriptions -> {(rss_after - rss_before) / max(total, 1) / 1024:.1f} KiB per subscription"
@@ -481,11 +529,14 @@ async def _bench(url: str, args: argparse.Namespace) -> None:
             if w.proc.returncode is None:
                 w.proc.kill()
         await pool.close()
-        server.terminate()
-        try:
-            await asyncio.wait_for(server.wait(), 30)
-        except TimeoutError:
-            server.kill()
+        for proc in servers:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 30)
+            except TimeoutError:
+                proc.kill()
+        if redis is not None:
+            await redis.close()
 
 
 async def _ready(http: httpx.AsyncClient, server: asyncio.subprocess.Process) -> None:
@@ -534,6 +585,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--as", dest="as_", choices=("staff", "customer"), default="staff")
     parser.add_argument("--fields", choices=tuple(FIELDS), default="minimal")
     parser.add_argument("--commit", choices=("mutation", "sql"), default="mutation")
+    parser.add_argument("--audiences", type=int, default=1, help="distinct documents among the subscribers")
+    parser.add_argument("--servers", type=int, default=1, help="server processes")
+    parser.add_argument("--broadcast", choices=("postgres", "redis"), default="postgres")
+    parser.add_argument("--offset", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--pause", type=float, default=0.2, help="seconds between events")
     parser.add_argument(
         "--timeout", type=float, default=120, help="per event, for every subscriber to have it"
@@ -545,7 +600,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.client:
         _raise_fd_limit()
-        asyncio.run(_client(args.client, args.token, args.count, args.query, args.concurrency))
+        asyncio.run(
+            _client(
+                args.client, args.token, args.count, args.query, args.concurrency, args.audiences, args.offset
+            )
+        )
         return
     configured = os.environ.get("DATABASE_URL")
     if configured:

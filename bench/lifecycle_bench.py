@@ -1,6 +1,12 @@
 """Throughput of lifecycle transitions: GraphQL over HTTP against the same writes in raw asyncpg.
 
-    .venv/bin/python -m bench.lifecycle_bench [--clients 32] [--seconds 15] [--runs 3] [--workers 1]
+    .venv/bin/python -m bench.lifecycle_bench [--clients 32] [--seconds 15] [--runs 3] [--workers 1 2]
+
+`--workers 1 2` measures one server process, then two, each beside the raw
+baseline measured in the same run. Also printed: the servers' CPU time per
+GraphQL transition (steadier than rates on a shared machine), and with
+`--count-sql` the SQL statements of one transition each way, counted on the
+engine of an in-process app.
 
 Creates a private PostgreSQL in a temporary directory (or a database of its
 own on DATABASE_URL, dropped afterwards), migrates it, imports a small
@@ -309,13 +315,60 @@ async def _raw_run(pool: asyncpg.Pool, requests: list[Tracked], seconds: float) 
 # ------------------------------------------------------------------------ main ----
 
 
-async def _bench(url: str, *, clients: int, seconds: float, runs: int, workers: int) -> None:
-    token = await _prepare(url)
+async def _bench(url: str, token: str, *, clients: int, seconds: float, runs: int, workers: int) -> None:
     async with running_server(url, workers=workers, pool_size=clients) as server:
-        await _measure(url, server.base_url, token, clients=clients, seconds=seconds, runs=runs)
+        await _measure(
+            url, server.base_url, token, clients=clients, seconds=seconds, runs=runs, pids=server.pids()
+        )
 
 
-async def _measure(url: str, base_url: str, token: str, *, clients: int, seconds: float, runs: int) -> None:
+async def _count_sql(url: str, token: str) -> None:
+    """Round trips of one requestCustomerInfo and one provideCustomerInfo, in an in-process app."""
+    from collections import Counter
+
+    from sqlalchemy import event
+
+    from server.app import create_app
+
+    app = create_app(Settings(DATABASE_URL=url, CASEGRAPH_ENV="test", CASEGRAPH_WORKERS=False))
+    async with app.router.lifespan_context(app):
+        counts: Counter[str] = Counter()
+        sync_engine = app.state.services.engine.sync_engine
+        event.listen(sync_engine, "before_cursor_execute", lambda *_: counts.update(["statements"]))
+        event.listen(sync_engine, "begin", lambda *_: counts.update(["begin"]))
+        event.listen(sync_engine, "commit", lambda *_: counts.update(["commit"]))
+        event.listen(sync_engine, "rollback", lambda *_: counts.update(["rollback"]))
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench", headers=headers) as client:
+            customer = await _gql(client, "{ customers(first: 1) { nodes { id } } }", {})
+            request = await _open_request(client, customer["customers"]["nodes"][0]["id"], 10**6)
+            for name in ("requestCustomerInfo", "provideCustomerInfo"):
+                counts.clear()
+                await _gql(
+                    client,
+                    MUTATION.format(name=name),
+                    {"input": {"id": request.gid, "expectedVersion": request.version, "message": "count"}},
+                )
+                request.version += 1
+                print(
+                    f"{name}: {counts['statements']} SQL statements + BEGIN/COMMIT "
+                    f"({counts['begin']} transaction(s)) through the app's engine "
+                    f"(pool pre-ping and the limits' own pool not counted)"
+                )
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+async def _measure(
+    url: str, base_url: str, token: str, *, clients: int, seconds: float, runs: int, pids: list[int]
+) -> None:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     headers = {"Authorization": f"Bearer {token}"}
     pool = await asyncpg.create_pool(url, min_size=clients, max_size=clients)
@@ -327,9 +380,13 @@ async def _measure(url: str, base_url: str, token: str, *, clients: int, seconds
             raw_requests = [await _open_request(client, customer_gid, clients + n) for n in range(clients)]
             print(f"{clients} clients, {seconds:g} s per run, {runs} runs (plus a 2 s warm-up each)")
             http_rates, raw_rates, latencies = [], [], []
+            cpu, transitions = 0.0, 0
             for run in range(1, runs + 1):
                 await _http_run(client, http_requests, 2)
+                cpu_before = _cpu_seconds(pids)
                 rate, samples = await _http_run(client, http_requests, seconds)
+                cpu += _cpu_seconds(pids) - cpu_before
+                transitions += len(samples)
                 http_rates.append(rate)
                 latencies.extend(samples)
                 await _raw_run(pool, raw_requests, 2)
@@ -344,6 +401,7 @@ async def _measure(url: str, base_url: str, token: str, *, clients: int, seconds
             f"p99 {cuts[98] * 1000:.1f} ms)"
         )
         print(f"raw asyncpg       : {raw:8.1f} transitions/s (median)")
+        print(f"server CPU        : {cpu / max(transitions, 1) * 1000:.2f} ms per GraphQL transition")
         print(f"ratio             : GraphQL reaches {http / raw:.1%} of raw ({raw / http:.2f}x slower)")
     finally:
         await pool.close()
@@ -358,7 +416,14 @@ async def _with_database(base_url: str, args: argparse.Namespace) -> None:
         await admin.close()
     try:
         url = base_url.rpartition("/")[0] + "/" + name
-        await _bench(url, clients=args.clients, seconds=args.seconds, runs=args.runs, workers=args.workers)
+        token = await _prepare(url)
+        for workers in args.workers:
+            print(f"== {workers} server process(es)")
+            await _bench(
+                url, token, clients=args.clients, seconds=args.seconds, runs=args.runs, workers=workers
+            )
+        if args.count_sql:
+            await _count_sql(url, token)
     finally:
         admin = await asyncpg.connect(base_url)
         try:
@@ -374,7 +439,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=1, help="server processes (uvicorn --workers)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="server processes (uvicorn --workers), each measured",
+    )
+    parser.add_argument("--count-sql", action="store_true", help="SQL statements per transition")
     args = parser.parse_args(argv)
     configured = os.environ.get("DATABASE_URL")
     if configured:

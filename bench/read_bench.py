@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.read_bench [--requests 20000] [--connections 32] [--seconds 20]
                                          [--workers 1] [--runs 3] [--warmup 3] [--clients 1]
-                                         [--limits on|off|compare] [--incident]
+                                         [--limits on|off|compare] [--planner on|off|both] [--incident]
 
 Seeds the demo organisation plus N requests (bench.common: private PostgreSQL
 unless DATABASE_URL is set), starts the real server
@@ -29,7 +29,9 @@ Limits (LIMITS.md: cost analysis, budgets) are on, with a budget no run exhausts
 alternates the runs between the two and prints the overhead: throughput lost and
 server CPU added per request. `--incident` sends the 30-alias document of issue 14
 (refused as too complex), each time as a new text and then repeated, and prints the
-server CPU per refusal.
+server CPU per refusal. `--planner both` starts servers with READ_PLANNER on and off and
+prints, per variant, the read planner's throughput factor and server CPU per request beside the
+resolver path's.
 """
 
 from __future__ import annotations
@@ -61,6 +63,9 @@ VIEWER = "query Floor { viewer { subject } }"
 CUSTOMER_REF = "C-1001"
 VARIANTS = ("admin", "customer", "viewer")
 LIMIT_MODES = {"on": (True,), "off": (False,), "compare": (True, False)}
+PLANNER_MODES = {"on": ("on",), "off": ("off",), "both": ("on", "off")}
+# A server variant: (limits on, READ_PLANNER).
+Mode = tuple[bool, str]
 
 
 def incident_document(variant: int) -> str:
@@ -245,7 +250,9 @@ async def _check(server: RunningServer, token: str, query: str) -> str:
 
 async def _bench(args: argparse.Namespace) -> None:
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
-    modes = LIMIT_MODES[args.limits]
+    modes: tuple[Mode, ...] = tuple(
+        (on, planner) for on in LIMIT_MODES[args.limits] for planner in PLANNER_MODES[args.planner]
+    )
     async with bench_database(requests=args.requests) as url:
         admin = await dev_token(url, subject=ADMIN_EMAIL, roles=["ADMIN"])
         customer = await dev_token(
@@ -254,15 +261,19 @@ async def _bench(args: argparse.Namespace) -> None:
         plan = {"admin": (admin, NESTED), "customer": (customer, NESTED), "viewer": (admin, VIEWER)}
         async with contextlib.AsyncExitStack() as stack:
             servers = {
-                on: await stack.enter_async_context(
-                    running_server(url, workers=args.workers, extra_env={"CASEGRAPH_LIMITS": str(on).lower()})
+                mode: await stack.enter_async_context(
+                    running_server(
+                        url,
+                        workers=args.workers,
+                        extra_env={"CASEGRAPH_LIMITS": str(mode[0]).lower(), "READ_PLANNER": mode[1]},
+                    )
                 )
-                for on in modes
+                for mode in modes
             }
-            for on, server in servers.items():
+            for (on, planner), server in servers.items():
                 print(
-                    f"server (limits {'on' if on else 'off'}): {server.base_url} pids {server.pids()} "
-                    f"(uvicorn --workers {args.workers})",
+                    f"server (limits {'on' if on else 'off'}, planner {planner}): {server.base_url} "
+                    f"pids {server.pids()} (uvicorn --workers {args.workers})",
                     flush=True,
                 )
             print(
@@ -271,50 +282,70 @@ async def _bench(args: argparse.Namespace) -> None:
                 flush=True,
             )
             context = multiprocessing.get_context("spawn")
-            medians: dict[tuple[str, bool], RunFigures] = {}
+            medians: dict[tuple[str, Mode], RunFigures] = {}
             with concurrent.futures.ProcessPoolExecutor(args.clients, mp_context=context) as pool:
                 list(pool.map(_started, range(args.clients)))
                 for variant in variants:
                     token, query = plan[variant]
-                    runs: dict[bool, list[RunFigures]] = {on: [] for on in modes}
-                    for on, server in servers.items():
+                    runs: dict[Mode, list[RunFigures]] = {mode: [] for mode in modes}
+                    for mode, server in servers.items():
                         print(
-                            f"{_label(variant, on, modes)}: {await _check(server, token, query)}", flush=True
+                            f"{_label(variant, mode, modes)}: {await _check(server, token, query)}",
+                            flush=True,
                         )
                     for i in range(args.runs):
                         # Alternating, so that a machine getting busier weighs on both alike.
-                        for on, server in servers.items():
+                        for mode, server in servers.items():
                             request = _request_bytes(int(server.base_url.rpartition(":")[2]), token, query)
-                            runs[on].append(await _run(pool, server, request, args))
+                            runs[mode].append(await _run(pool, server, request, args))
                             print(
-                                _line(f"  {_label(variant, on, modes)} run {i + 1}", runs[on][-1]), flush=True
+                                _line(f"  {_label(variant, mode, modes)} run {i + 1}", runs[mode][-1]),
+                                flush=True,
                             )
-                    for on in modes:
-                        medians[variant, on] = RunFigures(
+                    for mode in modes:
+                        medians[variant, mode] = RunFigures(
                             *(
-                                statistics.median(getattr(r, f) for r in runs[on])
+                                statistics.median(getattr(r, f) for r in runs[mode])
                                 for f in RunFigures.__dataclass_fields__
                             )
                         )
             print(f"\nmedians of {args.runs} runs ({args.requests} requests seeded, workers={args.workers}):")
-            for (variant, on), figures in medians.items():
-                print(_line(_label(variant, on, modes), figures))
-            if len(modes) == 2:
-                print("\noverhead of limits (cost analysis, budgets), limits on vs off:")
+            for (variant, mode), figures in medians.items():
+                print(_line(_label(variant, mode, modes), figures))
+            for planner in PLANNER_MODES[args.planner] if len(LIMIT_MODES[args.limits]) == 2 else ():
+                print(f"\noverhead of limits (cost analysis, budgets), limits on vs off (planner {planner}):")
                 for variant in variants:
-                    on, off = medians[variant, True], medians[variant, False]
-                    added = on.server_ms_per_request - off.server_ms_per_request
+                    with_limits, without = (
+                        medians[variant, (True, planner)],
+                        medians[variant, (False, planner)],
+                    )
+                    added = with_limits.server_ms_per_request - without.server_ms_per_request
+                    ratio = with_limits.server_ms_per_request / without.server_ms_per_request
                     print(
-                        f"{variant:<22} throughput {100 * (on.rps / off.rps - 1):+6.1f} %   "
-                        f"server CPU per request {added:+7.3f} ms "
-                        f"({100 * (on.server_ms_per_request / off.server_ms_per_request - 1):+6.1f} %)"
+                        f"{variant:<22} throughput {100 * (with_limits.rps / without.rps - 1):+6.1f} %   "
+                        f"server CPU per request {added:+7.3f} ms ({100 * (ratio - 1):+6.1f} %)"
+                    )
+            for limits in LIMIT_MODES[args.limits] if args.planner == "both" else ():
+                print(f"\nread planner on vs off (limits {'on' if limits else 'off'}):")
+                for variant in variants:
+                    planned, resolved = medians[variant, (limits, "on")], medians[variant, (limits, "off")]
+                    print(
+                        f"{variant:<22} throughput x{planned.rps / resolved.rps:5.2f}   server CPU per "
+                        f"request {planned.server_ms_per_request:7.3f} ms vs "
+                        f"{resolved.server_ms_per_request:7.3f} ms"
                     )
             if args.incident:
                 await _incident(servers[modes[0]], admin)
 
 
-def _label(variant: str, on: bool, modes: tuple[bool, ...]) -> str:
-    return variant if len(modes) == 1 else f"{variant} (limits {'on' if on else 'off'})"
+def _label(variant: str, mode: Mode, modes: tuple[Mode, ...]) -> str:
+    """The variant, with the server settings that differ between the servers measured."""
+    parts = []
+    if len({on for on, _ in modes}) > 1:
+        parts.append(f"limits {'on' if mode[0] else 'off'}")
+    if len({planner for _, planner in modes}) > 1:
+        parts.append(f"planner {mode[1]}")
+    return f"{variant} ({', '.join(parts)})" if parts else variant
 
 
 async def _incident(server: RunningServer, token: str, count: int = 50, repeats: int = 500) -> None:
@@ -359,6 +390,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--limits", choices=sorted(LIMIT_MODES), default="on", help="limits on, off, or both to compare"
+    )
+    parser.add_argument(
+        "--planner",
+        choices=sorted(PLANNER_MODES),
+        default="on",
+        help="READ_PLANNER of the server: on, off, or both to compare the read paths",
     )
     parser.add_argument("--incident", action="store_true", help="time the refusal of the 30-alias document")
     args = parser.parse_args(argv)

@@ -31,6 +31,7 @@ __all__ = [
     "canonical",
     "canonical_prefix",
     "entry_hash",
+    "pending_rows",
     "verify_chain",
 ]
 
@@ -133,6 +134,11 @@ async def append_audit(session: AsyncSession, records: Sequence[AuditRecord], *,
     """Queue `records` for the chain; the trigger numbers and hashes them when the transaction commits."""
     if not records:
         return
+    await session.execute(insert(AuditPending), pending_rows(records, now=now))
+
+
+def pending_rows(records: Sequence[AuditRecord], *, now: datetime) -> list[dict[str, Any]]:
+    """The `audit_pending` rows of `records` (what `append_audit` inserts)."""
     rows = []
     for record in records:
         before, after = _plain(record.before), _plain(record.after)
@@ -156,7 +162,7 @@ async def append_audit(session: AsyncSession, records: Sequence[AuditRecord], *,
                 ),
             }
         )
-    await session.execute(insert(AuditPending), rows)
+    return rows
 
 
 async def verify_chain(conn: AsyncConnection, *, batch: int = 5000) -> AuditVerification:

@@ -40,6 +40,7 @@ __all__ = [
     "fetch_filtered",
     "notify_events",
     "publish_after_commit",
+    "write_outbox",
 ]
 
 log = logging.getLogger(__name__)
@@ -265,3 +266,101 @@ async def publish_after_commit(hub_or_broadcast: Publisher, payload: Mapping[str
         await hub_or_broadcast.publish(EVENTS_CHANNEL, message)
     except Exception:
         log.warning("publishing the events wake-up failed; delivery waits for the next one", exc_info=True)
+
+
+# ------------------------------------------------------------------ the writer's side ----
+
+_EVENT_ARRAYS = (
+    ("request_id", "bigint"),
+    ("customer_id", "bigint"),
+    ("team_id", "bigint"),
+    ("kind", "text"),
+    ("from_status", "text"),
+    ("to_status", "text"),
+    ("comment_id", "bigint"),
+    ("approval_id", "bigint"),
+    ("sla_target", "text"),
+    ("due_at", "timestamptz"),
+    ("details", "jsonb"),
+    ("occurred_at", "timestamptz"),
+    ("actor_subject", "text"),
+    ("actor_name", "text"),
+)
+_AUDIT_ARRAYS = (
+    ("occurred_at", "timestamptz"),
+    ("actor_subject", "text"),
+    ("action", "text"),
+    ("entity_type", "text"),
+    ("entity_id", "text"),
+    ("before", "jsonb"),
+    ("after", "jsonb"),
+    ("canonical_prefix", "text"),
+)
+
+
+def _unnest(prefix: str, arrays: tuple[tuple[str, str], ...]) -> str:
+    # jsonb travels as text[] (asyncpg has no codec for jsonb[] by default) and is cast per row.
+    args = ", ".join(
+        f"CAST(:{prefix}_{name} AS {'text' if kind == 'jsonb' else kind}[])" for name, kind in arrays
+    )
+    cols = ", ".join(f"u.{name}::jsonb" if kind == "jsonb" else f"u.{name}" for name, kind in arrays)
+    names = ", ".join(name for name, _ in arrays)
+    return f"SELECT {cols} FROM unnest({args}) WITH ORDINALITY AS u({names}, ord) ORDER BY u.ord"
+
+
+@functools.lru_cache(maxsize=2)
+def _outbox_sql(with_audit: bool) -> Any:
+    """Events, audit entries and the NOTIFY of one transaction in ONE statement (one round trip)."""
+    names = ", ".join(name for name, _ in _EVENT_ARRAYS)
+    audit_names = ", ".join(name for name, _ in _AUDIT_ARRAYS)
+    audit = (
+        f", au AS (INSERT INTO audit_pending ({audit_names}) {_unnest('a', _AUDIT_ARRAYS)} RETURNING 1)"
+        if with_audit
+        else ""
+    )
+    # Sequence values are drawn in the SELECT's order (ORDER BY ordinality): ascending ids are the
+    # call order. The NOTIFY is delivered at commit only, like every pg_notify in a transaction.
+    sql = f"""
+        WITH ev AS (INSERT INTO request_events ({names}) {_unnest("e", _EVENT_ARRAYS)} RETURNING id){audit},
+        n AS (
+            SELECT pg_notify(
+                :channel,
+                (CAST(:body AS jsonb) || jsonb_build_object('txid', pg_current_xact_id()::text::bigint))::text
+            )
+        )
+        SELECT (SELECT array_agg(id ORDER BY id) FROM ev) AS ids,
+               {"(SELECT count(*) FROM au)" if with_audit else "0"} AS audited,
+               (SELECT count(*) FROM n) AS notified
+    """
+    return text(sql)
+
+
+def _jsonb(value: Any) -> str:
+    return json.dumps(value)  # what SQLAlchemy's JSONB type sends (None -> JSON null)
+
+
+async def write_outbox(
+    session: AsyncSession | AsyncConnection,
+    *,
+    events: Sequence[Mapping[str, Any]],
+    audit_rows: Sequence[Mapping[str, Any]],
+) -> list[int]:
+    """Insert `events` (request_events rows, in order) and `audit_rows` (db.audit.pending_rows), and
+    announce the events with NOTIFY, in one statement; the new event ids in call order."""
+    if not events:
+        raise ValueError("write_outbox needs at least one event")
+    params: dict[str, Any] = {"channel": EVENTS_CHANNEL}
+    for name, kind in _EVENT_ARRAYS:
+        values = [e.get(name) for e in events]
+        params[f"e_{name}"] = [_jsonb(v) for v in values] if kind == "jsonb" else values
+    for name, kind in _AUDIT_ARRAYS:
+        values = [a.get(name) for a in audit_rows]
+        params[f"a_{name}"] = [_jsonb(v) for v in values] if kind == "jsonb" else values
+    request_ids = [int(e["request_id"]) for e in events]
+    kinds = [str(e["kind"]) for e in events]
+    params["body"] = json.dumps(event_payload(request_ids=request_ids, kinds=kinds), separators=(",", ":"))
+    stmt = _outbox_sql(bool(audit_rows))
+    if not audit_rows:
+        params = {k: v for k, v in params.items() if not k.startswith("a_")}
+    row = (await session.execute(stmt, params)).one()
+    return [int(i) for i in row.ids]

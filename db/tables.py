@@ -14,14 +14,20 @@ from records.rows import Row
 __all__ = [
     "ADJUSTMENTS",
     "APPROVALS",
+    "ATTACHMENTS",
     "AUDIT",
     "CALENDARS",
     "COMMENTS",
+    "CONTACTS",
     "CONTRACTS",
     "CUSTOMERS",
     "DECISIONS",
     "EVENTS",
+    "INBOUND_MAILS",
     "INVOICES",
+    "MAILBOXES",
+    "MAIL_CURSORS",
+    "OUTBOUND_MAILS",
     "PARTNER_CUSTOMERS",
     "PAYMENTS",
     "POLICIES",
@@ -29,6 +35,8 @@ __all__ = [
     "STAFF",
     "TEAMS",
     "TEAM_MEMBERS",
+    "WEBHOOK_DELIVERIES",
+    "WEBHOOK_ENDPOINTS",
     "columns",
 ]
 
@@ -54,6 +62,14 @@ ADJUSTMENTS = _t(m.Adjustment)
 EVENTS = _t(m.RequestEvent)
 AUDIT = _t(m.AuditEntry)
 PARTNER_CUSTOMERS = _t(m.PartnerCustomer)
+MAILBOXES = _t(m.Mailbox)
+CONTACTS = _t(m.Contact)
+INBOUND_MAILS = _t(m.InboundMail)
+ATTACHMENTS = _t(m.Attachment)
+OUTBOUND_MAILS = _t(m.OutboundMail)
+MAIL_CURSORS = _t(m.MailCursor)
+WEBHOOK_ENDPOINTS = _t(m.WebhookEndpoint)
+WEBHOOK_DELIVERIES = _t(m.WebhookDelivery)
 
 _COLUMNS: dict[tuple[Table, type, str], tuple[Label[Any], ...]] = {}
 

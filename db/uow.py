@@ -17,12 +17,10 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.audit import AuditRecord, append_audit
-from db.events import Publisher, event_payload, notify_events, publish_after_commit
-from db.models import RequestEvent
+from db.audit import AuditRecord, append_audit, pending_rows
+from db.events import Publisher, event_payload, publish_after_commit, write_outbox
 from telemetry.spans import traced
 
 __all__ = ["ChangeActor", "UnitOfWork"]
@@ -133,19 +131,18 @@ class UnitOfWork:
 
     @traced("outbox.commit")
     async def commit(self) -> None:
-        """Write events, announce them, append the audit chain, and commit."""
+        """Write events and the audit entries and announce the events (one statement), then commit."""
         if self._events:
-            result = await self.session.execute(
-                insert(RequestEvent).returning(RequestEvent.id, sort_by_parameter_order=True), self._events
+            self.inserted_event_ids = await write_outbox(
+                self.session, events=self._events, audit_rows=pending_rows(self._audit, now=self.now)
             )
-            self.inserted_event_ids = [int(i) for i in result.scalars().all()]
-            request_ids = sorted({e["request_id"] for e in self._events})
-            kinds = sorted({e["kind"] for e in self._events})
-            await notify_events(self.session, request_ids=request_ids, kinds=kinds)
             publisher = self.publisher
             if publisher is not None and not getattr(publisher, "transactional_notify", False):
+                request_ids = sorted({e["request_id"] for e in self._events})
+                kinds = sorted({e["kind"] for e in self._events})
                 payload = event_payload(request_ids=request_ids, kinds=kinds)
                 self.after_commit(lambda: publish_after_commit(publisher, payload))
-        await append_audit(self.session, self._audit, now=self.now)
+        else:
+            await append_audit(self.session, self._audit, now=self.now)
         await self.session.commit()
         self._committed = True

@@ -55,6 +55,16 @@ TEAM_NAMES = (
     "Finance Escalations",
 )
 _ALL_SKILLS = [t.value for t in RequestType]
+# EMAIL.md: one mailbox per team, the type of a request mailed to it.
+_MAILBOX_TYPES = {
+    "Billing": "BILLING_DISPUTE",
+    "Cash Application": "PAYMENT_INQUIRY",
+    "Credit": "CREDIT_LIMIT_CHANGE",
+    "Customer Master": "ACCOUNT_UPDATE",
+    "Customer Service": "GENERAL_INQUIRY",
+    "Finance Escalations": "GENERAL_INQUIRY",
+}
+MAIL_DOMAIN = "casegraph.example"
 _TEAM_SKILLS = {
     "Billing": ["BILLING_DISPUTE", "INVOICE_CORRECTION", "GENERAL_INQUIRY"],
     "Cash Application": ["PAYMENT_INQUIRY", "PAYMENT_POSTING", "GENERAL_INQUIRY"],
@@ -216,6 +226,15 @@ _INVOICE_PLAN = [
     (15, Decimal("0.70"), Decimal("0.4")),  # partly paid, open
     (6, Decimal("1.20"), Decimal("0")),  # open
 ]
+
+
+def contact_email(external_ref: str) -> str:
+    """The customer's accounts-payable contact: a mail contact and the demo CUSTOMER token's subject."""
+    return f"ap.{external_ref.lower()}@customers.example.com"
+
+
+def mailbox_address(team: str) -> str:
+    return f"{team.lower().replace(' ', '-')}@{MAIL_DOMAIN}"
 
 
 def _email(name: str) -> str:
@@ -445,5 +464,22 @@ def demo_organisation(today: date) -> dict[str, Any]:
             {"currency": "USD", "usd": "1"},
             {"currency": "EUR", "usd": "1.08"},
             {"currency": "GBP", "usd": "1.27"},
+        ],
+        "mailboxes": [
+            {
+                "address": mailbox_address(team),
+                "name": f"casegraph {team}",
+                "team": team,
+                "defaultType": _MAILBOX_TYPES[team],
+            }
+            for team in TEAM_NAMES
+        ],
+        "contacts": [
+            {
+                "email": contact_email(c["externalRef"]),
+                "customer": c["externalRef"],
+                "name": f"Accounts payable, {c['name']}",
+            }
+            for c in customers
         ],
     }

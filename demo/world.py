@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from demo.data import contact_email
 from domain.enums import RequestType, RiskRating, Role, SlaTier
 
 __all__ = ["Agent", "CustomerRef", "InvoiceRef", "PaymentRef", "Policy", "TeamRef", "World", "load_world"]
@@ -76,7 +77,7 @@ class CustomerRef:
     @property
     def contact(self) -> str:
         """The token subject of the customer's accounts-payable contact (invented)."""
-        return f"ap.{self.external_ref.lower()}@customers.example.com"
+        return contact_email(self.external_ref)
 
 
 @dataclass(frozen=True, slots=True)

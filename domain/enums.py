@@ -13,8 +13,10 @@ __all__ = [
     "CommentVisibility",
     "CustomerSegment",
     "Decision",
+    "InboundMailStatus",
     "InvoiceStatus",
     "KycStatus",
+    "OutboundMailStatus",
     "PaymentStatus",
     "Priority",
     "RequestEventKind",
@@ -27,6 +29,7 @@ __all__ = [
     "SlaTarget",
     "SlaTier",
     "TransitionAction",
+    "WebhookDeliveryStatus",
 ]
 
 
@@ -249,3 +252,26 @@ class RequestEventKind(StrEnum):
     SLA_AT_RISK = "SLA_AT_RISK"
     SLA_BREACHED = "SLA_BREACHED"
     ESCALATED = "ESCALATED"
+
+
+class InboundMailStatus(StrEnum):
+    PROCESSED = "PROCESSED"
+    UNMATCHED = "UNMATCHED"
+    IGNORED = "IGNORED"
+    DISCARDED = "DISCARDED"
+
+
+class OutboundMailStatus(StrEnum):
+    PENDING = "PENDING"
+    SENT = "SENT"
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"
+
+
+class WebhookDeliveryStatus(StrEnum):
+    """Where one webhook delivery stands (WEBHOOKS.md)."""
+
+    PENDING = "PENDING"
+    DELIVERED = "DELIVERED"
+    RETRYING = "RETRYING"
+    FAILED = "FAILED"

@@ -108,12 +108,13 @@ async def check_references(session: AsyncSession, parsed: ParsedFile) -> None:
         in_file=(i.key for i in parsed["teams"]),
         table="teams",
         column="name",
-        uses=[(item, "teams", item.refs["teams"]) for item in parsed["staff"]],
+        uses=[(item, "teams", item.refs["teams"]) for item in parsed["staff"]]
+        + [(item, "team", [item.refs["team"]]) for item in parsed["mailboxes"] if item.refs["team"]],
         what="team",
     )
     customer_uses = [
         (item, "customer", [item.refs["customer"]])
-        for section in ("contracts", "invoices", "payments", "financialStatements")
+        for section in ("contracts", "invoices", "payments", "financialStatements", "contacts")
         for item in parsed[section]
     ]
     customer_uses += [(item, "customers", item.refs["customers"]) for item in parsed["partners"]]

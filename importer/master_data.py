@@ -63,6 +63,8 @@ class ImportSummary:
     partners: SectionCounts = field(default_factory=SectionCounts)
     exchange_rates: SectionCounts = field(default_factory=SectionCounts)
     sla_policies: SectionCounts = field(default_factory=SectionCounts)
+    mailboxes: SectionCounts = field(default_factory=SectionCounts)
+    contacts: SectionCounts = field(default_factory=SectionCounts)
     # Invoices the file does not name whose outstanding changed because one of its payments moved away.
     outstanding_recomputed: int = 0
 
@@ -217,7 +219,7 @@ async def _write_accounts(
     summary.customers = _count(len(customers), ins, upd)
     refs = [
         i.refs["customer"]
-        for s in ("contracts", "invoices", "payments", "financialStatements")
+        for s in ("contracts", "invoices", "payments", "financialStatements", "contacts")
         for i in parsed[s]
     ]
     refs += [c for i in parsed["partners"] for c in i.refs["customers"]]
@@ -278,9 +280,13 @@ async def _write_accounts(
     by_id = {v: k for k, v in partner_ids.items()}
     summary.partners = _count(len(partners), ins, upd | {(by_id[p],) for p in relinked})
 
+    contacts = parsed["contacts"]
+    ins, upd = await _upsert(session, "contacts", _with(contacts, customer_id=customer_id), ["email"])
+    summary.contacts = _count(len(contacts), ins, upd)
+
 
 async def _write_settings(session: AsyncSession, parsed: ParsedFile, summary: ImportSummary) -> None:
-    """Exchange rates and SLA policy overrides."""
+    """Exchange rates, SLA policy overrides and mailboxes."""
     rates = parsed["exchangeRates"]
     ins, upd = await _upsert(
         session, "exchange_rates", [i.row for i in rates], ["currency"], touch={"updated_at": func.now()}
@@ -294,6 +300,12 @@ async def _write_settings(session: AsyncSession, parsed: ParsedFile, summary: Im
     rows = _with(policies, calendar_id=lambda i: calendar_ids.get(i.refs["calendar"]))
     ins, upd = await _upsert(session, "sla_policies", rows, ["tier", "priority"])
     summary.sla_policies = _count(len(policies), ins, upd)
+
+    mailboxes = parsed["mailboxes"]
+    team_ids = await _ids(session, "teams", "name", [i.refs["team"] for i in mailboxes if i.refs["team"]])
+    rows = _with(mailboxes, team_id=lambda i: team_ids.get(i.refs["team"]) if i.refs["team"] else None)
+    ins, upd = await _upsert(session, "mailboxes", rows, ["address"])
+    summary.mailboxes = _count(len(mailboxes), ins, upd)
 
 
 async def import_master_data(session: AsyncSession, data: Mapping[str, Any]) -> ImportSummary:

@@ -41,6 +41,8 @@ SECTIONS = (
     "partners",
     "exchangeRates",
     "slaPolicies",
+    "mailboxes",
+    "contacts",
 )
 
 # ACCESS.md: the scopes a token (and so a partner client) may ask for.
@@ -109,11 +111,17 @@ def _team(r: FieldReader) -> Item:
     return Item(r.at, name, {"name": name}, {"calendar": r.text("calendar", max_len=200, required=False)})
 
 
-def _staff(r: FieldReader) -> Item:
-    email = r.key("email", max_len=320).strip().lower()
+def _address(r: FieldReader, name: str) -> str:
+    """A lower-cased e-mail address (compared case-insensitively everywhere)."""
+    email = r.key(name, max_len=320).strip().lower()
     local, _, domain = email.partition("@")
     if not local or "." not in domain or any(c.isspace() for c in email):
-        r.fail("email", f"{show(r.raw['email'])} is not an e-mail address")
+        r.fail(name, f"{show(r.raw[name])} is not an e-mail address")
+    return email
+
+
+def _staff(r: FieldReader) -> Item:
+    email = _address(r, "email")
     role = r.enum("role", e.Role)
     if role not in _STAFF_ROLES:
         r.fail("role", f"{show(role.value)} is not a staff role ({', '.join(_STAFF_ROLES)})")
@@ -252,6 +260,27 @@ def _sla_policy(r: FieldReader) -> Item:
     return Item(r.at, (tier.value, priority.value), row, {"calendar": calendar})
 
 
+def _mailbox(r: FieldReader) -> Item:
+    address = _address(r, "address")
+    row = {
+        "address": address,
+        "name": r.text("name", max_len=200, required=False),
+        "default_type": r.enum("defaultType", e.RequestType).value,
+        "active": r.boolean("active", default=True),
+    }
+    return Item(r.at, address, row, {"team": r.text("team", max_len=200, required=False)})
+
+
+def _contact(r: FieldReader) -> Item:
+    email = _address(r, "email")
+    row = {
+        "email": email,
+        "name": r.text("name", max_len=200, required=False),
+        "active": r.boolean("active", default=True),
+    }
+    return Item(r.at, email, row, {"customer": r.key("customer", max_len=64)})
+
+
 # Section -> (fields naming a record in messages, parser).
 _PARSERS: dict[str, tuple[tuple[str, ...], Callable[[FieldReader], Item]]] = {
     "calendars": (("name",), _calendar),
@@ -265,6 +294,8 @@ _PARSERS: dict[str, tuple[tuple[str, ...], Callable[[FieldReader], Item]]] = {
     "partners": (("clientId",), _partner),
     "exchangeRates": (("currency",), _exchange_rate),
     "slaPolicies": (("tier", "priority"), _sla_policy),
+    "mailboxes": (("address",), _mailbox),
+    "contacts": (("email",), _contact),
 }
 
 

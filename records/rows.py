@@ -234,6 +234,7 @@ class CommentRow(Row):
     author_subject: str
     author_name: str
     author_role: str
+    channel: str
     created_at: datetime
 
 

@@ -23,6 +23,7 @@ from records.events import Cursor, EventRow
 from resolvers.loaders import Loaders
 from resolvers.reads.nested import NestedReads
 from schema.errors import Forbidden, Unauthenticated
+from services.webhooks.config import WebhookConfig
 from telemetry.outage import DatabaseOutage
 
 if TYPE_CHECKING:
@@ -57,6 +58,8 @@ class AppServices:
     event_hub: EventHubPort | None = None
     # Whether the database is reachable, for one log line per outage (server.error_mapping).
     outage: DatabaseOutage = field(default_factory=DatabaseOutage)
+    # Webhook destinations policy and secret vault (WEBHOOK_ALLOW_PRIVATE, OAUTH_KEY_ENCRYPTION_KEY).
+    webhooks: WebhookConfig = field(default_factory=WebhookConfig)
 
 
 class _LoaderScope:

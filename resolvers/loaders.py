@@ -28,14 +28,17 @@ from strawberry.dataloader import DataLoader
 
 from db.queries import lookups
 from db.queries.financial_health import financial_health
+from db.queries.mail import requesters
 from db.queries.requests import fetch_request_rows
 from db.queries.scope import CustomerScope, in_scope
 from db.repositories.configuration import load_rules
 from db.tables import (
     ADJUSTMENTS,
     APPROVALS,
+    ATTACHMENTS,
     CALENDARS,
     COMMENTS,
+    CONTACTS,
     CONTRACTS,
     CUSTOMERS,
     DECISIONS,
@@ -49,6 +52,7 @@ from domain.calendar import BusinessCalendar, calendar_from_json
 from domain.rules import Rules
 from domain.sla import SlaPolicy as DomainSlaPolicy
 from records.insight import FinancialHealthRow, PaymentBehaviorRow
+from records.mail import AttachmentRow, ContactRow
 from records.rows import (
     AdjustmentRow,
     ApprovalRow,
@@ -186,6 +190,14 @@ class Loaders:
         self.financial_health: DataLoader[int, FinancialHealthRow | None] = DataLoader(
             self._load_financial_health
         )
+        # The email channel: relations of rows the caller already sees.
+        self.contacts_by_customer = self._children(
+            CONTACTS, ContactRow, "customer_id", order_by=(CONTACTS.c.email,)
+        )
+        self.requester_by_request: DataLoader[int, list[ContactRow]] = self._grouped(requesters)
+        self.attachments_by_request = self._children(ATTACHMENTS, AttachmentRow, "request_id")
+        self.attachments_by_comment = self._children(ATTACHMENTS, AttachmentRow, "comment_id")
+        self.attachments_by_inbound = self._children(ATTACHMENTS, AttachmentRow, "inbound_mail_id")
         # The domain's view of a policy (with its calendar); built from primed rows, no SQL of its own.
         self.sla_policy: DataLoader[int, DomainSlaPolicy] = DataLoader(self._load_sla_policies)
         self._domain_policies: dict[int, DomainSlaPolicy] = {}

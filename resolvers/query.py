@@ -13,7 +13,7 @@ import strawberry
 from strawberry.types import Info
 
 from auth.permissions import Capability
-from domain.enums import InvoiceStatus
+from domain.enums import InboundMailStatus, InvoiceStatus, OutboundMailStatus, WebhookDeliveryStatus
 from resolvers.connections import MAX_PAGE_SIZE
 from resolvers.context import Context
 from resolvers.nodes import resolve_node_ids
@@ -21,9 +21,11 @@ from resolvers.reads.approvals import approval_connection
 from resolvers.reads.audit import audit_connection, verify_audit_chain
 from resolvers.reads.customers import customer_connection
 from resolvers.reads.invoices import invoice_connection
+from resolvers.reads.mail import inbound_mail_connection, outbound_mail_connection
 from resolvers.reads.metrics import resolve_metrics
 from resolvers.reads.requests import service_request_by_number, service_request_connection
 from resolvers.reads.staff import all_teams
+from resolvers.reads.webhooks import webhook_deliveries, webhook_endpoints
 from schema import ids
 from schema.errors import BadUserInput
 from schema.inputs import ApprovalFilter, CustomerFilter, ServiceRequestFilter, ServiceRequestOrder
@@ -33,10 +35,12 @@ from schema.types.approval import Approval
 from schema.types.audit import AuditEntry, AuditVerification
 from schema.types.customer import Customer
 from schema.types.invoice import Invoice
+from schema.types.mail import InboundMail, OutboundMail
 from schema.types.metrics import MetricsFilter, ServiceMetrics
 from schema.types.node import Node
 from schema.types.request import ServiceRequest
 from schema.types.viewer import Viewer
+from schema.types.webhook import WebhookDelivery, WebhookEndpoint
 
 __all__ = ["Query"]
 
@@ -145,3 +149,44 @@ class Query:
         entity_id: strawberry.ID | None = None,
     ) -> Connection[AuditEntry]:
         return await audit_connection(info.context, PageArgs(first, after), entity_id=entity_id)
+
+    @strawberry.field(description="Received mail, newest first; staff only (EMAIL.md).")
+    async def inbound_mails(
+        self,
+        info: Ctx,
+        first: int | None = None,
+        after: str | None = None,
+        status: list[InboundMailStatus] | None = None,
+    ) -> Connection[InboundMail]:
+        return await inbound_mail_connection(info.context, PageArgs(first, after), statuses=status)
+
+    @strawberry.field(description="Mail casegraph sends, newest first; staff only (EMAIL.md).")
+    async def outbound_mails(
+        self,
+        info: Ctx,
+        first: int | None = None,
+        after: str | None = None,
+        service_request_id: strawberry.ID | None = None,
+        status: list[OutboundMailStatus] | None = None,
+    ) -> Connection[OutboundMail]:
+        info.context.require(Capability.READ_MAIL)
+        request_id = None if service_request_id is None else ids.row_id(service_request_id, "ServiceRequest")
+        args = PageArgs(first, after)
+        return await outbound_mail_connection(info.context, args, statuses=status, request_id=request_id)
+
+    @strawberry.field(description="Webhook endpoints: a partner's own, or every one for an ADMIN.")
+    async def webhook_endpoints(
+        self, info: Ctx, first: int | None = None, after: str | None = None
+    ) -> Connection[WebhookEndpoint]:
+        return await webhook_endpoints(info.context, PageArgs(first, after))
+
+    @strawberry.field(description="An endpoint's delivery log, newest first.")
+    async def webhook_deliveries(
+        self,
+        info: Ctx,
+        endpoint_id: strawberry.ID,
+        first: int | None = None,
+        after: str | None = None,
+        status: list[WebhookDeliveryStatus] | None = None,
+    ) -> Connection[WebhookDelivery]:
+        return await webhook_deliveries(info.context, endpoint_id, PageArgs(first, after), status)

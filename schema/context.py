@@ -22,6 +22,7 @@ from domain.enums import InvoiceStatus
 from domain.rules import Rules
 from domain.sla import SlaPolicy as DomainSlaPolicy
 from records.insight import FinancialHealthRow, PaymentBehaviorRow
+from records.mail import AttachmentRow, ContactRow
 from records.rows import (
     AdjustmentRow,
     ApprovalRow,
@@ -76,6 +77,12 @@ class TypeLoaders(Protocol):
     team_open_requests: DataLoader[int, int]
     payment_behavior: DataLoader[tuple[int, datetime], PaymentBehaviorRow | None]
     financial_health: DataLoader[int, FinancialHealthRow | None]
+    # The email channel: a customer's contacts, a request's requester, attachments by owner.
+    contacts_by_customer: DataLoader[int, list[ContactRow]]
+    requester_by_request: DataLoader[int, list[ContactRow]]
+    attachments_by_request: DataLoader[int, list[AttachmentRow]]
+    attachments_by_comment: DataLoader[int, list[AttachmentRow]]
+    attachments_by_inbound: DataLoader[int, list[AttachmentRow]]
 
     async def business_rules(self) -> Rules:
         """The stored business rules (what the mutations apply), read once per operation."""

@@ -17,9 +17,11 @@ __all__ = [
     "CommentVisibility",
     "CustomerSegment",
     "Decision",
+    "InboundMailStatus",
     "InvoiceStatus",
     "KycStatus",
     "OrderDirection",
+    "OutboundMailStatus",
     "PaymentStatus",
     "Priority",
     "RequestEventKind",
@@ -33,6 +35,7 @@ __all__ = [
     "SlaTarget",
     "SlaTier",
     "TransitionAction",
+    "WebhookDeliveryStatus",
 ]
 
 Role = strawberry.enum(d.Role)
@@ -60,6 +63,7 @@ ApprovalKind = strawberry.enum(d.ApprovalKind)
 ApprovalStatus = strawberry.enum(d.ApprovalStatus)
 Decision = strawberry.enum(d.Decision)
 RequestEventKind = strawberry.enum(d.RequestEventKind)
+WebhookDeliveryStatus = strawberry.enum(d.WebhookDeliveryStatus)
 
 
 @strawberry.enum
@@ -75,3 +79,11 @@ class ServiceRequestOrderField(Enum):
 class OrderDirection(Enum):
     ASC = "ASC"
     DESC = "DESC"
+
+
+InboundMailStatus = strawberry.enum(
+    d.InboundMailStatus, description="What became of a received mail (EMAIL.md)."
+)
+OutboundMailStatus = strawberry.enum(
+    d.OutboundMailStatus, description="Where a mail casegraph sends stands; SKIPPED: SMTP_URL unset."
+)

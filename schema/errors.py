@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from graphql import GraphQLError
 
-__all__ = ["BadUserInput", "CodedError", "Forbidden", "Unauthenticated"]
+__all__ = ["BadUserInput", "CodedError", "Forbidden", "NotFound", "Unauthenticated"]
 
 
 class CodedError(GraphQLError):
@@ -28,6 +28,13 @@ class BadUserInput(CodedError):
     """Malformed arguments: out-of-range page sizes, unparsable IDs or cursors."""
 
     code = "BAD_USER_INPUT"
+
+
+class NotFound(CodedError):
+    """A query argument naming a row that does not exist for the caller (e.g. another partner's
+    webhook endpoint, WEBHOOKS.md); mutations answer this as a userError instead."""
+
+    code = "NOT_FOUND"
 
 
 class Unauthenticated(CodedError):

@@ -9,7 +9,7 @@ from typing import Any
 import strawberry
 from strawberry.types.scalar import ScalarDefinition, scalar
 
-__all__ = ["SCALAR_OVERRIDES"]
+__all__ = ["SCALAR_OVERRIDES", "serialize_datetime"]
 
 
 def _serialize_datetime(value: dt.datetime) -> str:
@@ -18,6 +18,10 @@ def _serialize_datetime(value: dt.datetime) -> str:
     value = value.astimezone(dt.UTC)
     text = value.isoformat(timespec="microseconds" if value.microsecond else "seconds")
     return text.replace("+00:00", "Z")
+
+
+# What the API shows of an instant (webhook bodies use it too).
+serialize_datetime = _serialize_datetime
 
 
 def _parse_datetime(value: Any) -> dt.datetime:

@@ -14,9 +14,12 @@ from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
+from auth.key_vault import KeyVault
 from db.engine import make_engine, make_sessionmaker
+from planner import ReadPlanner, open_pool
 from resolvers.context import AppServices
 from server import health
+from server.attachments import attachment_endpoint
 from server.authn import build_authentication
 from server.clock import server_clock
 from server.console import console_routes
@@ -25,9 +28,10 @@ from server.http_security import SecurityHeaders, graphql_cors
 from server.limits import open_limits
 from server.limits.oauth import guard_token_endpoint
 from server.request_log import RequestLog
-from server.schema import build_schema
-from server.settings import Settings, sqlalchemy_url
+from server.schema import MAX_TOKENS, build_schema, validation_rules
+from server.settings import Settings, asyncpg_url, sqlalchemy_url
 from server.tracing import instrumented, tracer_provider_from_env
+from services.webhooks.config import WebhookConfig
 
 __all__ = ["create_app"]
 
@@ -60,13 +64,28 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         assert settings.database_url is not None
         engine = make_engine(sqlalchemy_url(settings.database_url), pool_size=settings.db_pool_size)
-        services = AppServices(engine=engine, sessionmaker=make_sessionmaker(engine), clock=clock)
+        services = AppServices(
+            engine=engine,
+            sessionmaker=make_sessionmaker(engine),
+            clock=clock,
+            webhooks=webhook_config(settings),
+        )
         app.state.services = services
         try:
             async with (
                 build_authentication(settings, services) as auth,
                 open_limits(settings, services, schema) as limits,
+                contextlib.AsyncExitStack() as resources,
             ):
+                planner = None
+                if settings.read_planner == "on":
+                    pool = await open_pool(asyncpg_url(settings.database_url), size=settings.db_pool_size)
+                    resources.push_async_callback(pool.close)
+                    planner = ReadPlanner(
+                        schema._schema, pool, clock, rules=validation_rules(), max_tokens=MAX_TOKENS
+                    )
+                    planner.start()
+                    resources.push_async_callback(planner.stop)
                 view = CasegraphGraphQL(
                     schema,
                     services=services,
@@ -74,8 +93,10 @@ def create_app(
                     graphiql=not settings.is_production,
                     limits=limits,
                     allowed_origins=settings.allowed_origins,
+                    planner=planner,
                 )
                 app.state.graphql.app = view
+                app.state.attachments.app = attachment_endpoint(services, auth.authenticate)
                 app.state.oauth_token.app = guard_token_endpoint(
                     auth.token_endpoint, limits.client_authentications
                 )
@@ -106,6 +127,7 @@ def create_app(
     graphql = _Late()
     oauth_token = _Late()
     jwks = _Late()
+    attachments = _Late()
     # Outermost first: the trace's server span, the request log (request id), the security headers.
     middleware = [
         Middleware(RequestLog),
@@ -122,6 +144,7 @@ def create_app(
             WebSocketRoute("/graphql", graphql),
             Route("/oauth/token", oauth_token, methods=["POST"]),
             Route("/.well-known/jwks.json", jwks, methods=["GET"]),
+            Route("/attachments/{attachment_id}", attachments, methods=["GET"]),
             Route("/healthz", health.healthz),
             Route("/readyz", health.readyz),
             Route("/metrics", health.metrics),
@@ -134,8 +157,20 @@ def create_app(
     app.state.graphql = graphql
     app.state.oauth_token = oauth_token
     app.state.jwks = jwks
+    app.state.attachments = attachments
     app.state.settings = settings
     return app
+
+
+def webhook_config(settings: Settings) -> WebhookConfig:
+    """WEBHOOK_ALLOW_PRIVATE (never in production) and the vault sealing webhook secrets."""
+    if settings.webhook_allow_private and settings.is_production:
+        log.warning("WEBHOOK_ALLOW_PRIVATE is ignored in production")
+    key = settings.oauth_key_encryption_key
+    return WebhookConfig(
+        allow_private=settings.webhook_allow_private and not settings.is_production,
+        vault=KeyVault.from_setting(None if key is None else key.get_secret_value()),
+    )
 
 
 class _Late:

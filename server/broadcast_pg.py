@@ -274,14 +274,25 @@ class RedisPubSubBackend(BroadcastBackend):
     redis-py 8): no message is ever delivered. This one reads with
     `get_message` once subscribed, survives read errors, and emits a gap on
     every channel after redis-py reconnects (pub/sub has no replay either).
+
+    Redis is not needed to start: when it is unreachable `connect` logs it
+    and the reader keeps subscribing until it is back (the event hub polls
+    the outbox meanwhile). An outage is logged once, and its end once.
     """
 
     transactional_notify = False
 
-    def __init__(self, url: str, *, max_pending: int = 10_000, retry_delay: float = 0.5) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_pending: int = 10_000,
+        retry_delay: float = 0.5,
+        connect_timeout: float = 2.0,
+    ) -> None:
         from redis import asyncio as redis
 
-        self._client = redis.Redis.from_url(url)
+        self._client = redis.Redis.from_url(url, socket_connect_timeout=connect_timeout)
         self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
         self._channels: set[str] = set()
         self._queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=max_pending)
@@ -290,10 +301,23 @@ class RedisPubSubBackend(BroadcastBackend):
         self._retry_delay = retry_delay
         self._missing: set[str] = set()
         self._reader: asyncio.Task[None] | None = None
+        self._callback_on: object | None = None  # the connection our reconnect callback is on
+        self._failing = False
         self.reconnects = 0
+        self.location = _redis_location(url)
 
     async def connect(self) -> None:
-        await self._client.ping()  # fail fast when Redis is unreachable
+        try:
+            await self._client.ping()
+        except Exception as exc:
+            # Start anyway: the outbox is durable, the hub polls it until Redis is back.
+            log.warning(
+                "Redis at %s is unreachable (%s): starting without it; events are read from the "
+                "outbox until it is back",
+                self.location,
+                exc,
+            )
+            self._failing = True
         self._reader = asyncio.create_task(self._read(), name="broadcast-redis-reader")
 
     async def disconnect(self) -> None:
@@ -301,20 +325,23 @@ class RedisPubSubBackend(BroadcastBackend):
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
-        await self._pubsub.aclose()
-        await self._client.aclose()
+        with contextlib.suppress(Exception):
+            await self._pubsub.aclose()
+        with contextlib.suppress(Exception):
+            await self._client.aclose()
 
     async def subscribe(self, channel: str) -> None:
         self._channels.add(channel)
-        try:
-            await self._pubsub.subscribe(channel)
-        except Exception as exc:
-            # Never raise (broadcaster's cleanup would fail): the reader subscribes it later.
-            log.warning("Redis SUBSCRIBE %s failed (%s); retrying in the reader", channel, exc)
-            self._missing.add(channel)
-        if self._pubsub.connection is not None:
-            # redis-py re-subscribes on reconnect through its own callback, registered first.
-            self._pubsub.connection.register_connect_callback(self._on_reconnect)
+        if self._failing:
+            self._missing.add(channel)  # the reader subscribes once Redis answers
+        else:
+            try:
+                await self._pubsub.subscribe(channel)
+            except Exception as exc:
+                # Never raise (broadcaster's cleanup would fail): the reader subscribes it later.
+                log.warning("Redis SUBSCRIBE %s failed (%s); retrying in the reader", channel, exc)
+                self._missing.add(channel)
+            self._watch_reconnects()
         self._subscribed.set()
 
     async def unsubscribe(self, channel: str) -> None:
@@ -336,6 +363,13 @@ class RedisPubSubBackend(BroadcastBackend):
         except asyncio.QueueFull:
             self._gapped.add(event.channel)
 
+    def _watch_reconnects(self) -> None:
+        connection = self._pubsub.connection
+        if connection is not None and connection is not self._callback_on:
+            # redis-py re-subscribes on reconnect through its own callback, registered first.
+            connection.register_connect_callback(self._on_reconnect)
+            self._callback_on = connection
+
     async def _on_reconnect(self, _connection: object) -> None:
         if not self._subscribed.is_set():
             return  # the first connect, not a reconnect
@@ -352,13 +386,26 @@ class RedisPubSubBackend(BroadcastBackend):
                     if missing:
                         await self._pubsub.subscribe(*missing)
                     self._missing.clear()
+                    self._watch_reconnects()
                     for channel in missing:
                         self._put(Event(channel=channel, message=GAP_MESSAGE))
                 message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             except Exception as exc:  # redis-py retried already; keep trying, Redis comes back
-                log.warning("Redis pub/sub read failed; retrying in %.2fs (%s)", self._retry_delay, exc)
+                if not self._failing:
+                    log.warning(
+                        "Redis pub/sub at %s failed (%s); retrying every %.2fs",
+                        self.location,
+                        exc,
+                        self._retry_delay,
+                    )
+                    self._failing = True
+                if self._pubsub.connection is None:
+                    self._missing |= self._channels  # never subscribed: do it once Redis answers
                 await asyncio.sleep(self._retry_delay)
                 continue
+            if self._failing:
+                self._failing = False
+                log.info("Redis pub/sub at %s is back", self.location)
             if message is not None and message.get("type") == "message":
                 channel, data = message["channel"], message["data"]
                 self._put(
@@ -367,6 +414,12 @@ class RedisPubSubBackend(BroadcastBackend):
                         message=data.decode() if isinstance(data, bytes) else str(data),
                     )
                 )
+
+
+def _redis_location(url: str) -> str:
+    """host:port of a Redis URL, without credentials (for log lines)."""
+    parsed = urlparse(url)
+    return f"{parsed.hostname or 'localhost'}:{parsed.port or 6379}"
 
 
 def make_broadcast(url: str, **backend_options: Any) -> Broadcast:

@@ -229,6 +229,106 @@ def _cmd_documents_register(args: argparse.Namespace, settings: Settings) -> Non
     print(f"trusted documents: {added} registered, {len(documents) - added} already known", file=sys.stderr)
 
 
+def _mail_limits(settings: Settings) -> Any:
+    from mail.intake import IntakeLimits
+
+    return IntakeLimits(max_attachment_bytes=settings.mail_max_attachment_bytes)
+
+
+def _cmd_mail_import(args: argparse.Namespace, settings: Settings) -> None:
+    """One RFC 5322 message through the intake; prints what it did (EMAIL.md)."""
+    from mail.intake import process_message
+
+    if args.file == "-":
+        raw = sys.stdin.buffer.read()
+    else:
+        try:
+            with open(args.file, "rb") as fh:
+                raw = fh.read()
+        except OSError as exc:
+            raise CommandError(f"cannot read {args.file}: {exc.strerror}") from exc
+    if len(raw) > settings.mail_max_bytes:
+        raise CommandError(f"message of {len(raw)} bytes exceeds MAIL_MAX_BYTES ({settings.mail_max_bytes})")
+
+    async def run(url: str) -> Any:
+        engine = make_engine(sqlalchemy_url(url), pool_size=2)
+        try:
+            return await process_message(
+                make_sessionmaker(engine),
+                raw,
+                clock=server_clock(settings.clock_start, production=settings.is_production),
+                envelope_from=args.sender,
+                recipients=args.recipient or [],
+                limits=_mail_limits(settings),
+            )
+        finally:
+            await engine.dispose()
+
+    with database_url(settings) as url:
+        upgrade(sqlalchemy_url(url))
+        outcome = asyncio.run(run(url))
+    print(outcome)
+
+
+def _cmd_mail_intake(args: argparse.Namespace, settings: Settings) -> None:
+    """The SMTP/LMTP server an MTA delivers to, until SIGINT/SIGTERM."""
+    from mail.smtp import IntakeHandler, start_intake_server
+
+    async def run(url: str) -> None:
+        engine = make_engine(sqlalchemy_url(url), pool_size=settings.db_pool_size)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        handler = IntakeHandler(
+            make_sessionmaker(engine),
+            clock=server_clock(settings.clock_start, production=settings.is_production),
+            limits=_mail_limits(settings),
+            lmtp=args.lmtp,
+        )
+        server = await start_intake_server(
+            handler, host=args.host, port=args.port, max_bytes=settings.mail_max_bytes
+        )
+        port = server.sockets[0].getsockname()[1]
+        kind = "LMTP" if args.lmtp else "SMTP"
+        print(f"mail intake ({kind}) listening on {args.host}:{port}", file=sys.stderr, flush=True)
+        try:
+            await stop.wait()
+        finally:
+            server.close()
+            await server.wait_closed()
+            await engine.dispose()
+
+    with database_url(settings) as url:
+        upgrade(sqlalchemy_url(url))
+        asyncio.run(run(url))
+
+
+def _cmd_mail_outbound(args: argparse.Namespace, settings: Settings) -> None:
+    """The outbound mail worker alone (`serve` runs it too where CASEGRAPH_WORKERS is on)."""
+    from resolvers.context import AppServices
+    from server.workers import mail_worker_for
+
+    async def run(url: str) -> None:
+        engine = make_engine(sqlalchemy_url(url), pool_size=4)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        clock = server_clock(settings.clock_start, production=settings.is_production)
+        services = AppServices(engine=engine, sessionmaker=make_sessionmaker(engine), clock=clock)
+        try:
+            async with mail_worker_for(settings, services, interval=args.interval):
+                print("outbound mail worker running", file=sys.stderr, flush=True)
+                await stop.wait()
+        finally:
+            await engine.dispose()
+
+    with database_url(settings) as url:
+        upgrade(sqlalchemy_url(url))
+        asyncio.run(run(url))
+
+
 def _cmd_export_schema(args: argparse.Namespace, settings: Settings) -> None:
     from server.schema import build_schema
 
@@ -294,6 +394,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     register.add_argument("manifest", help="MANIFEST.json")
     register.set_defaults(func=_cmd_documents_register)
+
+    intake = sub.add_parser(
+        "mail-intake", help="the SMTP (or LMTP) server an MTA delivers mail to (EMAIL.md)"
+    )
+    intake.add_argument("--host", default="127.0.0.1")
+    intake.add_argument("--port", type=int, default=2525, help="0: a free port (printed)")
+    intake.add_argument("--lmtp", action="store_true", help="speak LMTP instead of SMTP")
+    intake.set_defaults(func=_cmd_mail_intake)
+
+    mail_import = sub.add_parser("mail-import", help="process one RFC 5322 message (an MTA pipe, scripts)")
+    mail_import.add_argument("file", help="FILE.eml, or - for standard input")
+    mail_import.add_argument("--sender", help="the envelope sender (return path), if known")
+    mail_import.add_argument("--recipient", action="append", help="envelope recipient (repeatable)")
+    mail_import.set_defaults(func=_cmd_mail_import)
+
+    outbound = sub.add_parser("mail-outbound", help="run only the outbound mail worker (SMTP_URL)")
+    outbound.add_argument("--interval", type=float, default=1.0, help="seconds between idle polls")
+    outbound.set_defaults(func=_cmd_mail_outbound)
     return parser
 
 

@@ -16,6 +16,16 @@ Slow consumers: each subscriber buffers at most `max_queue` rows. On
 overflow the buffer is dropped and the subscriber catches up from the table
 after its last delivered cursor, then goes live again: it never loses or
 reorders an event and never blocks the pump or other subscribers.
+
+The broadcaster is an optimisation, never a dependency: with
+`heartbeat_interval` set the hub publishes a heartbeat on its channel and
+watches for messages. When a publish fails, or nothing (not even a
+heartbeat) arrived for `silence_after` seconds, the broadcaster is
+*degraded*: the pump then reads the table every `fallback_poll_interval`
+seconds by itself (a bounded poll), logs it once, and goes back to push
+when a message arrives again (reading the table at once, as after a gap).
+`publish` (after a local commit) wakes the local pump first, so subscribers
+on the writing process never wait for the broadcaster.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import uuid
 from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
@@ -39,7 +50,7 @@ from records.events import Cursor, EventRow
 from server.broadcast_pg import PostgresNotifyBackend, is_gap
 from telemetry.spans import traced
 
-__all__ = ["Accept", "EventHub", "HubStats", "Subscription"]
+__all__ = ["HEARTBEAT_PREFIX", "Accept", "EventHub", "HubStats", "Subscription"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +58,13 @@ Accept = Callable[[EventRow], bool | Awaitable[bool]]
 """Per-event decision of a subscriber (e.g. re-authorization); may be async."""
 
 EventsCallback = Callable[[Sequence[EventRow]], None]
+
+# Heartbeats are `{"heartbeat":"<hub id>"}`: liveness only, never a wake-up.
+HEARTBEAT_PREFIX = '{"heartbeat":'
+
+
+def _is_heartbeat(message: object) -> bool:
+    return isinstance(message, str) and message.startswith(HEARTBEAT_PREFIX)
 
 
 @dataclass(slots=True)
@@ -58,6 +76,9 @@ class HubStats:
     reads: int = 0
     delivered_batches: int = 0
     overflows: int = 0
+    heartbeats: int = 0
+    degradations: int = 0
+    polls: int = 0
 
 
 class _Subscriber:
@@ -154,6 +175,10 @@ class EventHub:
         max_queue: int = 1000,
         poll_interval: float | None = None,
         held_back_delays: Sequence[float] = (0.05, 0.2, 1.0),
+        heartbeat_interval: float | None = None,
+        silence_after: float | None = None,
+        fallback_poll_interval: float = 1.0,
+        publish_timeout: float = 2.0,
     ) -> None:
         self._db = db
         self._broadcast = broadcast
@@ -168,6 +193,13 @@ class EventHub:
         self._position = Cursor(0, 0)
         self._tasks: list[asyncio.Task[None]] = []
         self._stack: AsyncExitStack | None = None
+        self._heartbeat_interval = heartbeat_interval
+        self._silence_after = silence_after or (3 * heartbeat_interval if heartbeat_interval else None)
+        self._fallback_poll = fallback_poll_interval
+        self._publish_timeout = publish_timeout
+        self._heartbeat_message = f'{HEARTBEAT_PREFIX}"{uuid.uuid4().hex}"}}'
+        self._last_heard = 0.0
+        self._degraded: str | None = None  # why, while the broadcaster is degraded
         self.stats = HubStats()
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -188,10 +220,14 @@ class EventHub:
         self._stack = stack
         # One read at once: a commit announced before we listened may be held back.
         self._wake.set()
+        self._last_heard = asyncio.get_running_loop().time()
         self._tasks = [
             asyncio.create_task(self._listen(sub), name="event-hub-listen"),
             asyncio.create_task(self._pump(), name="event-hub-pump"),
         ]
+        if self._heartbeat_interval is not None:
+            # The first heartbeat goes out now: a broadcaster down at start is known at once.
+            self._tasks.append(asyncio.create_task(self._heartbeat(), name="event-hub-heartbeat"))
 
     async def stop(self) -> None:
         """Stop the pump, end every local subscription, leave the broadcast channel."""
@@ -233,9 +269,26 @@ class EventHub:
         backend = getattr(self._broadcast, "_backend", None)
         return isinstance(backend, PostgresNotifyBackend)
 
+    @property
+    def broadcast_degraded(self) -> str | None:
+        """Why the broadcaster is degraded (the hub polls the table meanwhile), or None when it works."""
+        return self._degraded
+
     async def publish(self, channel: str, message: Any) -> None:
-        """Publish through the hub's broadcast (used by db.events.publish_after_commit)."""
-        await self._broadcast.publish(channel, message)
+        """Publish through the hub's broadcast (used by db.events.publish_after_commit).
+
+        Wakes the local pump first: this process's subscribers never wait on
+        the broadcaster. A publish that fails or takes longer than
+        `publish_timeout` marks the broadcaster degraded and is not raised:
+        the other processes poll the table until it recovers.
+        """
+        if channel == self._channel and not _is_heartbeat(message):
+            self._wake.set()
+        try:
+            async with asyncio.timeout(self._publish_timeout):
+                await self._broadcast.publish(channel, message)
+        except Exception as exc:
+            self._degrade(f"publish failed: {type(exc).__name__}: {exc}".rstrip(": "))
 
     def wake(self) -> None:
         """Ask the pump to look at the table now (e.g. after a local commit)."""
@@ -328,11 +381,44 @@ class EventHub:
                 return
 
     async def _listen(self, sub: BroadcastSubscriber) -> None:
+        loop = asyncio.get_running_loop()
         async for event in sub:  # type: ignore[union-attr]
+            self._last_heard = loop.time()
+            if self._degraded is not None:
+                self._recover()
+            if event is not None and _is_heartbeat(event.message):
+                self.stats.heartbeats += 1
+                continue
             self.stats.wakeups += 1
             if event is not None and is_gap(event.message):
                 self.stats.gaps += 1
             self._wake.set()
+
+    def _degrade(self, reason: str) -> None:
+        if self._degraded is None:
+            self.stats.degradations += 1
+            log.warning(
+                "event broadcast degraded (%s): reading the outbox every %.1fs until it is back",
+                reason,
+                self._fallback_poll,
+            )
+            self._wake.set()  # start polling now (and catch up what the broadcaster lost)
+        self._degraded = reason
+
+    def _recover(self) -> None:
+        log.info("event broadcast is back: push delivery resumed")
+        self._degraded = None
+        self._wake.set()  # anything announced while it was down: read it now
+
+    async def _heartbeat(self) -> None:
+        assert self._heartbeat_interval is not None and self._silence_after is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            await self.publish(self._channel, self._heartbeat_message)
+            await asyncio.sleep(self._heartbeat_interval)
+            silent_for = loop.time() - self._last_heard
+            if silent_for > self._silence_after:
+                self._degrade(f"nothing received for {silent_for:.1f}s")
 
     async def _pump(self) -> None:
         held_back, attempt, failing = False, 0, False
@@ -341,8 +427,12 @@ class EventHub:
                 timeout: float | None = self._held_back_delays[min(attempt, len(self._held_back_delays) - 1)]
             else:
                 timeout = self._poll_interval
+            if self._degraded is not None:
+                timeout = self._fallback_poll if timeout is None else min(timeout, self._fallback_poll)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
+            if not self._wake.is_set():
+                self.stats.polls += 1
             self._wake.clear()
             try:
                 held_back = await self._drain()

@@ -35,7 +35,9 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from auth.principal import Principal
 from db.transient import database_unavailable
+from planner import ReadPlanner
 from resolvers.context import AppServices, Context
+from server.audiences import Audiences
 from server.error_mapping import malformed_body, unavailable_response, unavailable_status
 from server.limits import Admission, Limits, OperationRequest, Refusal, bodies, refusal_response
 from server.limits.websocket import LimitedTransportWSHandler
@@ -87,6 +89,7 @@ class CasegraphGraphQL(GraphQL[Context, None]):
         graphiql: bool,
         limits: Limits,
         allowed_origins: Sequence[str] = (),
+        planner: ReadPlanner | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -102,6 +105,10 @@ class CasegraphGraphQL(GraphQL[Context, None]):
         self.services = services
         self.authenticate = authenticate
         self.limits = limits
+        # READ_PLANNER=on: query operations it can plan are answered by one SQL statement.
+        self.planner = planner
+        # Live subscriptions sharing one execution per event (server.audiences).
+        self.audiences = Audiences(schema, services)
 
     # ------------------------------------------------------------------ HTTP
 
@@ -184,6 +191,17 @@ class CasegraphGraphQL(GraphQL[Context, None]):
                 request_data.extensions,
                 request_data.protocol,
             )
+        if self.planner is not None and admission.query is not None:
+            data = await self.planner.answer(
+                text=admission.query,
+                operation_name=request_data.operation_name,
+                variables=request_data.variables,
+                principal=request.scope["state"]["principal"],
+                parsed=admission.document,
+            )
+            if data is not None:
+                # PostgreSQL wrote the `data` JSON: it goes into the response as it is.
+                return ExecutionResult(data=orjson.Fragment(data), errors=None)  # type: ignore[arg-type]
         try:
             return await super().execute_single(*args, **kwargs)
         except HTTPException as exc:
@@ -279,15 +297,24 @@ class CasegraphGraphQL(GraphQL[Context, None]):
         websocket: WebSocket = context.request
         # A token's exp is on the real clock (JOSE's), whatever the app's clock says (server.clock).
         delay = (principal.expires_at - datetime.now(UTC)).total_seconds()
+        loop = asyncio.get_running_loop()
 
-        async def close_when_expired() -> None:
-            await asyncio.sleep(max(delay, 0))
+        async def close_expired() -> None:
             with contextlib.suppress(Exception):
                 await websocket.close(code=4403, reason="token expired")
 
-        task = asyncio.get_running_loop().create_task(close_when_expired())
-        # The task dies with the socket: cancel it when the connection's context is dropped.
-        websocket.scope.setdefault("state", {})["expiry_task"] = task
+        def expired() -> None:
+            task = loop.create_task(close_expired())
+            _closing.add(task)
+            task.add_done_callback(_closing.discard)
+
+        # A timer, not a sleeping task: thousands of idle sockets each hold one until expiry.
+        # It dies with the socket: cancelled when the connection's context is dropped.
+        websocket.scope.setdefault("state", {})["expiry_task"] = loop.call_later(max(delay, 0), expired)
+
+
+# Close-at-expiry tasks while they run (the loop keeps only weak references to tasks).
+_closing: set[asyncio.Task[None]] = set()
 
 
 def _note(principal: Principal) -> None:

@@ -31,7 +31,12 @@ async def readyz(request: Request) -> Response:
         return JSONResponse({"status": "unavailable", "database": f"unreachable: {type(exc).__name__}"}, 503)
     if not current:
         return JSONResponse({"status": "unavailable", "database": "ok", "migrations": "pending"}, 503)
-    return JSONResponse({"status": "ready", "database": "ok", "migrations": "current"})
+    body = {"status": "ready", "database": "ok", "migrations": "current", "broadcast": "ok"}
+    # A degraded broadcaster leaves the process ready: events are read from the outbox meanwhile.
+    degraded = getattr(services.event_hub, "broadcast_degraded", None)
+    if degraded:
+        body.update(status="degraded", broadcast=f"degraded: {degraded}; polling the outbox")
+    return JSONResponse(body)
 
 
 async def metrics(request: Request) -> Response:

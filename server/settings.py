@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 from typing import Literal
 
@@ -45,6 +46,9 @@ class Settings(BaseSettings):
     trusted_documents: Literal["off", "public"] = Field(default="off", alias="TRUSTED_DOCUMENTS")
     # Off: no cost analysis, rate limits or `extensions.cost` (for overhead comparisons in bench/).
     limits_enabled: bool = Field(default=True, alias="CASEGRAPH_LIMITS")
+    # Read planner (planner/): `on` answers plannable queries with one SQL statement that builds
+    # the response JSON; `off` serves every operation through the resolvers (the reference path).
+    read_planner: Literal["on", "off"] = Field(default="on", alias="READ_PLANNER")
     # Browsers and operators (server.http_security, server.request_log, auth.key_vault).
     cors_allowed_origins: str = Field(default="", alias="CORS_ALLOWED_ORIGINS")
     cors_max_age: int = Field(default=600, alias="CORS_MAX_AGE")
@@ -55,6 +59,26 @@ class Settings(BaseSettings):
     # The server's clock starts at this instant (ISO-8601 with a zone) and runs from there: for
     # demos and tests at a chosen day and hour (server.clock). Refused in production.
     clock_start: AwareDatetime | None = Field(default=None, alias="CASEGRAPH_CLOCK")
+    # The email channel (EMAIL.md). SMTP_URL unset: outbound mails are recorded as SKIPPED.
+    smtp_url: SecretStr | None = Field(default=None, alias="SMTP_URL")
+    mail_from: str = Field(default="casegraph@casegraph.example", alias="MAIL_FROM")
+    mail_domain: str = Field(default="casegraph.example", alias="MAIL_DOMAIN")
+    mail_max_bytes: int = Field(default=25 * 1024 * 1024, alias="MAIL_MAX_BYTES", ge=1024)
+    mail_max_attachment_bytes: int = Field(default=10 * 1024 * 1024, alias="MAIL_MAX_ATTACHMENT_BYTES", ge=0)
+    # Partner webhooks (WEBHOOKS.md). Allowing http:// and private addresses is for development and
+    # tests; production ignores it.
+    webhook_allow_private: bool = Field(default=False, alias="WEBHOOK_ALLOW_PRIVATE")
+    webhook_timeout: float = Field(default=10.0, alias="WEBHOOK_TIMEOUT", gt=0, le=10)
+    webhook_concurrency: int = Field(default=64, alias="WEBHOOK_CONCURRENCY", ge=1)
+    webhook_per_endpoint: int = Field(default=4, alias="WEBHOOK_PER_ENDPOINT", ge=1)
+    # Seconds between retries, comma-separated (tests); empty: WEBHOOKS.md's schedule.
+    webhook_retry_schedule: str = Field(default="", alias="WEBHOOK_RETRY_SCHEDULE")
+
+    @cached_property
+    def webhook_schedule(self) -> tuple[timedelta, ...] | None:
+        """WEBHOOK_RETRY_SCHEDULE as delays; None: the contract's schedule."""
+        parts = [p.strip() for p in self.webhook_retry_schedule.split(",") if p.strip()]
+        return tuple(timedelta(seconds=float(p)) for p in parts) or None
 
     @cached_property
     def is_production(self) -> bool:

@@ -13,13 +13,22 @@ from domain.calendar import calendar_from_json
 from domain.enums import Priority, SlaTier
 from domain.sla import SlaPolicy
 
-__all__ = ["LoadedPolicy", "policy_by_id", "policy_for"]
+__all__ = ["LoadedPolicy", "loaded_policy", "policy_by_id", "policy_for", "policy_select"]
 
 
 @dataclass(frozen=True, slots=True)
 class LoadedPolicy:
     id: int
     policy: SlaPolicy
+
+
+def policy_select() -> Any:
+    """The columns `loaded_policy` reads: a policy and its calendar (to extend with more columns)."""
+    return _policy_select()
+
+
+def loaded_policy(row: Any) -> LoadedPolicy:
+    return _loaded(row)
 
 
 def _policy_select() -> Any:

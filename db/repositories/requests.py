@@ -10,7 +10,7 @@ read side (`availableTransitions`, `Sla`) build them there only.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,9 +18,11 @@ from sqlalchemy import exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.queries.scope import CustomerScope, in_scope
-from db.tables import ADJUSTMENTS, APPROVALS, COMMENTS, REQUESTS, columns
+from db.repositories.configuration import rules_from_rows, rules_rows_columns
+from db.repositories.policies import LoadedPolicy, loaded_policy, policy_select
+from db.tables import ADJUSTMENTS, APPROVALS, COMMENTS, POLICIES, REQUESTS, columns
 from domain.enums import ApprovalStatus, CommentVisibility, RequestStatus
-from domain.rules import DEFAULT_RULES
+from domain.rules import DEFAULT_RULES, Rules
 from domain.sla import SlaPolicy, next_check_at
 from records.rows import CommentRow, RequestRow
 
@@ -34,6 +36,7 @@ __all__ = [
     "merged",
     "next_sla_check",
     "public_comments",
+    "transition_context",
     "update_request",
 ]
 
@@ -80,6 +83,40 @@ async def lock_request(
     return RequestRow.of(found) if found is not None else None
 
 
+@dataclass(frozen=True, slots=True)
+class TransitionContext:
+    """What a transition of a locked request reads besides the row, read in one statement."""
+
+    has_pending_approval: bool
+    rules: Rules
+    policy: LoadedPolicy
+
+
+async def transition_context(session: AsyncSession, *, request_id: int, policy_id: int) -> TransitionContext:
+    """Pending approval, business rules and the request's SLA policy in ONE round trip.
+
+    Call it after `lock_request`: a statement of its own, so it sees everything committed
+    before the lock was granted (as `has_pending_approval`, `load_rules`, `policy_by_id` do).
+    """
+    pending = select(
+        exists().where(
+            APPROVALS.c.request_id == request_id, APPROVALS.c.status == ApprovalStatus.PENDING.value
+        )
+    ).scalar_subquery()
+    names, texts = rules_rows_columns()
+    stmt = (
+        policy_select()
+        .add_columns(pending.label("pending"), names.label("rule_names"), texts.label("rule_texts"))
+        .where(POLICIES.c.id == policy_id)
+    )
+    row = (await session.execute(stmt)).one()
+    return TransitionContext(
+        has_pending_approval=bool(row.pending),
+        rules=rules_from_rows(row.rule_names, row.rule_texts),
+        policy=loaded_policy(row),
+    )
+
+
 def merged(row: RequestRow, values: Mapping[str, Any]) -> RequestRow:
     """The row as it will read after `values` are written (columns RequestRow does not carry are ignored)."""
     return replace(row, **{k: v for k, v in values.items() if k in _ROW_FIELDS})
@@ -114,6 +151,7 @@ async def insert_comment(
     author_name: str,
     author_role: str,
     now: datetime,
+    channel: str = "PORTAL",
 ) -> int:
     """A new comment's id."""
     stmt = (
@@ -125,6 +163,7 @@ async def insert_comment(
             author_subject=author_subject,
             author_name=author_name,
             author_role=author_role,
+            channel=channel,
             created_at=now,
         )
         .returning(COMMENTS.c.id)

@@ -5,6 +5,7 @@ import { formatInstant, formatMoney, h, humanize } from './dom.js';
 import { countdown } from './sla.js';
 
 export type RequestDetail = Extract<NonNullable<ConsoleRequestDetailQuery['node']>, { __typename: 'ServiceRequest' }>;
+export type OutboundMailItem = ConsoleRequestDetailQuery['outboundMails']['nodes'][number];
 
 export interface DetailHooks {
   /** The request as the form will send it: the version shown now becomes `expectedVersion`. */
@@ -13,6 +14,34 @@ export interface DetailHooks {
   perform(action: TransitionAction, target: ActionTarget, values: Record<string, string>): Promise<string[] | null>;
   /** A form was opened or closed (live reloads wait while one is open). */
   formOpen(open: boolean): void;
+  /** Download an attachment (an authenticated GET of its `url`). */
+  download(url: string, filename: string): void;
+}
+
+/** The email channel: who asked by mail, the files received, the mails sent (EMAIL.md). */
+function mailSection(detail: RequestDetail, mails: readonly OutboundMailItem[], hooks: DetailHooks): HTMLElement | null {
+  const requester = detail.requester;
+  if (!requester && detail.attachments.length === 0 && mails.length === 0) return null;
+  const flags = requester ? [requester.active ? '' : 'inactive', requester.bouncing ? 'bouncing' : ''].filter(Boolean) : [];
+  return h(
+    'section',
+    { class: 'mail', 'data-testid': 'mail-thread' },
+    h('h3', {}, 'Mail'),
+    requester
+      ? h('p', { 'data-testid': 'requester', 'data-email': requester.email },
+          `Requester: ${requester.name ?? requester.email} <${requester.email}>`, flags.length ? ` (${flags.join(', ')})` : '')
+      : null,
+    detail.attachments.length
+      ? h('ul', { class: 'attachments' }, ...detail.attachments.map((a) =>
+          h('li', { 'data-testid': 'attachment' },
+            h('button', { type: 'button', class: 'link', onclick: () => hooks.download(a.url, a.filename) }, a.filename),
+            ` · ${a.contentType} · ${a.size} bytes`)))
+      : null,
+    h('ol', { class: 'outbound' }, ...mails.map((m) =>
+      h('li', { 'data-testid': 'outbound-mail', 'data-status': m.status },
+        h('time', {}, formatInstant(m.createdAt)), ` ${m.subject} → ${m.to.join(', ')} · ${humanize(m.status)}`,
+        m.attempts > 1 ? ` · ${m.attempts} attempts` : '', m.lastError ? ` · ${m.lastError}` : ''))),
+  );
 }
 
 function fact(label: string, value: Node | string): HTMLElement {
@@ -65,7 +94,13 @@ function actionForm(action: TransitionAction, target: ActionTarget, hooks: Detai
 }
 
 /** Render `detail` into `pane`; `receivedAt` anchors the SLA countdown. */
-export function renderDetail(pane: HTMLElement, detail: RequestDetail, receivedAt: number, hooks: DetailHooks): void {
+export function renderDetail(
+  pane: HTMLElement,
+  detail: RequestDetail,
+  mails: readonly OutboundMailItem[],
+  receivedAt: number,
+  hooks: DetailHooks,
+): void {
   const target = hooks.target(detail);
   const formSlot = h('div', { class: 'form-slot' });
   const closeForm = (): void => {
@@ -123,6 +158,7 @@ export function renderDetail(pane: HTMLElement, detail: RequestDetail, receivedA
         buttons.length ? h('div', { class: 'buttons' }, ...buttons) : h('p', { class: 'muted' }, 'Nothing you can do to this request now.'),
         formSlot),
       h('section', { class: 'description' }, h('h3', {}, 'Description'), h('p', {}, detail.description)),
+      mailSection(detail, mails, hooks),
       h(
         'section',
         { class: 'timeline' },

@@ -20,6 +20,7 @@ import {
 } from '../src/index.js';
 import { ACTIONS, type ActionTarget } from './actions.js';
 import { AlertBanners } from './alerts.js';
+import { HeldMails } from './held.js';
 import { Dashboard } from './dashboard.js';
 import { renderDetail, type RequestDetail } from './detail.js';
 import { byId, h } from './dom.js';
@@ -58,6 +59,7 @@ class ConsoleApp {
   /** Version of the open request on screen, and the newest one a live event announced. */
   private shownVersion = 0;
   private announcedVersion = 0;
+  private session: Session | null = null;
   private versions: Map<string, number> | null = null;
   private readonly alerts = new AlertBanners(byId('alerts'), {
     open: (id) => void this.open(id),
@@ -69,6 +71,10 @@ class ConsoleApp {
       this.showView('queue');
       void this.open(id);
     },
+  });
+  private readonly held = new HeldMails(byId('held-mail'), {
+    opened: (id) => void this.open(id),
+    notice: (text, kind) => this.notice(text, kind),
   });
   private readonly reloadQueue = debounce(() => void this.loadQueue(), RELOAD_DEBOUNCE_MS);
   // Debounced: by the time it runs the agent may have opened a form, which a reload would wipe.
@@ -133,6 +139,7 @@ class ConsoleApp {
       this.formIsOpen = false;
       const client = createCasegraphClient({ url: `${location.origin}/graphql`, getToken: session.getToken });
       this.client = client;
+      this.session = session;
       const [{ viewer }, { teams }] = await Promise.all([client.request(ConsoleViewerDocument), client.request(ConsoleTeamsDocument)]);
       this.viewer = viewer;
       if (subject) localStorage.setItem(LAST_IDENTITY, subject);
@@ -197,6 +204,8 @@ class ConsoleApp {
     try {
       const { serviceRequests } = await client.request(ConsoleTeamQueueDocument, { teamId });
       if (teamId !== this.teamId) return; // the agent switched teams meanwhile
+      // Held mail changes without request events: it is re-read with the queue.
+      void this.held.load(client).catch(() => undefined);
       const body = byId('queue-body');
       this.versions = renderQueue(body, serviceRequests.nodes, { openId: this.openId, onOpen: (id) => void this.open(id) }, this.versions, Date.now());
       byId('queue-count').textContent = `${serviceRequests.totalCount} open`;
@@ -248,7 +257,7 @@ class ConsoleApp {
     const id = this.openId;
     if (!client || !id) return;
     try {
-      const { node } = await client.request(ConsoleRequestDetailDocument, { id });
+      const { node, outboundMails } = await client.request(ConsoleRequestDetailDocument, { id });
       if (id !== this.openId) return;
       if (node?.__typename !== 'ServiceRequest') {
         byId('detail-pane').replaceChildren(h('p', { class: 'empty' }, 'This request is not visible to you.'));
@@ -256,7 +265,8 @@ class ConsoleApp {
       }
       this.formIsOpen = false;
       this.shownVersion = node.version;
-      renderDetail(byId('detail-pane'), node, Date.now(), {
+      renderDetail(byId('detail-pane'), node, outboundMails.nodes, Date.now(), {
+        download: (url, filename) => void this.download(url, filename),
         target: (d) => this.target(d),
         perform: (action, target, values) => this.perform(action, target, values),
         formOpen: (open) => {
@@ -265,6 +275,20 @@ class ConsoleApp {
       });
     } catch (error) {
       this.notice(`Request: ${describe(error)}`, 'error');
+    }
+  }
+
+  /** An attachment through an authenticated GET, handed to the browser as a file download. */
+  private async download(url: string, filename: string): Promise<void> {
+    const token = await this.session?.getToken();
+    try {
+      const response = await fetch(url, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const link = h('a', { href: URL.createObjectURL(await response.blob()), download: filename });
+      link.click();
+      URL.revokeObjectURL(link.getAttribute('href') ?? '');
+    } catch (error) {
+      this.notice(`Attachment: ${describe(error)}`, 'error');
     }
   }
 

@@ -15,9 +15,8 @@ import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
-from auth.permissions import Capability, can_see_comment, can_see_customer, has
+from auth.event_access import can_see_event
 from db.events import EventFilter
-from domain.enums import CommentVisibility
 from records.events import Cursor, EventRow, decode_cursor
 from resolvers.context import Context, EventHubPort
 from schema import ids
@@ -94,19 +93,9 @@ def open_stream(ctx: Context, *, after: Cursor | None, flt: EventFilter) -> Asyn
 
 
 async def visible_event(ctx: Context, row: EventRow) -> bool:
-    """Whether this event exists for the caller (ACCESS.md), checked afresh for every event.
-
-    Customer scope, and events about an INTERNAL comment only for callers who may read those
-    (the same rule as a request's `events` connection: the whole event is left out).
-    """
-    principal = ctx.principal
-    if not can_see_customer(principal, row.customer_id):
-        return False
-    if row.comment_id is not None and not has(principal, Capability.READ_INTERNAL_COMMENTS):
-        comment = await ctx.loaders.comment.load(row.comment_id)
-        if comment is None or not can_see_comment(principal, CommentVisibility(comment.visibility)):
-            return False
-    return True
+    """Whether this event exists for the caller (ACCESS.md), checked afresh for every event
+    (auth.event_access, the rule webhook deliveries are checked with too)."""
+    return await can_see_event(ctx.principal, row, ctx.loaders.comment.load)
 
 
 async def stream(

@@ -19,7 +19,7 @@ from schema.types.insight import FinancialHealth, PaymentBehavior, financial_hea
 from schema.types.money import Money, money
 from schema.types.node import Node
 from schema.types.ready import now_or_later, optional, required
-from schema.types.refs import InvoiceRef, PaymentRef, ServiceRequestRef
+from schema.types.refs import ContactRef, InvoiceRef, PaymentRef, ServiceRequestRef
 
 __all__ = ["Contract", "Customer"]
 
@@ -75,6 +75,13 @@ class Customer(Node):
     def contract(self, info: Ctx) -> Contract | None:
         key = (self.row.id, info.context.today())
         return optional(info.context.loaders.current_contract, key, Contract.from_row)
+
+    @strawberry.field(description="The customer's e-mail contacts (EMAIL.md).")
+    def contacts(self, info: Ctx) -> list[ContactRef]:
+        from schema.types.mail import Contact
+
+        build = lambda rows: [Contact.from_row(r) for r in rows]  # noqa: E731
+        return now_or_later(info.context.loaders.contacts_by_customer, self.row.id, build)
 
     @strawberry.field
     async def invoices(

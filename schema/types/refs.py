@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from schema.types.approval import Approval
     from schema.types.customer import Customer
     from schema.types.invoice import Adjustment, Invoice, Payment
+    from schema.types.mail import Attachment, Contact
     from schema.types.request import ServiceRequest
     from schema.types.sla import BusinessCalendar, Sla, SlaPolicy
     from schema.types.timeline import Comment, RequestEvent
@@ -23,8 +24,10 @@ __all__ = [
     "AdjustmentRef",
     "AgentRef",
     "ApprovalRef",
+    "AttachmentRef",
     "BusinessCalendarRef",
     "CommentRef",
+    "ContactRef",
     "CustomerRef",
     "InvoiceRef",
     "PaymentRef",
@@ -47,4 +50,6 @@ SlaRef: TypeAlias = Annotated["Sla", strawberry.lazy("schema.types.sla")]
 SlaPolicyRef: TypeAlias = Annotated["SlaPolicy", strawberry.lazy("schema.types.sla")]
 BusinessCalendarRef: TypeAlias = Annotated["BusinessCalendar", strawberry.lazy("schema.types.sla")]
 CommentRef: TypeAlias = Annotated["Comment", strawberry.lazy("schema.types.timeline")]
+ContactRef: TypeAlias = Annotated["Contact", strawberry.lazy("schema.types.mail")]
+AttachmentRef: TypeAlias = Annotated["Attachment", strawberry.lazy("schema.types.mail")]
 RequestEventRef: TypeAlias = Annotated["RequestEvent", strawberry.lazy("schema.types.timeline")]

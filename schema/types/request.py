@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
@@ -31,7 +32,9 @@ from schema.types.refs import (
     AdjustmentRef,
     AgentRef,
     ApprovalRef,
+    AttachmentRef,
     CommentRef,
+    ContactRef,
     CustomerRef,
     InvoiceRef,
     PaymentRef,
@@ -196,6 +199,24 @@ class ServiceRequest(Node):
             return None
         # Read within the caller's customers (the loader's scope).
         return optional(info.context.loaders.service_request, original_id, ServiceRequest.from_row)
+
+    @strawberry.field(description="The contact who asked by mail (EMAIL.md); null for other channels.")
+    def requester(self, info: Ctx) -> ContactRef | None:
+        from schema.types.mail import Contact
+
+        def build(rows: list[Any]) -> Contact | None:
+            return Contact.from_row(rows[0]) if rows else None
+
+        return now_or_later(info.context.loaders.requester_by_request, self.pk, build)
+
+    @strawberry.field(
+        description="Files received by mail for this request (INTERNAL comments' for staff only)."
+    )
+    async def attachments(self, info: Ctx) -> list[AttachmentRef]:
+        from schema.types.mail import visible_attachments
+
+        rows = await info.context.loaders.attachments_by_request.load(self.pk)
+        return await visible_attachments(info, rows)
 
     @strawberry.field
     def resolution(self) -> Resolution | None:

@@ -8,7 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from auth.permissions import Capability
-from domain.enums import CommentVisibility, RequestEventKind, RequestStatus, Role, SlaTarget
+from domain.enums import Channel, CommentVisibility, RequestEventKind, RequestStatus, Role, SlaTarget
 from domain.enums import CommentVisibility as DomainVisibility
 from records.events import EventRow
 from records.rows import CommentRow
@@ -16,7 +16,7 @@ from schema import ids
 from schema.context import TypeContext
 from schema.types.node import Node
 from schema.types.ready import now_or_later, optional, required
-from schema.types.refs import ApprovalRef, ServiceRequestRef
+from schema.types.refs import ApprovalRef, AttachmentRef, ServiceRequestRef
 
 __all__ = ["Comment", "RequestEvent", "SlaAlert"]
 
@@ -31,6 +31,7 @@ class Comment(Node):
     author_name: str = strawberry.field(description="Display name of the author.")
     author_role: Role
     created_at: datetime
+    channel: Channel = strawberry.field(description="Where the comment came from (EMAIL: a mailed reply).")
 
     @classmethod
     def from_row(cls, row: CommentRow) -> Comment:
@@ -42,7 +43,15 @@ class Comment(Node):
             author_name=row.author_name,
             author_role=Role(row.author_role),
             created_at=row.created_at,
+            channel=Channel(row.channel),
         )
+
+    @strawberry.field(description="Files that came with the mail this comment was made from.")
+    def attachments(self, info: Ctx) -> list[AttachmentRef]:
+        from schema.types.mail import Attachment
+
+        build = lambda rows: [Attachment.from_row(r) for r in rows]  # noqa: E731
+        return now_or_later(info.context.loaders.attachments_by_comment, self.row.id, build)
 
 
 @strawberry.type(description="Something that happened to a request. Events are durable and ordered.")

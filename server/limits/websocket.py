@@ -11,6 +11,7 @@ larger than 1 MB close the socket with 4400.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncGenerator
 from json import JSONDecodeError
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,14 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 from strawberry.types import ExecutionResult
 
 from resolvers.context import Context
+from server.audiences import (
+    SEND_QUEUE_LIMIT,
+    SLOW_CONSUMER_CLOSE,
+    Audience,
+    Member,
+    SocketSender,
+    audience_key,
+)
 from server.limits.admission import OperationRequest
 from server.limits.bodies import MAX_MESSAGE_BYTES, message_too_large
 from server.limits.errors import RATE_LIMITED, Refusal
@@ -39,6 +48,9 @@ if TYPE_CHECKING:
     from server.limits.admission import Limits
 
 __all__ = ["LimitedTransportWSHandler", "SizeLimitedWebSocket"]
+
+# Tasks started from synchronous callbacks, kept alive until they finish.
+_background: set[asyncio.Task[Any]] = set()
 
 
 class SizeLimitedWebSocket(ASGIWebSocketAdapter):
@@ -83,8 +95,26 @@ class _LimitedOperation(Operation[Context, None]):
         await self.send_operation_message({"id": self.id, "type": "next", "payload": payload})
 
 
+class _AudienceOperation(Operation[Context, None]):
+    """A subscription served by its audience (server.audiences): no task of its own."""
+
+    __slots__ = ("audience", "lease", "member")
+
+    def __init__(self, *args: Any, lease: str | None, member: Member) -> None:
+        super().__init__(*args)
+        self.lease = lease
+        self.member = member
+        self.audience: Audience | None = None
+
+
 class LimitedTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    """strawberry's graphql-transport-ws handler with admission before every operation."""
+    """strawberry's graphql-transport-ws handler with admission before every operation.
+
+    Live `requestEvents`/`slaAlerts` subscriptions join their audience
+    (server.audiences) instead of running on their own.
+    """
+
+    _sender: SocketSender | None = None
 
     @property
     def limits(self) -> Limits:
@@ -129,6 +159,38 @@ class LimitedTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if admission.query is None:
             await self.handle_invalid_message("a subscribe message needs a query or a persisted-query hash")
             return
+        audiences = getattr(self.view, "audiences", None)
+        variables = payload.get("variables")
+        key = None
+        if audiences is not None and isinstance(variables, dict | None):
+            key = audience_key(admission.query, payload.get("operationName"), variables, principal)
+        if audiences is not None and key is not None:
+            member = Member(
+                operation_id=message["id"],
+                sender=self._socket_sender(),
+                expires_at=principal.expires_at,
+                extensions=admission.extensions(),
+                on_end=self._member_ended,
+            )
+            shared = _AudienceOperation(
+                self,
+                message["id"],
+                admission.query,
+                variables,
+                payload.get("operationName"),
+                lease=lease,
+                member=member,
+            )
+            self.operations[message["id"]] = shared
+            shared.audience = audiences.join(
+                key,
+                member,
+                query=admission.query,
+                variables=variables,
+                operation_name=payload.get("operationName"),
+                principal=principal,
+            )
+            return
         operation = _LimitedOperation(
             self,
             message["id"],
@@ -148,6 +210,54 @@ class LimitedTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         finally:
             if isinstance(operation, _LimitedOperation):
                 await self.limits.give_back_subscription_slot(operation.lease)
+
+    async def cleanup_operation(self, operation_id: str) -> None:
+        operation = self.operations.get(operation_id)
+        if not isinstance(operation, _AudienceOperation):
+            await super().cleanup_operation(operation_id)
+            return
+        del self.operations[operation_id]
+        operation.member.active = False
+        if operation.audience is not None:
+            operation.audience.remove(operation.member)
+        await self.limits.give_back_subscription_slot(operation.lease)
+
+    async def shutdown(self) -> None:
+        try:
+            await super().shutdown()
+        finally:
+            if self._sender is not None:
+                self._sender.cancel()
+
+    def _socket_sender(self) -> SocketSender:
+        if self._sender is None:
+            self._sender = SocketSender(self.websocket.ws.send_text, self._overflowed)  # type: ignore[attr-defined]
+        return self._sender
+
+    def _member_ended(self, member: Member) -> None:
+        """Its audience ended the operation (complete or error): forget it, give its slot back."""
+        operation = self.operations.get(member.operation_id)
+        if isinstance(operation, _AudienceOperation) and operation.member is member:
+            del self.operations[member.operation_id]
+            task = asyncio.get_running_loop().create_task(
+                self.limits.give_back_subscription_slot(operation.lease)
+            )
+            _background.add(task)
+            task.add_done_callback(_background.discard)
+
+    def _overflowed(self) -> None:
+        """Too many frames pending on this socket: leave every audience and close it."""
+        task = asyncio.get_running_loop().create_task(self._close_slow())
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+    async def _close_slow(self) -> None:
+        for operation_id, operation in list(self.operations.items()):
+            if isinstance(operation, _AudienceOperation):
+                await self.cleanup_operation(operation_id)
+        reason = f"too slow: more than {SEND_QUEUE_LIMIT} messages pending; reconnect and resume with after"
+        with contextlib.suppress(Exception):
+            await self.websocket.close(SLOW_CONSUMER_CLOSE, reason)
 
     async def _refuse(self, operation_id: str, refusal: Refusal) -> None:
         message: ErrorMessage = {"id": operation_id, "type": "error", "payload": [refusal.error()]}  # type: ignore[list-item]

@@ -14,7 +14,7 @@ from typing import Any
 from db.repositories.policies import LoadedPolicy
 from db.repositories.requests import changed, insert_comment, merged, next_sla_check, update_request
 from db.uow import UnitOfWork
-from domain.enums import CommentVisibility, RequestEventKind, RequestStatus
+from domain.enums import Channel, CommentVisibility, RequestEventKind, RequestStatus
 from domain.lifecycle import comment_effect
 from records.rows import CommentRow, RequestRow
 from services.author import Author
@@ -34,6 +34,7 @@ class RequestChange:
         author: Author,
         action: str,
         auto_close_after: timedelta | None = None,
+        channel: Channel = Channel.PORTAL,
     ) -> None:
         self.uow = uow
         # The configured delay (business rules `lifecycle.auto_close_days`) when the change may
@@ -43,6 +44,8 @@ class RequestChange:
         self.policy = policy
         self.author = author
         self.action = action
+        # Where the author's comments of this change come from (EMAIL for the mail channel).
+        self.channel = channel
         self.values: dict[str, Any] = {}
         self.comment_ids: list[int] = []
         self._events: list[dict[str, Any]] = []
@@ -119,6 +122,7 @@ class RequestChange:
             author_name=name,
             author_role=role,
             now=self.now,
+            channel=self.channel.value,
         )
         self.comment_ids.append(comment_id)
         audited = {"requestId": self.before.id, "visibility": visibility, "body": body, **(provenance or {})}

@@ -11,7 +11,7 @@ from db.repositories.policies import policy_by_id
 from db.repositories.requests import lock_request
 from db.uow import UnitOfWork
 from domain.capture import TEXT_MAX, text_error
-from domain.enums import CommentVisibility, RequestStatus
+from domain.enums import Channel, CommentVisibility, RequestStatus
 from domain.errors import not_found
 from domain.lifecycle import comment_effect
 from records.rows import RequestRow
@@ -23,7 +23,13 @@ __all__ = ["add_comment"]
 
 
 async def add_comment(
-    uow: UnitOfWork, *, request_id: int, body: str, visibility: CommentVisibility, author: Author
+    uow: UnitOfWork,
+    *,
+    request_id: int,
+    body: str,
+    visibility: CommentVisibility,
+    author: Author,
+    channel: Channel = Channel.PORTAL,
 ) -> tuple[RequestRow, int]:
     """(the request as written, the new comment's id); raises DomainError."""
     row = await lock_request(uow.session, request_id=request_id, scope=author.scope)
@@ -33,7 +39,7 @@ async def add_comment(
     if error is not None:
         raise error
     policy = await policy_by_id(uow.session, policy_id=row.sla_policy_id)
-    change = RequestChange(uow, row, policy=policy, author=author, action="ADD_COMMENT")
+    change = RequestChange(uow, row, policy=policy, author=author, action="ADD_COMMENT", channel=channel)
     effect = comment_effect(status=RequestStatus(row.status), actor=author.actor, visibility=visibility)
     if effect.resumes:
         resume_waiting(change)

@@ -19,12 +19,13 @@ from db.repositories.configuration import exchange_rates, load_rules
 from db.repositories.customers import capture_facts, customer_facts
 from db.repositories.idempotency import find_idempotent_request, lock_idempotency_key, save_idempotency_key
 from db.repositories.ledger import set_invoice_disputed
+from db.repositories.mail import requester_by_subject
 from db.repositories.policies import policy_for
 from db.repositories.requests import insert_request, lock_request
 from db.uow import UnitOfWork
 from domain.calendar import utc_date
 from domain.capture import MoneyInput, capture_errors
-from domain.enums import Channel, KycStatus, Priority, RequestEventKind, RequestStatus, RequestType
+from domain.enums import Channel, KycStatus, Priority, RequestEventKind, RequestStatus, RequestType, Role
 from domain.errors import DomainError, UserErrorCode, first_error, not_found
 from domain.money import Money, parse_money, to_usd
 from domain.routing import derive_priority
@@ -158,6 +159,11 @@ async def create_request(uow: UnitOfWork, *, spec: CreateSpec, author: Author) -
         "updated_at": uow.now,
     }
     row = await insert_request(session, values=values)
+    if author.role is Role.CUSTOMER:
+        # EMAIL.md: a portal user who is a contact of the customer is the request's requester.
+        await requester_by_subject(
+            session, request_id=row.id, customer_id=row.customer_id, subject=author.subject
+        )
     uow.audit(
         "CREATE", "ServiceRequest", row.id, None, {**values, "number": row.number, "version": row.version}
     )

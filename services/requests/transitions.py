@@ -13,20 +13,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from db.repositories.approvals import cancel_pending_approvals
-from db.repositories.configuration import exchange_rates, load_rules
+from db.repositories.configuration import exchange_rates
 from db.repositories.customers import capture_facts, customer_facts
 from db.repositories.ledger import clear_dispute_unless_open, set_invoice_disputed
-from db.repositories.policies import policy_by_id, policy_for
-from db.repositories.requests import (
-    has_pending_approval,
-    has_posted_adjustment,
-    lock_request,
-)
+from db.repositories.policies import policy_for
+from db.repositories.requests import has_posted_adjustment, lock_request, transition_context
 from db.repositories.staff import mark_assigned, staff_member, team_by_id, team_ids_of
 from db.uow import UnitOfWork
 from domain.calendar import utc_date
 from domain.capture import TEXT_MAX, MoneyInput, capture_errors, text_error
 from domain.enums import (
+    Channel,
     CommentVisibility,
     KycStatus,
     Priority,
@@ -67,6 +64,7 @@ class TransitionSpec:
     code: ResolutionCode | None = None  # RESOLVE
     summary: str | None = None  # RESOLVE
     duplicate_of_id: int | None = None  # CANCEL as a duplicate of that request (markDuplicate)
+    channel: Channel = Channel.PORTAL  # where the message comes from (EMAIL: a mailed reply)
 
 
 @dataclass
@@ -86,8 +84,9 @@ async def perform_transition(
     row = await lock_request(uow.session, request_id=request_id, scope=author.scope)
     if row is None:
         raise not_found("service request", "id")
-    rules = await load_rules(uow.session)
-    pending = await has_pending_approval(uow.session, request_id=row.id)
+    # Pending approval, business rules (read in every transaction) and SLA policy: one round trip.
+    context = await transition_context(uow.session, request_id=row.id, policy_id=row.sla_policy_id)
+    rules, pending = context.rules, context.has_pending_approval
     message = spec.message if spec.message is not None and spec.message.strip() else None
     errors = transition_errors(
         action=spec.action,
@@ -111,14 +110,14 @@ async def perform_transition(
     error = first_error(errors)
     if error is not None:
         raise error
-    policy = await policy_by_id(uow.session, policy_id=row.sla_policy_id)
     change = RequestChange(
         uow,
         row,
-        policy=policy,
+        policy=context.policy,
         author=author,
         action=spec.action.value,
         auto_close_after=rules.lifecycle.auto_close_after,
+        channel=spec.channel,
     )
     await _EFFECTS[spec.action](work, change, message)
     return await change.save(), change.comment_ids

@@ -56,14 +56,17 @@ OPERATOR = {
     C.SUBSCRIBE_EVENTS,
     C.SUBSCRIBE_SLA_ALERTS,
     C.SUBSCRIBE_APPROVALS,
+    # EMAIL.md: inbound/outbound mail read with requests:read, held mail handled with requests:write.
+    C.READ_MAIL,
+    C.HANDLE_MAIL,
 }
 EXPECTED: dict[Role, set[Capability]] = {
     Role.CUSTOMER: EXTERNAL | {C.READ_OWN_CREDIT_LIMIT},
-    Role.PARTNER: EXTERNAL,
+    Role.PARTNER: EXTERNAL | {C.MANAGE_WEBHOOKS},  # WEBHOOKS.md: its own endpoints
     Role.AGENT: OPERATOR,
     Role.SUPERVISOR: OPERATOR,
     Role.FINANCE: OPERATOR,
-    Role.ADMIN: OPERATOR | {C.READ_AUDIT},
+    Role.ADMIN: OPERATOR | {C.READ_AUDIT, C.MANAGE_WEBHOOKS},
     Role.AUDITOR: {
         C.READ_REQUESTS,
         C.READ_CUSTOMERS,
@@ -74,6 +77,7 @@ EXPECTED: dict[Role, set[Capability]] = {
         C.READ_METRICS,
         C.READ_AUDIT,
         C.SUBSCRIBE_EVENTS,
+        C.READ_MAIL,
     },
 }
 

@@ -101,6 +101,16 @@ EXAMPLE: dict[str, Any] = {
             "calendar": None,
         }
     ],
+    # EMAIL.md's example (the address in mixed case: natural keys compare case-insensitively).
+    "mailboxes": [
+        {
+            "address": "Billing@casegraph.example",
+            "team": "Billing",
+            "defaultType": "BILLING_DISPUTE",
+            "name": "Acme Billing",
+        }
+    ],
+    "contacts": [{"email": "AP@acme.example", "customer": "C-1001", "name": "Jane Roe", "active": True}],
 }
 
 

@@ -27,7 +27,11 @@ async def test_example_file_then_same_file_again_changes_nothing(session: AsyncS
         "exchangeRates": (1, 0, 0),
         # ENTERPRISE/URGENT exists from migration 0002 (900 s / 14,400 s, 24x7): already equal.
         "slaPolicies": (0, 0, 1),
+        "mailboxes": (1, 0, 0),
+        "contacts": (1, 0, 0),
     }
+    stored = await session.execute(text("SELECT address FROM mailboxes UNION ALL SELECT email FROM contacts"))
+    assert sorted(stored.scalars()) == ["ap@acme.example", "billing@casegraph.example"]
     before = await dump(session)
 
     again = await import_master_data(session, example())

@@ -153,6 +153,31 @@ CASES: list[tuple[str, Callable[[File], None], str]] = [
         _set("customers.3.riskRatng", "LOW"),
         'customers[3] (externalRef "C-1004"): riskRatng: is not a known field of customers',
     ),
+    (
+        "contact-unknown-customer",
+        _set("contacts.0.customer", "C-9999"),
+        'contacts[0] (email "AP@acme.example"): customer: customer "C-9999" is neither in this file nor',
+    ),
+    (
+        "contact-not-an-address",
+        _set("contacts.0.email", "jane roe"),
+        'contacts[0] (email "jane roe"): email: "jane roe" is not an e-mail address',
+    ),
+    (
+        "mailbox-unknown-team",
+        _set("mailboxes.0.team", "Treasury"),
+        'mailboxes[0] (address "Billing@casegraph.example"): team: team "Treasury" is neither in this file',
+    ),
+    (
+        "mailbox-type",
+        _set("mailboxes.0.defaultType", "COMPLAINT"),
+        'mailboxes[0] (address "Billing@casegraph.example"): defaultType: "COMPLAINT" is not one of',
+    ),
+    (
+        "contact-same-address-twice",
+        lambda data: data["contacts"].append({**data["contacts"][0], "email": "ap@ACME.example"}),
+        'contacts[1] (email "ap@ACME.example"): email: the same record appears twice (first as contacts[0]',
+    ),
 ]
 
 

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from server.settings import Settings
 from tests.conftest import Tokens, bearer
 
 VIEWER = "{ viewer { subject roles scopes } }"
@@ -108,7 +109,7 @@ async def test_jwks_publishes_the_signing_key(client: httpx.AsyncClient, tokens:
 
 
 async def test_an_unexpected_failure_is_masked_and_logged(
-    client: httpx.AsyncClient,
+    settings: Settings,
     engine: AsyncEngine,
     tokens: Tokens,
     monkeypatch: pytest.MonkeyPatch,
@@ -117,6 +118,11 @@ async def test_an_unexpected_failure_is_masked_and_logged(
     """A bug inside a resolver reaches the client as a generic error (no message, no trace)
     and the operator's log as the full exception."""
     import resolvers.query
+    from server.app import create_app
+
+    # A resolver's failure: the read planner would answer `teams` without the resolvers.
+    settings.read_planner = "off"
+    app = create_app(settings)
 
     async def broken(*_: object) -> object:
         raise RuntimeError("secret detail: connection string postgres://x")
@@ -124,9 +130,15 @@ async def test_an_unexpected_failure_is_masked_and_logged(
     monkeypatch.setattr(resolvers.query, "all_teams", broken)
     await _staff(engine, "admin@example.com")
     with caplog.at_level("ERROR", logger="casegraph.graphql"):
-        response = await client.post(
-            "/graphql", json={"query": "{ teams { id } }"}, headers=bearer(tokens.staff("admin@example.com"))
-        )
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client,
+        ):
+            response = await client.post(
+                "/graphql",
+                json={"query": "{ teams { id } }"},
+                headers=bearer(tokens.staff("admin@example.com")),
+            )
     assert response.status_code == 200
     body = response.json()
     assert body["data"] is None

@@ -175,6 +175,18 @@ export type AssignServiceRequestInput = {
   teamId?: InputMaybe<Scalars['ID']['input']>;
 };
 
+/** A file received with a mail, stored by casegraph. */
+export type Attachment = Node & {
+  __typename?: 'Attachment';
+  contentType: Scalars['String']['output'];
+  createdAt: Scalars['DateTime']['output'];
+  filename: Scalars['String']['output'];
+  id: Scalars['ID']['output'];
+  size: Scalars['Int']['output'];
+  /** Path of an authenticated GET (bearer token) that downloads it. */
+  url: Scalars['String']['output'];
+};
+
 /** One append-only, hash-chained audit record. */
 export type AuditEntry = Node & {
   __typename?: 'AuditEntry';
@@ -234,10 +246,14 @@ export const Channel = {
 export type Channel = typeof Channel[keyof typeof Channel];
 export type Comment = Node & {
   __typename?: 'Comment';
+  /** Files that came with the mail this comment was made from. */
+  attachments: Array<Attachment>;
   /** Display name of the author. */
   authorName: Scalars['String']['output'];
   authorRole: Role;
   body: Scalars['String']['output'];
+  /** Where the comment came from (EMAIL: a mailed reply). */
+  channel: Channel;
   createdAt: Scalars['DateTime']['output'];
   id: Scalars['ID']['output'];
   visibility: CommentVisibility;
@@ -263,6 +279,18 @@ export const CommentVisibility = {
 } as const;
 
 export type CommentVisibility = typeof CommentVisibility[keyof typeof CommentVisibility];
+/** A customer's e-mail address casegraph knows (master data, EMAIL.md). */
+export type Contact = Node & {
+  __typename?: 'Contact';
+  active: Scalars['Boolean']['output'];
+  /** Mail to it bounced: casegraph sends it nothing more. */
+  bouncing: Scalars['Boolean']['output'];
+  customer: Customer;
+  email: Scalars['String']['output'];
+  id: Scalars['ID']['output'];
+  name: Maybe<Scalars['String']['output']>;
+};
+
 export type Contract = Node & {
   __typename?: 'Contract';
   customer: Customer;
@@ -297,9 +325,25 @@ export type CreateServiceRequestInput = {
   type: RequestType;
 };
 
+export type CreateWebhookEndpointInput = {
+  description?: InputMaybe<Scalars['String']['input']>;
+  eventKinds: Array<RequestEventKind>;
+  url: Scalars['String']['input'];
+};
+
+export type CreateWebhookEndpointPayload = {
+  __typename?: 'CreateWebhookEndpointPayload';
+  endpoint: Maybe<WebhookEndpoint>;
+  /** Shown once: store it now. */
+  secret: Maybe<Scalars['String']['output']>;
+  userErrors: Array<UserError>;
+};
+
 /** The governed customer master record (one golden record per customer). */
 export type Customer = Node & {
   __typename?: 'Customer';
+  /** The customer's e-mail contacts (EMAIL.md). */
+  contacts: Array<Contact>;
   contract: Maybe<Contract>;
   country: Scalars['String']['output'];
   /** Null for callers not allowed to see credit data (see ACCESS.md). */
@@ -397,6 +441,27 @@ export const Decision = {
 } as const;
 
 export type Decision = typeof Decision[keyof typeof Decision];
+export type DeleteWebhookEndpointInput = {
+  id: Scalars['ID']['input'];
+};
+
+export type DeleteWebhookEndpointPayload = {
+  __typename?: 'DeleteWebhookEndpointPayload';
+  deletedId: Maybe<Scalars['ID']['output']>;
+  userErrors: Array<UserError>;
+};
+
+export type DiscardInboundMailInput = {
+  inboundMailId: Scalars['ID']['input'];
+  reason: Scalars['String']['input'];
+};
+
+export type DiscardInboundMailPayload = {
+  __typename?: 'DiscardInboundMailPayload';
+  inboundMail: Maybe<InboundMail>;
+  userErrors: Array<UserError>;
+};
+
 export type DurationStats = {
   __typename?: 'DurationStats';
   averageSeconds: Maybe<Scalars['Float']['output']>;
@@ -415,6 +480,46 @@ export type FinancialHealth = {
   riskRating: RiskRating;
 };
 
+/** A received message, stored whole; staff only (EMAIL.md). */
+export type InboundMail = Node & {
+  __typename?: 'InboundMail';
+  attachments: Array<Attachment>;
+  from: Scalars['String']['output'];
+  id: Scalars['ID']['output'];
+  messageId: Scalars['String']['output'];
+  reason: Maybe<Scalars['String']['output']>;
+  receivedAt: Scalars['DateTime']['output'];
+  serviceRequest: Maybe<ServiceRequest>;
+  status: InboundMailStatus;
+  subject: Scalars['String']['output'];
+  /** The whole text, quoted history included. */
+  textBody: Scalars['String']['output'];
+  to: Array<Scalars['String']['output']>;
+};
+
+export type InboundMailConnection = {
+  __typename?: 'InboundMailConnection';
+  edges: Array<InboundMailEdge>;
+  nodes: Array<InboundMail>;
+  pageInfo: PageInfo;
+  totalCount: Scalars['Int']['output'];
+};
+
+export type InboundMailEdge = {
+  __typename?: 'InboundMailEdge';
+  cursor: Scalars['String']['output'];
+  node: InboundMail;
+};
+
+/** What became of a received mail (EMAIL.md). */
+export const InboundMailStatus = {
+  DISCARDED: 'DISCARDED',
+  IGNORED: 'IGNORED',
+  PROCESSED: 'PROCESSED',
+  UNMATCHED: 'UNMATCHED'
+} as const;
+
+export type InboundMailStatus = typeof InboundMailStatus[keyof typeof InboundMailStatus];
 export type Invoice = Node & {
   __typename?: 'Invoice';
   adjustments: Array<Adjustment>;
@@ -470,6 +575,20 @@ export const KycStatus = {
 } as const;
 
 export type KycStatus = typeof KycStatus[keyof typeof KycStatus];
+export type LinkInboundMailInput = {
+  /** Make the sender an active contact of the customer (later mail is known). */
+  createContact?: InputMaybe<Scalars['Boolean']['input']>;
+  customerId: Scalars['ID']['input'];
+  inboundMailId: Scalars['ID']['input'];
+};
+
+export type LinkInboundMailPayload = {
+  __typename?: 'LinkInboundMailPayload';
+  /** The request created from the held mail. */
+  serviceRequest: Maybe<ServiceRequest>;
+  userErrors: Array<UserError>;
+};
+
 export type MarkDuplicateInput = {
   /** The open request of the same customer that carries on; it receives the PUBLIC comments. */
   duplicateOfId: Scalars['ID']['input'];
@@ -515,18 +634,30 @@ export type Mutation = {
   cancelServiceRequest: ServiceRequestPayload;
   closeServiceRequest: ServiceRequestPayload;
   createServiceRequest: ServiceRequestPayload;
+  createWebhookEndpoint: CreateWebhookEndpointPayload;
   decideApproval: ApprovalPayload;
+  deleteWebhookEndpoint: DeleteWebhookEndpointPayload;
+  /** Staff: set a held mail aside as DISCARDED, with the reason. */
+  discardInboundMail: DiscardInboundMailPayload;
   escalateServiceRequest: ServiceRequestPayload;
+  /** Staff: create the request a held mail asks for, for this customer, the sender as requester. */
+  linkInboundMail: LinkInboundMailPayload;
   /** Staff: close a request as a duplicate of another open request of the same customer; its PUBLIC comments are copied there. */
   markDuplicate: MarkDuplicatePayload;
   postAdjustment: AdjustmentPayload;
   provideCustomerInfo: ServiceRequestPayload;
+  /** Re-send, with their original webhook-id, every event after `after` (a stream cursor), or since the endpoint was created, that the endpoint would have received. */
+  redeliverWebhooks: RedeliverWebhooksPayload;
   reopenServiceRequest: ServiceRequestPayload;
   requestApproval: ApprovalPayload;
   requestCustomerInfo: ServiceRequestPayload;
   resolveServiceRequest: ServiceRequestPayload;
+  rotateWebhookSecret: RotateWebhookSecretPayload;
+  /** Queue a signed `{"type": "PING"}` delivery to the endpoint now. */
+  sendTestWebhook: SendTestWebhookPayload;
   startWork: ServiceRequestPayload;
   triageServiceRequest: ServiceRequestPayload;
+  updateWebhookEndpoint: UpdateWebhookEndpointPayload;
 };
 
 
@@ -560,13 +691,33 @@ export type MutationCreateServiceRequestArgs = {
 };
 
 
+export type MutationCreateWebhookEndpointArgs = {
+  input: CreateWebhookEndpointInput;
+};
+
+
 export type MutationDecideApprovalArgs = {
   input: DecideApprovalInput;
 };
 
 
+export type MutationDeleteWebhookEndpointArgs = {
+  input: DeleteWebhookEndpointInput;
+};
+
+
+export type MutationDiscardInboundMailArgs = {
+  input: DiscardInboundMailInput;
+};
+
+
 export type MutationEscalateServiceRequestArgs = {
   input: TransitionServiceRequestInput;
+};
+
+
+export type MutationLinkInboundMailArgs = {
+  input: LinkInboundMailInput;
 };
 
 
@@ -582,6 +733,11 @@ export type MutationPostAdjustmentArgs = {
 
 export type MutationProvideCustomerInfoArgs = {
   input: TransitionServiceRequestInput;
+};
+
+
+export type MutationRedeliverWebhooksArgs = {
+  input: RedeliverWebhooksInput;
 };
 
 
@@ -605,6 +761,16 @@ export type MutationResolveServiceRequestArgs = {
 };
 
 
+export type MutationRotateWebhookSecretArgs = {
+  input: RotateWebhookSecretInput;
+};
+
+
+export type MutationSendTestWebhookArgs = {
+  input: SendTestWebhookInput;
+};
+
+
 export type MutationStartWorkArgs = {
   input: TransitionServiceRequestInput;
 };
@@ -612,6 +778,11 @@ export type MutationStartWorkArgs = {
 
 export type MutationTriageServiceRequestArgs = {
   input: TriageServiceRequestInput;
+};
+
+
+export type MutationUpdateWebhookEndpointArgs = {
+  input: UpdateWebhookEndpointInput;
 };
 
 export type Node = {
@@ -624,6 +795,44 @@ export const OrderDirection = {
 } as const;
 
 export type OrderDirection = typeof OrderDirection[keyof typeof OrderDirection];
+/** A mail casegraph sends: one per (event, recipient); staff only (EMAIL.md). */
+export type OutboundMail = Node & {
+  __typename?: 'OutboundMail';
+  attempts: Scalars['Int']['output'];
+  createdAt: Scalars['DateTime']['output'];
+  id: Scalars['ID']['output'];
+  /** The SMTP server's last answer when it failed. */
+  lastError: Maybe<Scalars['String']['output']>;
+  sentAt: Maybe<Scalars['DateTime']['output']>;
+  serviceRequest: Maybe<ServiceRequest>;
+  status: OutboundMailStatus;
+  subject: Scalars['String']['output'];
+  to: Array<Scalars['String']['output']>;
+};
+
+export type OutboundMailConnection = {
+  __typename?: 'OutboundMailConnection';
+  edges: Array<OutboundMailEdge>;
+  nodes: Array<OutboundMail>;
+  pageInfo: PageInfo;
+  totalCount: Scalars['Int']['output'];
+};
+
+export type OutboundMailEdge = {
+  __typename?: 'OutboundMailEdge';
+  cursor: Scalars['String']['output'];
+  node: OutboundMail;
+};
+
+/** Where a mail casegraph sends stands; SKIPPED: SMTP_URL unset. */
+export const OutboundMailStatus = {
+  FAILED: 'FAILED',
+  PENDING: 'PENDING',
+  SENT: 'SENT',
+  SKIPPED: 'SKIPPED'
+} as const;
+
+export type OutboundMailStatus = typeof OutboundMailStatus[keyof typeof OutboundMailStatus];
 export type PageInfo = {
   __typename?: 'PageInfo';
   endCursor: Maybe<Scalars['String']['output']>;
@@ -707,16 +916,24 @@ export type Query = {
   /** Newest first; `entityId` is the global ID of the entity whose entries to show. */
   auditLog: AuditEntryConnection;
   customers: CustomerConnection;
+  /** Received mail, newest first; staff only (EMAIL.md). */
+  inboundMails: InboundMailConnection;
   invoices: InvoiceConnection;
   metrics: ServiceMetrics;
   node: Maybe<Node>;
   nodes: Array<Maybe<Node>>;
+  /** Mail casegraph sends, newest first; staff only (EMAIL.md). */
+  outboundMails: OutboundMailConnection;
   /** Look-up by human-readable number, for partner systems. */
   serviceRequestByNumber: Maybe<ServiceRequest>;
   serviceRequests: ServiceRequestConnection;
   teams: Array<Team>;
   verifyAuditChain: AuditVerification;
   viewer: Viewer;
+  /** An endpoint's delivery log, newest first. */
+  webhookDeliveries: WebhookDeliveryConnection;
+  /** Webhook endpoints: a partner's own, or every one for an ADMIN. */
+  webhookEndpoints: WebhookEndpointConnection;
 };
 
 
@@ -740,6 +957,13 @@ export type QueryCustomersArgs = {
   filter?: InputMaybe<CustomerFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
   last?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryInboundMailsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  status?: InputMaybe<Array<InboundMailStatus>>;
 };
 
 
@@ -768,6 +992,14 @@ export type QueryNodesArgs = {
 };
 
 
+export type QueryOutboundMailsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  serviceRequestId?: InputMaybe<Scalars['ID']['input']>;
+  status?: InputMaybe<Array<OutboundMailStatus>>;
+};
+
+
 export type QueryServiceRequestByNumberArgs = {
   number: Scalars['String']['input'];
 };
@@ -780,6 +1012,32 @@ export type QueryServiceRequestsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
   last?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<ServiceRequestOrder>;
+};
+
+
+export type QueryWebhookDeliveriesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  endpointId: Scalars['ID']['input'];
+  first?: InputMaybe<Scalars['Int']['input']>;
+  status?: InputMaybe<Array<WebhookDeliveryStatus>>;
+};
+
+
+export type QueryWebhookEndpointsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type RedeliverWebhooksInput = {
+  /** A stream cursor (RequestEvent.cursor); omitted: since the endpoint was created. */
+  after?: InputMaybe<Scalars['String']['input']>;
+  endpointId: Scalars['ID']['input'];
+};
+
+export type RedeliverWebhooksPayload = {
+  __typename?: 'RedeliverWebhooksPayload';
+  queued: Scalars['Int']['output'];
+  userErrors: Array<UserError>;
 };
 
 export type RequestApprovalInput = {
@@ -917,6 +1175,28 @@ export const Role = {
 } as const;
 
 export type Role = typeof Role[keyof typeof Role];
+export type RotateWebhookSecretInput = {
+  id: Scalars['ID']['input'];
+};
+
+export type RotateWebhookSecretPayload = {
+  __typename?: 'RotateWebhookSecretPayload';
+  endpoint: Maybe<WebhookEndpoint>;
+  /** Shown once; the previous secret keeps signing too for 24 hours. */
+  secret: Maybe<Scalars['String']['output']>;
+  userErrors: Array<UserError>;
+};
+
+export type SendTestWebhookInput = {
+  id: Scalars['ID']['input'];
+};
+
+export type SendTestWebhookPayload = {
+  __typename?: 'SendTestWebhookPayload';
+  delivery: Maybe<WebhookDelivery>;
+  userErrors: Array<UserError>;
+};
+
 /** Service and financial metrics over requests created in [from, to) that match the filter. */
 export type ServiceMetrics = {
   __typename?: 'ServiceMetrics';
@@ -950,6 +1230,8 @@ export type ServiceRequest = Node & {
   adjustments: Array<Adjustment>;
   approvals: Array<Approval>;
   assignee: Maybe<Agent>;
+  /** Files received by mail for this request (INTERNAL comments' for staff only). */
+  attachments: Array<Attachment>;
   /** Transitions the viewer may perform now. */
   availableTransitions: Array<Transition>;
   channel: Channel;
@@ -971,6 +1253,8 @@ export type ServiceRequest = Node & {
   number: Scalars['String']['output'];
   payment: Maybe<Payment>;
   priority: Priority;
+  /** The contact who asked by mail (EMAIL.md); null for other channels. */
+  requester: Maybe<Contact>;
   resolution: Maybe<Resolution>;
   sla: Sla;
   status: RequestStatus;
@@ -1173,6 +1457,19 @@ export type TriageServiceRequestInput = {
   type?: InputMaybe<RequestType>;
 };
 
+export type UpdateWebhookEndpointInput = {
+  enabled?: InputMaybe<Scalars['Boolean']['input']>;
+  eventKinds?: InputMaybe<Array<RequestEventKind>>;
+  id: Scalars['ID']['input'];
+  url?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type UpdateWebhookEndpointPayload = {
+  __typename?: 'UpdateWebhookEndpointPayload';
+  endpoint: Maybe<WebhookEndpoint>;
+  userErrors: Array<UserError>;
+};
+
 export type UserError = {
   __typename?: 'UserError';
   code: UserErrorCode;
@@ -1208,4 +1505,72 @@ export type Viewer = {
   scopes: Array<Scalars['String']['output']>;
   /** Subject of the access token. */
   subject: Scalars['String']['output'];
+};
+
+/** One event (or PING) for one endpoint, with its attempts so far. */
+export type WebhookDelivery = Node & {
+  __typename?: 'WebhookDelivery';
+  attempts: Scalars['Int']['output'];
+  createdAt: Scalars['DateTime']['output'];
+  deliveredAt: Maybe<Scalars['DateTime']['output']>;
+  endpoint: WebhookEndpoint;
+  /** Null for PING. */
+  event: Maybe<RequestEvent>;
+  id: Scalars['ID']['output'];
+  lastError: Maybe<Scalars['String']['output']>;
+  lastResponseBody: Maybe<Scalars['String']['output']>;
+  lastStatusCode: Maybe<Scalars['Int']['output']>;
+  nextAttemptAt: Maybe<Scalars['DateTime']['output']>;
+  status: WebhookDeliveryStatus;
+  webhookId: Scalars['String']['output'];
+};
+
+export type WebhookDeliveryConnection = {
+  __typename?: 'WebhookDeliveryConnection';
+  edges: Array<WebhookDeliveryEdge>;
+  nodes: Array<WebhookDelivery>;
+  pageInfo: PageInfo;
+  totalCount: Scalars['Int']['output'];
+};
+
+export type WebhookDeliveryEdge = {
+  __typename?: 'WebhookDeliveryEdge';
+  cursor: Scalars['String']['output'];
+  node: WebhookDelivery;
+};
+
+export const WebhookDeliveryStatus = {
+  DELIVERED: 'DELIVERED',
+  FAILED: 'FAILED',
+  PENDING: 'PENDING',
+  RETRYING: 'RETRYING'
+} as const;
+
+export type WebhookDeliveryStatus = typeof WebhookDeliveryStatus[keyof typeof WebhookDeliveryStatus];
+/** An HTTPS destination receiving signed request events (Standard Webhooks). */
+export type WebhookEndpoint = Node & {
+  __typename?: 'WebhookEndpoint';
+  createdAt: Scalars['DateTime']['output'];
+  description: Maybe<Scalars['String']['output']>;
+  disabledReason: Maybe<Scalars['String']['output']>;
+  enabled: Scalars['Boolean']['output'];
+  eventKinds: Array<RequestEventKind>;
+  id: Scalars['ID']['output'];
+  /** The partner owning it; null for an endpoint an ADMIN registered for everything. */
+  ownerClientId: Maybe<Scalars['String']['output']>;
+  url: Scalars['String']['output'];
+};
+
+export type WebhookEndpointConnection = {
+  __typename?: 'WebhookEndpointConnection';
+  edges: Array<WebhookEndpointEdge>;
+  nodes: Array<WebhookEndpoint>;
+  pageInfo: PageInfo;
+  totalCount: Scalars['Int']['output'];
+};
+
+export type WebhookEndpointEdge = {
+  __typename?: 'WebhookEndpointEdge';
+  cursor: Scalars['String']['output'];
+  node: WebhookEndpoint;
 };

@@ -19,6 +19,7 @@ import {
   assertNoUserErrors,
   type RequestSummaryFragment,
 } from '../../src/index.js';
+import { mailImport } from '../support/cli.js';
 import { adminClient, customerClient, live, sleep } from '../support/live.js';
 import { openRequest } from '../support/requests.js';
 
@@ -119,6 +120,14 @@ async function newTeamRequest(subject: string): Promise<RequestSummaryFragment> 
   return request;
 }
 
+/** A plain-text mail from the test customer's demo contact (demo/data.py contact_email) to a mailbox. */
+function mail(subject: string, body: string, extra = ''): string {
+  const from = `ap.${live().customerRef.toLowerCase()}@customers.example.com`;
+  const id = `<${Date.now()}.${Math.random().toString(36).slice(2)}@customers.example.com>`;
+  return `From: Accounts payable <${from}>\r\nTo: customer-service@casegraph.example\r\nSubject: ${subject}\r\n` +
+    `Message-ID: ${id}\r\n${extra}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${body}\r\n`;
+}
+
 describe('agent console', () => {
   it('loads, signs in as a development identity and shows that team\'s queue', async () => {
     const page = await newPage();
@@ -152,6 +161,45 @@ describe('agent console', () => {
     );
     await page.locator(`[data-testid=queue-row][data-number="${request.number}"][data-status="TRIAGED"]`).waitFor({ timeout: LIVE_MS });
     expect(await sameDocument(page)).toBe(true);
+  });
+
+  it('shows a mailed request with its requester and acknowledgement, and the mailed reply live', async () => {
+    const page = await newPage();
+    await signIn(page, AGENT);
+    await sleep(SETTLE_MS);
+    const created = await mailImport(live(), mail('console: asked by mail', 'Please send our statement.'));
+    expect(created).toMatch(/^created SR-\d+$/);
+    const number = created.split(' ')[1] ?? '';
+    await row(page, number).waitFor({ timeout: LIVE_MS });
+    await sleep(1500); // the server's outbound worker plans the acknowledgement within a second
+    await row(page, number).click();
+    const thread = page.locator(`[data-testid=request-detail][data-number="${number}"] [data-testid=mail-thread]`);
+    await thread.waitFor({ timeout: LIVE_MS });
+    expect(await thread.locator('[data-testid=requester]').getAttribute('data-email')).toBe(
+      `ap.${live().customerRef.toLowerCase()}@customers.example.com`,
+    );
+    // SMTP_URL is unset on the test server: the acknowledgement is recorded as SKIPPED.
+    await thread.locator('[data-testid=outbound-mail][data-status=SKIPPED]').first().waitFor({ timeout: LIVE_MS });
+
+    await mailImport(live(), mail(`Re: [${number}] console: asked by mail`, 'The account is 4711.'));
+    await page.locator('[data-testid=request-detail] blockquote', { hasText: 'The account is 4711.' }).waitFor({ timeout: LIVE_MS });
+  });
+
+  it('lists held mail from an unknown sender, links it to a customer and opens the new request', async () => {
+    const stranger = `someone.${Date.now()}@unknown.example`;
+    const held = await mailImport(live(), mail('console: who handles this?', 'Hello, we are new.').replace(
+      /^From: [^\r]*/, `From: ${stranger}`));
+    expect(held).toMatch(/^held \d+$/);
+    const page = await newPage();
+    await signIn(page, AGENT);
+    const item = page.locator(`[data-testid=held-mail][data-from="${stranger}"]`);
+    await page.click('[data-testid=held-mails] summary');
+    await item.waitFor({ timeout: LIVE_MS });
+    await item.locator('[data-testid=held-link]').click();
+    // The request opens; the sender is now its requester (an active contact of the first customer listed).
+    const requester = page.locator(`[data-testid=request-detail] [data-testid=requester][data-email="${stranger}"]`);
+    await requester.waitFor({ timeout: LIVE_MS });
+    await item.waitFor({ state: 'detached', timeout: LIVE_MS });
   });
 
   it('acts through availableTransitions with expectedVersion, and reloads on a version conflict', async () => {

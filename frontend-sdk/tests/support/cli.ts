@@ -8,6 +8,7 @@ export function casegraphEnv(dataDir: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, CASEGRAPH_DATA_DIR: dataDir, CASEGRAPH_ENV: 'development' };
   delete env.DATABASE_URL;
   delete env.BROADCAST_URL;
+  delete env.SMTP_URL; // outbound mail is recorded as SKIPPED on the test server
   return env;
 }
 
@@ -21,5 +22,18 @@ export function importMasterData(server: { dataDir: string; casegraphBin: string
       (error, stdout, stderr) => (error ? fail(new Error(`casegraph import failed: ${stderr || error.message}`)) : ok(stdout)),
     );
     child.stdin?.end(JSON.stringify(data));
+  });
+}
+
+/** `casegraph mail-import -` of one RFC 5322 message (EMAIL.md); resolves to the line it prints. */
+export function mailImport(server: { dataDir: string; casegraphBin: string }, raw: string): Promise<string> {
+  return new Promise((ok, fail) => {
+    const child = execFile(
+      server.casegraphBin,
+      ['mail-import', '-'],
+      { env: casegraphEnv(server.dataDir), timeout: 60_000 },
+      (error, stdout, stderr) => (error ? fail(new Error(`casegraph mail-import failed: ${stderr || error.message}`)) : ok(stdout.trim())),
+    );
+    child.stdin?.end(raw);
   });
 }

@@ -1,0 +1,368 @@
+"""The webhook delivery worker (WEBHOOKS.md): claims due deliveries, signs and POSTs them, records
+what the partner answered. Runs in every process with CASEGRAPH_WORKERS on; any number may run.
+
+- Claims: `FOR UPDATE SKIP LOCKED` in a short transaction that moves the
+  delivery's next attempt one lease ahead (db.repositories.webhooks.claim_due):
+  one attempt per schedule step whatever the number of processes, and a
+  delivery whose sender died is taken again once the lease ends.
+- Order: a delivery waits while an earlier event of the same request is
+  unfinished at the same endpoint (in the claim's SQL); nothing else waits.
+- Isolation: at most `per_endpoint` attempts in flight per endpoint and
+  `concurrency` overall, each bounded by `timeout` in total; the claim skips
+  endpoints with no free slot, so a hanging endpoint holds its own slots only.
+- Access: each event is checked with `requestEvents`' rule for the endpoint's
+  owner (services.webhooks.owner) before it is sent; one that fails is dropped.
+- Destinations are checked again before every attempt (SSRF), unless
+  WEBHOOK_ALLOW_PRIVATE.
+- Signatures: the `standardwebhooks` reference library, with both secrets
+  during a rotation's overlap.
+
+The schedule's clock is injected (`clock`); the signature's timestamp is the
+wall clock (`wall_clock`), which is what receivers check against.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random as _random
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from standardwebhooks.webhooks import Webhook
+
+from auth.key_vault import KeyVaultError
+from auth.principal import Principal
+from db.repositories import webhooks as repo
+from db.uow import ChangeActor, UnitOfWork
+from domain.errors import DomainError
+from domain.webhooks import MAX_RESPONSE_BODY, RETRY_SCHEDULE, SUCCESS_TIMEOUT, AttemptResult, classify
+from server.webhook_payload import event_body, load_facts, ping_body
+from services.webhooks.attempts import AttemptReport, record_attempt
+from services.webhooks.config import WebhookConfig, check_destination
+from services.webhooks.owner import event_visible, owner_principal
+from services.webhooks.secrets import open_secret
+
+__all__ = ["WebhookSender"]
+
+log = logging.getLogger("casegraph.webhooks")
+
+_OWNER_TTL = 5.0  # seconds an endpoint owner's principal (linked customers) is reused
+_GATHER = 0.01  # seconds between a wake-up and the claim it causes
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    claim: repo.ClaimedDelivery
+    url: str
+    body: bytes
+    secrets: tuple[str, ...]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class WebhookSender:
+    """Delivers webhooks in the background (`async with`), or step by step (`run_once`, tests)."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        config: WebhookConfig,
+        clock: Callable[[], datetime] = _utcnow,
+        wall_clock: Callable[[], float] = time.time,
+        schedule: Sequence[timedelta] = RETRY_SCHEDULE,
+        random: Callable[[], float] = _random.random,
+        timeout: float = SUCCESS_TIMEOUT.total_seconds(),
+        concurrency: int = 64,
+        per_endpoint: int = 4,
+        poll_interval: float = 0.1,
+        transport: httpx.AsyncBaseTransport | None = None,
+        background: bool = True,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._config = config
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._schedule = tuple(schedule)
+        self._random = random
+        self._timeout = timeout
+        self._concurrency = concurrency
+        self._per_endpoint = per_endpoint
+        self._poll_interval = poll_interval
+        # False: no loop of its own; the caller steps it with `run_once` and `drain` (tests).
+        self._background = background
+        # Longer than any attempt: a claimed delivery is not taken again while it may still be sent.
+        self._lease = timedelta(seconds=timeout + 30)
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout),
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            headers={"user-agent": "casegraph-webhooks/1"},
+            transport=transport,
+            trust_env=False,
+        )
+        self._in_flight: Counter[int] = Counter()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._owners: dict[int | None, tuple[float, Principal | None]] = {}
+        # Results waiting to be written, by endpoint; one transaction writes all that wait.
+        self._results: list[tuple[int, AttemptReport, asyncio.Future[None]]] = []
+        self._recorder: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> WebhookSender:
+        if self._background:
+            self._loop_task = asyncio.create_task(self._run(), name="webhook-sender")
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._recorder is not None:
+            self._recorder.cancel()
+            await asyncio.gather(self._recorder, return_exceptions=True)
+        await self._client.aclose()
+
+    def wake(self) -> None:
+        """Look for due deliveries now (e.g. after a commit in this process)."""
+        self._wake.set()
+
+    @property
+    def in_flight(self) -> int:
+        return sum(self._in_flight.values())
+
+    async def _run(self) -> None:
+        while True:
+            free = self._concurrency - self.in_flight
+            try:
+                claimed = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("claiming webhook deliveries failed; retrying")
+                claimed = 0
+            if free < 1 or claimed < free:
+                # Nothing more is due (or only for endpoints without a free slot): wait for an
+                # attempt to end, a wake-up or the poll, then a moment more so that one claim
+                # serves the attempts that end together.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+                self._wake.clear()
+                await asyncio.sleep(_GATHER)
+
+    async def run_once(self) -> int:
+        """Claim what is due now and start sending it; how many were claimed."""
+        free = self._concurrency - self.in_flight
+        if free < 1:
+            return 0
+        left = {ep: self._per_endpoint - n for ep, n in self._in_flight.items() if n}
+        now = self._clock()
+        async with self._sessionmaker() as session, session.begin():
+            claims = await repo.claim_due(
+                session,
+                now=now,
+                lease=self._lease,
+                free=free,
+                free_per_endpoint=left,
+                per_endpoint=self._per_endpoint,
+            )
+        if not claims:
+            return 0
+        for claim in claims:
+            self._in_flight[claim.endpoint_id] += 1
+        try:
+            prepared = await self._prepare(claims, now)
+        except BaseException:
+            for claim in claims:
+                self._in_flight[claim.endpoint_id] -= 1
+            raise
+        for claim in claims:
+            item = prepared.get(claim.id)
+            if item is None:  # dropped or already recorded
+                self._in_flight[claim.endpoint_id] -= 1
+                continue
+            task = asyncio.create_task(self._deliver(item))
+            self._tasks.add(task)
+            task.add_done_callback(self._done(claim.endpoint_id))
+        return len(claims)
+
+    async def drain(self) -> None:
+        """Wait for every attempt in flight to be sent and recorded."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def _done(self, endpoint_id: int) -> Callable[[asyncio.Task[None]], None]:
+        def finished(task: asyncio.Task[None]) -> None:
+            self._tasks.discard(task)
+            self._in_flight[endpoint_id] -= 1
+            if self._in_flight[endpoint_id] <= 0:
+                del self._in_flight[endpoint_id]
+            self._wake.set()
+
+        return finished
+
+    async def _owner(self, session: AsyncSession, owner_partner_id: int | None) -> Principal | None:
+        cached = self._owners.get(owner_partner_id)
+        if cached is not None and time.monotonic() - cached[0] < _OWNER_TTL:
+            return cached[1]
+        principal = await owner_principal(session, owner_partner_id=owner_partner_id)
+        self._owners[owner_partner_id] = (time.monotonic(), principal)
+        return principal
+
+    async def _prepare(self, claims: Sequence[repo.ClaimedDelivery], now: datetime) -> dict[int, _Prepared]:
+        """The body and secrets of each claimed delivery; deliveries the owner may not see are
+        dropped, those that cannot be prepared are recorded as failed attempts."""
+        prepared: dict[int, _Prepared] = {}
+        failures: list[tuple[int, AttemptReport]] = []
+        dropped: list[int] = []
+        async with self._sessionmaker() as session:
+            endpoints = await repo.endpoint_secrets(session, endpoint_ids=[c.endpoint_id for c in claims])
+            conn = await session.connection()
+            facts = await load_facts(conn, [c.event_id for c in claims if c.event_id is not None])
+            for claim in claims:
+                endpoint = endpoints.get(claim.endpoint_id)
+                if endpoint is None:
+                    continue
+                try:
+                    secrets = [
+                        open_secret(self._config.vault, endpoint_id=endpoint.id, sealed=endpoint.secret)
+                    ]
+                    until = endpoint.previous_secret_until
+                    if endpoint.previous_secret is not None and until is not None and until > now:
+                        secrets.append(
+                            open_secret(
+                                self._config.vault, endpoint_id=endpoint.id, sealed=endpoint.previous_secret
+                            )
+                        )
+                except KeyVaultError as exc:
+                    failure = AttemptReport(claim.id, claim.attempt, AttemptResult.FAILURE, error=str(exc))
+                    failures.append((claim.endpoint_id, failure))
+                    continue
+                if claim.event_id is None:
+                    body = ping_body(endpoint.id, now)
+                else:
+                    event = facts.events.get(claim.event_id)
+                    owner = await self._owner(session, endpoint.owner_partner_id)
+                    if event is None or owner is None or not await event_visible(session, owner, event):
+                        dropped.append(claim.id)
+                        continue
+                    body = event_body(facts, event, owner)
+                prepared[claim.id] = _Prepared(claim, endpoint.url, body, tuple(secrets))
+        if dropped:
+            async with self._sessionmaker() as session, session.begin():
+                for delivery_id in dropped:
+                    await repo.delete_delivery(session, delivery_id=delivery_id)
+        for endpoint_id, report in failures:
+            await self._record(endpoint_id, report)
+        return prepared
+
+    async def _deliver(self, item: _Prepared) -> None:
+        claim = item.claim
+        try:
+            report = await self._attempt(item)
+        except Exception as exc:  # never lose the result of an attempt to a bug in reporting it
+            log.exception("webhook attempt failed unexpectedly")
+            report = AttemptReport(claim.id, claim.attempt, AttemptResult.FAILURE, error=type(exc).__name__)
+        await self._record(claim.endpoint_id, report)
+
+    async def _attempt(self, item: _Prepared) -> AttemptReport:
+        claim = item.claim
+        try:
+            await check_destination(self._config, item.url)
+        except DomainError as refused:
+            return AttemptReport(claim.id, claim.attempt, AttemptResult.FAILURE, error=refused.message)
+        sent_at = datetime.fromtimestamp(self._wall_clock(), UTC)
+        signature = " ".join(
+            Webhook(secret).sign(claim.webhook_id, sent_at, item.body) for secret in item.secrets
+        )
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": claim.webhook_id,
+            "webhook-timestamp": str(int(sent_at.timestamp())),
+            "webhook-signature": signature,
+        }
+        try:
+            async with asyncio.timeout(self._timeout):
+                async with self._client.stream(
+                    "POST", item.url, content=item.body, headers=headers
+                ) as response:
+                    text = await _read_some(response)
+        except TimeoutError:
+            return AttemptReport(
+                claim.id, claim.attempt, AttemptResult.FAILURE, error=f"no answer within {self._timeout:g} s"
+            )
+        except httpx.HTTPError as exc:
+            failure = f"{type(exc).__name__}: {exc}"[:500]
+            return AttemptReport(claim.id, claim.attempt, AttemptResult.FAILURE, error=failure)
+        code = response.status_code
+        result = classify(code)
+        error = None if result is AttemptResult.SUCCESS else f"HTTP {code}"
+        return AttemptReport(
+            claim.id, claim.attempt, result, status_code=code, error=error, response_body=text
+        )
+
+    async def _record(self, endpoint_id: int, report: AttemptReport) -> None:
+        """Write an attempt's result (with the others that end meanwhile, in one transaction)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._results.append((endpoint_id, report, done))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._write_results())
+        await done
+
+    async def _write_results(self) -> None:
+        while self._results:
+            batch, self._results = self._results, []
+            # Endpoint rows are locked in id order: two processes' batches never deadlock.
+            batch.sort(key=lambda item: (item[0], item[1].delivery_id))
+            try:
+                await self._write([report for _, report, _ in batch])
+            except Exception:
+                log.warning(
+                    "writing %d webhook results together failed; one by one", len(batch), exc_info=True
+                )
+                for _, report, _ in batch:
+                    try:
+                        await self._write([report])
+                    except Exception:  # the lease runs out and the delivery is attempted again
+                        log.exception("writing the result of webhook delivery %s failed", report.delivery_id)
+            for _, _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+    async def _write(self, reports: Sequence[AttemptReport]) -> None:
+        async with UnitOfWork(self._sessionmaker, actor=ChangeActor.system(), now=self._clock()) as uow:
+            disabled = [
+                await record_attempt(uow, report=report, schedule=self._schedule, random=self._random)
+                for report in reports
+            ]
+            await uow.commit()
+        for endpoint in disabled:
+            if endpoint is not None:
+                log.warning("webhook endpoint %s disabled: %s", endpoint.id, endpoint.disabled_reason)
+
+
+async def _read_some(response: httpx.Response) -> str:
+    """Up to MAX_RESPONSE_BODY bytes of the answer (what the delivery log keeps)."""
+    chunks = bytearray()
+    async for chunk in response.aiter_bytes():
+        chunks.extend(chunk)
+        if len(chunks) >= MAX_RESPONSE_BODY:
+            break
+    return bytes(chunks[:MAX_RESPONSE_BODY]).decode("utf-8", errors="replace")

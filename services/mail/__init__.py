@@ -1,0 +1,1 @@
+"""The email channel's operations: what received mail does, held mail, what is mailed back (EMAIL.md)."""

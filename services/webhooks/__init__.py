@@ -1,0 +1,1 @@
+"""Partner webhooks (WEBHOOKS.md): managing endpoints, replaying, and recording attempts."""
