@@ -40,6 +40,7 @@ from graphql.utilities import type_from_ast
 from prometheus_client import Counter
 
 from auth.principal import Principal
+from db.transient import database_unavailable
 from planner.access import AccessClass, access_class
 from planner.builder import Binding, Builder, Check, Param, Unplannable
 from planner.calendars import SpanRefresher
@@ -378,8 +379,10 @@ class ReadPlanner:
             async with self.pool.acquire() as conn:
                 data: bytes = await conn.fetchval(plan.sql, *params)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-            # A plan PostgreSQL refuses is a planner bug: the resolver path answers, and it is logged.
-            log.warning("read planner: statement of %s failed: %s", operation_name, exc)
+            # A plan PostgreSQL refuses is a planner bug: the resolver path answers, and it is logged
+            # (a database out of reach is not: the resolver path reports it, once per outage).
+            if not database_unavailable(exc):
+                log.warning("read planner: statement of %s failed: %s", operation_name, exc)
             self._fallback(document, operation_name, "sql_error", type(exc).__name__)
             return None
         if _SENTINEL in data:

@@ -10,8 +10,8 @@
 - request errors (no path): a variable or literal that does not coerce is BAD_USER_INPUT naming
   the argument; a syntax error GRAPHQL_PARSE_FAILED; any other validation failure
   GRAPHQL_VALIDATION_FAILED;
-- anything else: logged with its traceback, masked as "Internal server error." with
-  INTERNAL_SERVER_ERROR.
+- anything else: masked as "Internal server error." with INTERNAL_SERVER_ERROR, and logged
+  with its traceback once (`CodingSchema.process_errors`, which sees errors before masking).
 """
 
 from __future__ import annotations
@@ -110,9 +110,7 @@ def classify(error: GraphQLError, outage: DatabaseOutage | None = None) -> Graph
         if original is None:
             return _coded(error, "GRAPHQL_VALIDATION_FAILED")
     if original is None:  # GraphQL's own, on a field (a null where the schema promised a value)
-        log.error("error in %s: %s", error.path, error.message)
         return _coded(error, "INTERNAL_SERVER_ERROR")
-    log.error("unexpected error in %s", error.path, exc_info=original or error)
     return GraphQLError(
         INTERNAL_MESSAGE,
         nodes=error.nodes,
@@ -177,13 +175,29 @@ class CodedErrors(MaskErrors):
 
 
 class CodingSchema(strawberry.Schema):
-    """A Schema that leaves the logging of errors to `classify`: a caller's mistake or an outage
-    is not a server error, and one traceback per request during an outage drowned the log."""
+    """A Schema that logs only the errors `classify` answers INTERNAL_SERVER_ERROR: a caller's
+    mistake or an outage is not a server error, and one traceback per request during an outage
+    drowned the log."""
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        return None
+        for error in errors:
+            if _unexpected(error):
+                cause = error.original_error
+                log.error("unexpected error in %s: %s", error.path, error.message, exc_info=cause)
+
+
+def _unexpected(error: GraphQLError) -> bool:
+    """An error `classify` answers INTERNAL_SERVER_ERROR: a bug, to be logged with its traceback."""
+    original = error.original_error
+    if isinstance(original, CodedError) or (error.extensions or {}).get("code"):
+        return False
+    if original is None:
+        return bool(error.path)
+    if database_unavailable(original) or data_exception(original) is not None:
+        return False
+    return bool(error.path) or not _VALUE_ERROR.match(error.message)
 
 
 def unavailable_status(response: Response, response_data: object) -> None:

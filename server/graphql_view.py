@@ -238,7 +238,6 @@ class CasegraphGraphQL(GraphQL[Context, None]):
         sub_response: Response,
     ) -> Response:
         response = super().create_response(response_data, sub_response)
-        unavailable_status(response, response_data)
         request_accept = getattr(sub_response, "_casegraph_accept", "")
         if GRAPHQL_RESPONSE_JSON in request_accept:
             response.headers["content-type"] = GRAPHQL_RESPONSE_JSON + "; charset=utf-8"
@@ -246,6 +245,7 @@ class CasegraphGraphQL(GraphQL[Context, None]):
                 response.status_code = 400
                 response.body = orjson.dumps({k: v for k, v in response_data.items() if k != "data"})
                 response.headers["content-length"] = str(len(response.body))
+        unavailable_status(response, response_data)
         return response
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import replace
+from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,6 @@ from records.rows import RequestRecord
 from resolvers.connections import ChildListing, Listing, paginate
 from schema import ids
 from schema.enums import OrderDirection
-from schema.errors import BadUserInput
 from schema.inputs import ServiceRequestFilter, ServiceRequestOrder
 from schema.pagination import Connection, PageArgs, Prefetch
 from schema.types.request import ServiceRequest
@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     from resolvers.context import Context
 
 __all__ = ["request_filter", "service_request_by_number", "service_request_connection"]
+
+# The lowest amount NUMERIC(18,2) holds.
+_LOWEST_AMOUNT = -Decimal(10**MAX_INTEGER_DIGITS) + Decimal("0.01")
 
 
 async def service_request_by_number(ctx: Context, number: str) -> ServiceRequest | None:
@@ -74,8 +77,12 @@ def request_filter(
             decoded[name] = parent
     impact = f.min_financial_impact
     if impact is not None and impact.adjusted() >= MAX_INTEGER_DIGITS:
-        # Compared with NUMERIC(18,2) amounts, PostgreSQL refused it (numeric field overflow).
-        raise BadUserInput(f"filter.minFinancialImpact must be below 10^{MAX_INTEGER_DIGITS}")
+        # Past what NUMERIC(18,2) holds (compared as such, PostgreSQL refused it: numeric field
+        # overflow): above every amount (nothing matches), or below every amount (the lowest
+        # one does as well), as the read planner answers it.
+        if impact > 0:
+            possible = False
+        impact = _LOWEST_AMOUNT if impact < 0 else None
     return RequestFilter(
         statuses=f.status,
         types=f.type,
@@ -89,7 +96,7 @@ def request_filter(
         created_after=f.created_after,
         created_before=f.created_before,
         search=f.search,
-        min_financial_impact=f.min_financial_impact,
+        min_financial_impact=impact,
         impossible=not possible,
     )
 

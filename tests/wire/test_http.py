@@ -143,5 +143,7 @@ async def test_an_unexpected_failure_is_masked_and_logged(
     body = response.json()
     assert body["data"] is None
     assert [e["message"] for e in body["errors"]] == ["Internal server error."]
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["INTERNAL_SERVER_ERROR"]
     assert "secret" not in response.text and "Traceback" not in response.text
-    assert any("secret detail" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
+    logged = [r for r in caplog.records if r.exc_info and "secret detail" in str(r.exc_info[1])]
+    assert len(logged) == 1
