@@ -60,6 +60,9 @@ class AppServices:
     outage: DatabaseOutage = field(default_factory=DatabaseOutage)
     # Webhook destinations policy and secret vault (WEBHOOK_ALLOW_PRIVATE, OAUTH_KEY_ENCRYPTION_KEY).
     webhooks: WebhookConfig = field(default_factory=WebhookConfig)
+    # This process's webhook senders (server.workers): woken when a mutation queues deliveries
+    # that no event announces (sendTestWebhook, redeliverWebhooks).
+    webhook_wakeups: list[Callable[[], None]] = field(default_factory=list)
 
 
 class _LoaderScope:

@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
+from typing import Any, Protocol
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -66,6 +67,12 @@ class _Prepared:
     secrets: tuple[str, ...]
 
 
+class EventSource(Protocol):
+    """What wakes the sender: the process's event hub (server.event_hub.EventHub.on_events)."""
+
+    def on_events(self, callback: Callable[[Sequence[Any]], None]) -> Callable[[], None]: ...
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -86,6 +93,8 @@ class WebhookSender:
         concurrency: int = 64,
         per_endpoint: int = 4,
         poll_interval: float = 0.1,
+        hub: EventSource | None = None,
+        idle_check: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
         background: bool = True,
     ) -> None:
@@ -99,6 +108,12 @@ class WebhookSender:
         self._concurrency = concurrency
         self._per_endpoint = per_endpoint
         self._poll_interval = poll_interval
+        # With the process's event hub, an idle sender sleeps until an event is committed or the
+        # earliest unfinished delivery falls due, so an idle server sends no statements; rows no
+        # event announces (a PING, a redelivery by another process) are found by `idle_check`.
+        self._hub = hub
+        self._idle_check = idle_check
+        self._unhook: Callable[[], None] | None = None
         # False: no loop of its own; the caller steps it with `run_once` and `drain` (tests).
         self._background = background
         # Longer than any attempt: a claimed delivery is not taken again while it may still be sent.
@@ -122,6 +137,8 @@ class WebhookSender:
         self._recorders: dict[int, asyncio.Task[None]] = {}
 
     async def __aenter__(self) -> WebhookSender:
+        if self._hub is not None:
+            self._unhook = self._hub.on_events(self._on_events)
         if self._background:
             self._loop_task = asyncio.create_task(self._run(), name="webhook-sender")
         return self
@@ -129,6 +146,9 @@ class WebhookSender:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if self._unhook is not None:
+            self._unhook()
+            self._unhook = None
         if self._loop_task is not None:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -140,6 +160,10 @@ class WebhookSender:
             recorder.cancel()
         await asyncio.gather(*self._recorders.values(), return_exceptions=True)
         await self._client.aclose()
+
+    def _on_events(self, rows: Sequence[object]) -> None:
+        # Runs in the hub's pump: deliveries are written with the events (a trigger); only wake up.
+        self._wake.set()
 
     def wake(self) -> None:
         """Look for due deliveries now (e.g. after a commit in this process)."""
@@ -163,10 +187,28 @@ class WebhookSender:
                 # Nothing more is due (or only for endpoints without a free slot): wait for an
                 # attempt to end, a wake-up or the poll, then a moment more so that one claim
                 # serves the attempts that end together.
+                delay = await self._idle_delay()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+                    await asyncio.wait_for(self._wake.wait(), delay)
                 self._wake.clear()
                 await asyncio.sleep(_GATHER)
+
+    async def _idle_delay(self) -> float | None:
+        """How long to sleep when nothing more can be claimed now."""
+        if self._hub is None or self.in_flight:
+            return self._poll_interval  # no wake-ups from commits, or attempts about to end
+        try:
+            async with self._sessionmaker() as session:
+                due, endpoints = await repo.earliest_due(session)
+        except Exception:
+            log.exception("reading the next webhook delivery time failed; retrying")
+            return 1.0
+        if due is None:
+            # Nothing waits: a committed event (the hub) or a PING/redelivery queued by this
+            # process (`wake`) starts the next round; one queued by another process is found
+            # within `idle_check` while any endpoint is enabled.
+            return self._idle_check if endpoints else None
+        return min(max((due - self._clock()).total_seconds(), self._poll_interval), self._idle_check)
 
     async def run_once(self) -> int:
         """Claim what is due now and start sending it; how many were claimed."""

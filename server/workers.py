@@ -94,8 +94,10 @@ async def start_workers(
                 concurrency=settings.webhook_concurrency,
                 per_endpoint=settings.webhook_per_endpoint,
                 schedule=settings.webhook_schedule or RETRY_SCHEDULE,
+                hub=hub,
             )
         )
+        services.webhook_wakeups.append(sender.wake)
     return Workers(
         event_hub=hub, broadcast=broadcast, sla_engine=engine, mail_worker=mail_worker, webhook_sender=sender
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, bindparam, delete, insert, select, text, true, update
+from sqlalchemy import BigInteger, ColumnElement, bindparam, delete, func, insert, select, text, true, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +29,7 @@ __all__ = [
     "delete_delivery",
     "delete_endpoint",
     "delivery_endpoint",
+    "earliest_due",
     "endpoint_secrets",
     "healthy_endpoints_of",
     "insert_endpoint",
@@ -199,6 +200,22 @@ _CLAIM = text(f"""
     LIMIT :scan
     FOR UPDATE OF d SKIP LOCKED
 """).bindparams(bindparam("saturated", type_=ARRAY(BigInteger)))
+
+
+async def earliest_due(session: AsyncSession) -> tuple[datetime | None, bool]:
+    """When the next unfinished delivery falls due (None: nothing waits), and whether any endpoint
+    is enabled at all (none: only a new event can call for a delivery)."""
+    row = (
+        await session.execute(
+            select(
+                select(func.min(D.next_attempt_at))
+                .where(D.status.in_(("PENDING", "RETRYING")))
+                .scalar_subquery(),
+                select(E.id).where(E.enabled).limit(1).exists(),
+            )
+        )
+    ).one()
+    return row[0], bool(row[1])
 
 
 async def claim_due(

@@ -146,6 +146,7 @@ class WebhookMutations:
         outcome = await run(ctx, work)
         if isinstance(outcome, DomainError):
             return SendTestWebhookPayload(user_errors=[user_error(outcome)])
+        _wake_senders(ctx)
         endpoint = await webhook_endpoint(ctx, endpoint_id)
         if endpoint is None:  # deleted meanwhile
             return SendTestWebhookPayload()
@@ -171,4 +172,11 @@ class WebhookMutations:
         outcome = await run(ctx, work)
         if isinstance(outcome, DomainError):
             return RedeliverWebhooksPayload(user_errors=[user_error(outcome)])
+        _wake_senders(ctx)
         return RedeliverWebhooksPayload(queued=outcome)
+
+
+def _wake_senders(ctx: Context) -> None:
+    """Deliveries no event announces were committed: this process's senders look now."""
+    for wake in ctx.services.webhook_wakeups:
+        wake()

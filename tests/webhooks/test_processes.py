@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import make_sessionmaker
+from db.events import notify_events
 from server.webhook_sender import WebhookSender
 from services.webhooks.config import WebhookConfig
 from tests.realtime_api.support import ServerProcess
@@ -18,6 +19,12 @@ from tests.webhooks.conftest import Api, Org, create_endpoint, step
 from tests.webhooks.support import Clock, Receiver
 
 ENV = {"WEBHOOK_ALLOW_PRIVATE": "1", "WEBHOOK_RETRY_SCHEDULE": "0.3,0.3,0.3", "WEBHOOK_TIMEOUT": "2"}
+
+
+async def _announce(engine: AsyncEngine, request_id: int, kind: str) -> None:
+    """NOTIFY the event as every writer does (db.events): the senders wake on it, they do not poll."""
+    async with engine.begin() as conn:
+        await notify_events(conn, request_ids=[request_id], kinds=[kind])
 
 
 async def _settled(engine: AsyncEngine, count: int, within: float = 30) -> list[tuple[str, int, str]]:
@@ -50,10 +57,12 @@ async def test_two_processes_attempt_once_per_step_and_a_kill_9_loses_nothing(
             for request in (org.acme_request, org.acme_request_2):
                 kind = "TRIAGED" if n == 0 else "STATUS_CHANGED"  # the first of each to /fail
                 await b.event(request=request, kind=kind)
+                await _announce(engine, request.id, kind)
         rows = await _settled(engine, 20)
 
         # Then an attempt in flight when every sender is killed (SIGKILL): still owed, not lost.
         await b.event(request=org.acme_request, kind="ESCALATED")
+        await _announce(engine, org.acme_request.id, "ESCALATED")
         [first] = await hooks.wait_for("/once/hang", 1)
         for process in processes:
             process._proc.kill()
