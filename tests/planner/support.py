@@ -316,3 +316,11 @@ def record_finding(
     except OSError:  # a read-only location (CI): the assertion message still carries the summary
         pass
     return summary
+
+
+# Documents the planner does not compile yet, answered by the resolver path (README: Two read
+# paths): `metrics` (percentiles and ratios computed in Python) and the webhook delivery log.
+# The list can only shrink: a document planned now fails the test until it is taken off.
+UNPLANNED_DOCUMENTS = frozenset(
+    {"ConsoleMetrics", "ConsoleDashboard", "PartnerWebhookDeliveries", "PartnerWebhookEndpoints"}
+)
