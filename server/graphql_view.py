@@ -264,11 +264,14 @@ class CasegraphGraphQL(GraphQL[Context, None]):
             note_error_codes([refusal.code])
             return refusal_response(refusal, request.headers.get("accept", ""))
         except HTTPException as exc:
+            # Refused before GraphQL runs (an operationName the document lacks, a mutation over
+            # GET, no query): coded like every other error.
+            code = _HTTP_CODES.get(exc.status_code, "BAD_REQUEST")
+            body = {"errors": [{"message": exc.reason, "extensions": {"code": code}}]}
+            note_error_codes([code])
             if exc.status_code == 405:
-                return JSONResponse(
-                    {"errors": [{"message": exc.reason}]}, status_code=405, headers={"Allow": "POST"}
-                )
-            return JSONResponse({"errors": [{"message": exc.reason}]}, status_code=exc.status_code)
+                return JSONResponse(body, status_code=405, headers={"Allow": "POST"})
+            return JSONResponse(body, status_code=exc.status_code)
 
     # ------------------------------------------------------------- WebSocket
 
@@ -312,6 +315,8 @@ class CasegraphGraphQL(GraphQL[Context, None]):
         # It dies with the socket: cancelled when the connection's context is dropped.
         websocket.scope.setdefault("state", {})["expiry_task"] = loop.call_later(max(delay, 0), expired)
 
+
+_HTTP_CODES = {400: "BAD_REQUEST", 405: "METHOD_NOT_ALLOWED", 415: "UNSUPPORTED_MEDIA_TYPE"}
 
 # Close-at-expiry tasks while they run (the loop keeps only weak references to tasks).
 _closing: set[asyncio.Task[None]] = set()

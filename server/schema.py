@@ -6,7 +6,7 @@ import functools
 import logging
 
 import strawberry
-from graphql import ASTValidationRule, specified_rules
+from graphql import ASTValidationRule, GraphQLError, ValidationContext, specified_rules
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -40,9 +40,29 @@ def _limiter_rules() -> tuple[list[type[ASTValidationRule]], list[type[ASTValida
     # keyed by the rule classes: made per request, every request missed the cache and was validated
     # again. The rule classes are made once; each request still gets its own extension instances.
     return (
-        QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+        [_measuring_empty_sets(rule) for rule in QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules],
         MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
     )
+
+
+def _measuring_empty_sets(rule: type[ASTValidationRule]) -> type[ASTValidationRule]:
+    """The depth rule, answering a selection set with no selection (`{}`: not GraphQL, yet
+    graphql-core parses it) with the syntax error it is, instead of failing to measure it."""
+
+    class DepthOfNonEmptySets(rule):  # type: ignore[valid-type,misc]
+        def __init__(self, context: ValidationContext) -> None:
+            try:
+                super().__init__(context)
+            except ValueError:
+                ASTValidationRule.__init__(self, context)
+                context.report_error(
+                    GraphQLError(
+                        "Syntax Error: Expected Name, found '}' (a selection set selects a field).",
+                        extensions={"code": "GRAPHQL_PARSE_FAILED"},
+                    )
+                )
+
+    return DepthOfNonEmptySets
 
 
 def validation_rules() -> tuple[type[ASTValidationRule], ...]:

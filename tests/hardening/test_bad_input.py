@@ -214,3 +214,27 @@ async def test_a_body_that_is_not_a_json_object_is_400(
         if [e["extensions"]["code"] for e in errors] != ["BAD_REQUEST"]:
             wrong.append((case, response.status_code, errors))
     assert wrong == []
+
+
+@pytest.mark.parametrize(
+    ("document", "name"),
+    [("{}", None), ("{ viewer {} }", None), ("query Q { viewer { subject } } query R { }", "R")],
+)
+async def test_an_empty_selection_set_is_a_syntax_error(
+    client: httpx.AsyncClient, headers: dict[str, str], document: str, name: str | None
+) -> None:
+    response = await client.post("/graphql", json={"query": document, "operationName": name}, headers=headers)
+    assert response.status_code in (200, 400), response.text
+    body = response.json()
+    assert "GRAPHQL_PARSE_FAILED" in _coded(body)
+    assert body.get("data") is None
+
+
+async def test_an_operation_name_the_document_lacks_is_a_coded_400(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    body = {"query": "query Q { viewer { subject } }", "operationName": "Other"}
+    response = await client.post("/graphql", json=body, headers=headers)
+    assert response.status_code == 400
+    assert _coded(response.json()) == ["BAD_REQUEST"]
+    assert "Other" in response.json()["errors"][0]["message"]
