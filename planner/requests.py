@@ -8,6 +8,7 @@ db.queries.invoices. The SLA view and the transitions are in planner.rules.
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -21,6 +22,7 @@ from db.queries.sla_state import sla_state_condition
 from db.queries.timeline import COMMENT_ORDER, EVENT_ORDER
 from db.tables import INVOICES, POLICIES, REQUESTS
 from domain.enums import SlaState
+from domain.money import MAX_INTEGER_DIGITS
 from planner.builder import Binding, Builder
 from planner.connections import Listing, compile_connection
 from planner.objects import compile_object
@@ -137,7 +139,13 @@ def request_conditions(
 
         conditions.append(embed_bound(_search(marker), {REQUESTS: alias}, bind))
     if _value(filter_value, "minFinancialImpact") is not None:
-        param = b.param(lambda binding: _value(supply_filter(binding), "minFinancialImpact"), "numeric")
+
+        def minimum(binding: Binding) -> Any:
+            return _value(supply_filter(binding), "minFinancialImpact")
+
+        # Past what NUMERIC(18,2) holds: BAD_USER_INPUT, decided by the resolvers (one place).
+        b.check(lambda binding: "bad_value" if _beyond_amounts(minimum(binding)) else None)
+        param = b.param(minimum, "numeric")
         conditions.append(f"{alias}.financial_impact_amount >= {param}")
     return conditions
 
@@ -282,3 +290,10 @@ def customer_payments(b: Builder, row: str, nodes: list[FieldNode]) -> str:
 
     listing = Listing("payments", "Payment", PAYMENT_ORDER, conditions)
     return compile_connection(b, nodes, definition, "PaymentConnection", listing, _node(b, "Payment"))
+
+
+def _beyond_amounts(value: Any) -> bool:
+    try:
+        return Decimal(str(value)).adjusted() >= MAX_INTEGER_DIGITS
+    except (ArithmeticError, ValueError):
+        return True

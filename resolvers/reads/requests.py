@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import replace
-from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +27,7 @@ from records.rows import RequestRecord
 from resolvers.connections import ChildListing, Listing, paginate
 from schema import ids
 from schema.enums import OrderDirection
+from schema.errors import BadUserInput
 from schema.inputs import ServiceRequestFilter, ServiceRequestOrder
 from schema.pagination import Connection, PageArgs, Prefetch
 from schema.types.request import ServiceRequest
@@ -36,9 +36,6 @@ if TYPE_CHECKING:
     from resolvers.context import Context
 
 __all__ = ["request_filter", "service_request_by_number", "service_request_connection"]
-
-# The lowest amount NUMERIC(18,2) holds.
-_LOWEST_AMOUNT = -Decimal(10**MAX_INTEGER_DIGITS) + Decimal("0.01")
 
 
 async def service_request_by_number(ctx: Context, number: str) -> ServiceRequest | None:
@@ -77,12 +74,11 @@ def request_filter(
             decoded[name] = parent
     impact = f.min_financial_impact
     if impact is not None and impact.adjusted() >= MAX_INTEGER_DIGITS:
-        # Past what NUMERIC(18,2) holds (compared as such, PostgreSQL refused it: numeric field
-        # overflow): above every amount (nothing matches), or below every amount (the lowest
-        # one does as well), as the read planner answers it.
-        if impact > 0:
-            possible = False
-        impact = _LOWEST_AMOUNT if impact < 0 else None
+        # Past what NUMERIC(18,2) holds: compared as such, PostgreSQL refused it (numeric field
+        # overflow). The read planner leaves such a value to this path (planner.requests).
+        raise BadUserInput(
+            f"filter.minFinancialImpact must be between -10^{MAX_INTEGER_DIGITS} and 10^{MAX_INTEGER_DIGITS}"
+        )
     return RequestFilter(
         statuses=f.status,
         types=f.type,
@@ -96,7 +92,7 @@ def request_filter(
         created_after=f.created_after,
         created_before=f.created_before,
         search=f.search,
-        min_financial_impact=impact,
+        min_financial_impact=f.min_financial_impact,
         impossible=not possible,
     )
 

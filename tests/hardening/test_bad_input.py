@@ -105,19 +105,26 @@ async def test_bad_input_is_bad_user_input_naming_the_argument(
     assert wrong == []
 
 
-async def test_a_minimum_past_every_amount_is_answered_not_refused(
+async def test_a_minimum_past_what_amounts_hold_is_bad_user_input(
     client: httpx.AsyncClient, headers: dict[str, str], engine: AsyncEngine
 ) -> None:
-    """10^40 is above every stored amount (NUMERIC(18,2)): nothing matches; -10^40 is below all."""
+    """Amounts are NUMERIC(18,2): a minimum of ±10^40 is refused, naming the argument, whichever
+    read path serves the operation (the read planner leaves it to the resolvers)."""
     b = Builder(engine, now=datetime.now(UTC))
     await b.request(customer=await b.customer(name="Bolt"), financial_impact="250")
-    for minimum, expected in (("1" + "0" * 40, 0), ("-1" + "0" * 40, 1)):
+    for minimum in ("1" + "0" * 40, "-1" + "0" * 40):
         variables = {"f": {"minFinancialImpact": minimum}}
         response = await client.post(
             "/graphql", json={"query": SEARCH, "variables": variables}, headers=headers
         )
         assert response.status_code == 200, response.text
-        assert response.json()["data"] == {"serviceRequests": {"totalCount": expected}}
+        body = response.json()
+        assert _coded(body) == ["BAD_USER_INPUT"], body
+        assert "minFinancialImpact" in body["errors"][0]["message"]
+    ok = await client.post(
+        "/graphql", json={"query": SEARCH, "variables": {"f": {"minFinancialImpact": "100"}}}, headers=headers
+    )
+    assert ok.json()["data"] == {"serviceRequests": {"totalCount": 1}}
 
 
 CREATE = """
