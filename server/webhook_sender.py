@@ -56,6 +56,7 @@ __all__ = ["WebhookSender"]
 log = logging.getLogger("casegraph.webhooks")
 
 _OWNER_TTL = 5.0  # seconds an endpoint owner's principal (linked customers) is reused
+NO_ENDPOINT_RECHECK = 30.0  # seconds
 _GATHER = 0.01  # seconds between a wake-up and the claim it causes
 
 
@@ -114,6 +115,10 @@ class WebhookSender:
         self._hub = hub
         self._idle_check = idle_check
         self._unhook: Callable[[], None] | None = None
+        # When the last look found no enabled endpoint (time.monotonic()): events cannot call for
+        # a delivery then, and are not looked at again for NO_ENDPOINT_RECHECK seconds (an
+        # endpoint another process registers is noticed within that; this process's own wake it).
+        self._none_enabled_at: float | None = None
         # False: no loop of its own; the caller steps it with `run_once` and `drain` (tests).
         self._background = background
         # Longer than any attempt: a claimed delivery is not taken again while it may still be sent.
@@ -163,10 +168,14 @@ class WebhookSender:
 
     def _on_events(self, rows: Sequence[object]) -> None:
         # Runs in the hub's pump: deliveries are written with the events (a trigger); only wake up.
+        none_at = self._none_enabled_at
+        if none_at is not None and time.monotonic() - none_at < NO_ENDPOINT_RECHECK:
+            return
         self._wake.set()
 
     def wake(self) -> None:
         """Look for due deliveries now (e.g. after a commit in this process)."""
+        self._none_enabled_at = None
         self._wake.set()
 
     @property
@@ -203,6 +212,7 @@ class WebhookSender:
         except Exception:
             log.exception("reading the next webhook delivery time failed; retrying")
             return 1.0
+        self._none_enabled_at = None if endpoints else time.monotonic()
         if due is None:
             # Nothing waits: a committed event (the hub) or a PING/redelivery queued by this
             # process (`wake`) starts the next round; one queued by another process is found

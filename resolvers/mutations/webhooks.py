@@ -78,6 +78,7 @@ class WebhookMutations:
         if isinstance(outcome, DomainError):
             return CreateWebhookEndpointPayload(user_errors=[user_error(outcome)])
         row, secret = outcome
+        _wake_senders(ctx)
         return CreateWebhookEndpointPayload(endpoint=await webhook_endpoint(ctx, row.id), secret=secret)
 
     @strawberry.mutation
@@ -99,6 +100,7 @@ class WebhookMutations:
         outcome = await run(ctx, work)
         if isinstance(outcome, DomainError):
             return UpdateWebhookEndpointPayload(user_errors=[user_error(outcome)])
+        _wake_senders(ctx)
         return UpdateWebhookEndpointPayload(endpoint=await webhook_endpoint(ctx, outcome.id))
 
     @strawberry.mutation
@@ -177,6 +179,7 @@ class WebhookMutations:
 
 
 def _wake_senders(ctx: Context) -> None:
-    """Deliveries no event announces were committed: this process's senders look now."""
+    """Deliveries no event announces were committed, or an endpoint was registered or re-enabled:
+    this process's senders look now."""
     for wake in ctx.services.webhook_wakeups:
         wake()
