@@ -248,8 +248,14 @@ async def test_an_idle_engine_sends_no_statements_and_a_new_request_wakes_it(
             <= e["occurred_at"]
             < row["first_response_due_at"] + timedelta(seconds=1)
         )
-    # Next: the resolution's at-risk instant, an hour away; until then the engine only sleeps.
-    assert sla.next_due == (await request_row(engine, pk))["next_sla_check_at"]
+    # Next: the resolution's at-risk instant, an hour away (the engine takes it up once its batch
+    # has committed); until then the engine only sleeps.
+    next_check = (await request_row(engine, pk))["next_sla_check_at"]
+
+    async def sleeping_until_next_check() -> bool:
+        return sla.next_due == next_check
+
+    await wait_for(sleeping_until_next_check, within=5, what="the engine's next due instant")
     reads = sla.stats.reads
     with statements(app_engine) as seen:
         await asyncio.sleep(1.5)
