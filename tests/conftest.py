@@ -216,30 +216,7 @@ def bearer(token: str) -> dict[str, str]:
 @pytest.fixture
 async def live_server(settings: Settings) -> AsyncIterator[str]:
     """The app served by a real uvicorn on a free loopback port; yields its base URL."""
-    import asyncio
-    import socket
+    from tests.support.live import serving
 
-    import uvicorn
-
-    from server.app import create_app
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(settings),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
-        ws_ping_interval=None,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with serving(settings) as url:
+        yield url

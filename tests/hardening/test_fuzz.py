@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -22,17 +21,16 @@ from typing import Any
 import graphql
 import httpx
 import pytest
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import Mode, mutations, nodes, queries
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.app import create_app
 from server.schema import build_schema
 from server.settings import Settings
 from tests.conftest import Tokens
 from tests.support.builders import Builder
+from tests.support.live import serving
 
 FUZZ_EXAMPLES = int(os.environ.get("CASEGRAPH_FUZZ_EXAMPLES", "240"))
 
@@ -64,26 +62,8 @@ CUSTOM_SCALARS = {
 
 
 async def _serve(settings: Settings) -> AsyncIterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(settings),
-        host="127.0.0.1",
-        port=port,
-        log_level="critical",
-        lifespan="on",
-        ws_ping_interval=None,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with serving(settings, log_level="critical") as url:
+        yield url
 
 
 @pytest.fixture

@@ -9,22 +9,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from server.app import create_app
 from server.settings import Settings
 from tests.conftest import Tokens, bearer
 from tests.support.builders import Builder
+from tests.support.live import serving
 from tests.support.tcp_proxy import TcpProxy
 
 VIEWER = {"query": "{ viewer { subject } }"}
@@ -46,26 +44,8 @@ async def base_url(db_url: str, proxy: TcpProxy) -> AsyncIterator[str]:
     parts = urlsplit(db_url)
     through_proxy = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}"))
     settings = Settings(DATABASE_URL=through_proxy, CASEGRAPH_ENV="test", CASEGRAPH_WORKERS=False)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(settings),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
-        ws_ping_interval=None,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with serving(settings) as url:
+        yield url
 
 
 async def _socket_close(base_url: str, token: str) -> tuple[int | None, str]:
