@@ -50,7 +50,6 @@ from auth.keys import ensure_signing_key, load_keys
 from auth.permissions import allowed_scopes
 from auth.tokens import mint_token
 from bench.common import running_server
-from db.audit import canonical_prefix
 from db.engine import make_engine, make_sessionmaker
 from db.events import notify_events
 from db.migrate import upgrade
@@ -241,10 +240,9 @@ VALUES ($1, 'STATUS_CHANGED', $2, $3, 'Sue', $4, $5, NULL, $7, $8),
        ($1, 'COMMENTED', $2, $3, 'Sue', NULL, NULL, $6, $7, $8)
 """
 _AUDIT = """
-INSERT INTO audit_pending (occurred_at, actor_subject, action, entity_type, entity_id, before, after,
-                           canonical_prefix)
+INSERT INTO audit_pending (occurred_at, actor_subject, action, entity_type, entity_id, before, after)
 SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[],
-                     $7::jsonb[], $8::text[])
+                     $7::jsonb[])
 """
 
 
@@ -275,20 +273,11 @@ async def _raw_transition(conn: asyncpg.Connection, request: Tracked, n: int) ->
                 {"status": to_status, "version": row["version"]},
             ),
         ]
-        # Chained at COMMIT by the trigger of migration 0007, exactly as the server's writes are.
-        columns: list[list[Any]] = [[] for _ in range(8)]
+        # Chained at COMMIT by the trigger (migrations 0007, 0016), exactly as the server's writes are.
+        columns: list[list[Any]] = [[] for _ in range(7)]
         for action, entity_type, entity_id, before, after in records:
-            prefix = canonical_prefix(
-                occurred_at=now,
-                actor_subject=SUPERVISOR,
-                action=action,
-                entity_type=entity_type,
-                entity_id=entity_id,
-                before=before,
-                after=after,
-            )
             values = [now, SUPERVISOR, action, entity_type, entity_id]
-            values += [json.dumps(before), json.dumps(after), prefix]
+            values += [json.dumps(before), json.dumps(after)]
             for column, value in zip(columns, values, strict=True):
                 column.append(value)
         await conn.execute(_AUDIT, *columns)

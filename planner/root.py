@@ -15,6 +15,7 @@ from graphql import FieldNode, OperationDefinitionNode
 
 from auth.permissions import Capability, can_decide_level
 from domain.enums import ApprovalLevel, Role
+from planner.audit_chain import verify_audit_chain
 from planner.builder import Binding, Builder, Unplannable
 from planner.connections import MAX_PAGE_SIZE, Listing, compile_connection
 from planner.objects import TABLES, compile_object, to_one, typename
@@ -464,6 +465,7 @@ ROOT_FIELDS: dict[str, RootHandler] = {
     "approvals": _approvals,
     "outboundMails": _outbound_mails,
     "inboundMails": _inbound_mails,
+    "verifyAuditChain": verify_audit_chain,
 }
 
 

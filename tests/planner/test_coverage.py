@@ -41,8 +41,6 @@ OPERATIONS = ROOT / "frontend-sdk" / "src" / "operations"
 UNPLANNED_ROOT_FIELDS = {
     # Aggregates over the reporting SQL with floats (averages, ratios): reporting/metrics_sql.py.
     "metrics": "unsupported_root_field",
-    # Hash chain verification in Python.
-    "verifyAuditChain": "unsupported_root_field",
     # AuditEntry.before/after are JSON values written by orjson (key order, spacing).
     "auditLog": "unsupported_root_field",
     # Partner webhooks (WEBHOOKS.md): endpoints and their delivery logs, not planned yet.
