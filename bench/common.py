@@ -271,8 +271,9 @@ async def profiled(pids: Iterable[int], output: Path | None, *, top: int = 25) -
         path = output.with_suffix(f".{pid}.txt")
         procs.append(
             (path, await asyncio.create_subprocess_exec(
+                # --gil: only samples where Python holds the GIL (its CPU, not waits or syscalls).
                 str(binary), "record", "--pid", str(pid), "--rate", "250", "--format", "raw",
-                "--nonblocking", "--output", str(path),
+                "--nonblocking", "--gil", "--output", str(path),
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
             ))
         )  # fmt: skip
