@@ -15,9 +15,10 @@ from graphql import FieldNode, OperationDefinitionNode
 
 from auth.permissions import Capability, can_decide_level
 from domain.enums import ApprovalLevel, Role
+from planner import webhooks
 from planner.builder import Binding, Builder, Unplannable
 from planner.connections import MAX_PAGE_SIZE, Listing, compile_connection
-from planner.objects import TABLES, compile_object, to_one, typename
+from planner.objects import HANDLERS, TABLES, compile_object, to_one, typename
 from planner.requests import invoice_conditions, request_listing
 from planner.sa import embed
 from planner.sql import json_object, literal
@@ -465,6 +466,12 @@ ROOT_FIELDS: dict[str, RootHandler] = {
     "outboundMails": _outbound_mails,
     "inboundMails": _inbound_mails,
 }
+
+# Root fields and types compiled in modules of their own (each module holds its types' handlers).
+for _module in (webhooks,):
+    ROOT_FIELDS.update(_module.ROOT_FIELDS)
+    HANDLERS.update(_module.HANDLERS)
+    TABLES.update(_module.TABLES)
 
 
 def compile_objects(b: Builder, operation: OperationDefinitionNode, type_name: str) -> str:

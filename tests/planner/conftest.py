@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from db.engine import make_engine, make_sessionmaker
 from server.settings import Settings, sqlalchemy_url
 from tests.conftest import Tokens
-from tests.planner.support import NOW, PRINCIPALS, Pair, Pool, load_pool
+from tests.planner.support import NOW, PRINCIPALS, Pair, Pool, load_pool, seed_webhooks
 
 REQUESTS = 120  # demo requests: every status, comments, approvals and events, a few pages of each
 
@@ -41,6 +41,11 @@ async def seeded_url(pg_server_url: str, template_db: str) -> AsyncIterator[str]
         await seed_demo(engine, requests=REQUESTS, now=NOW, progress=None)
     finally:
         await engine.dispose()
+    conn = await asyncpg.connect(url)
+    try:
+        await seed_webhooks(conn)
+    finally:
+        await conn.close()
     yield url
     conn = await asyncpg.connect(pg_server_url)
     try:

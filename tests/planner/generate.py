@@ -111,6 +111,7 @@ _ID_KINDS = {
     "invoiceId": "Invoice",
     "serviceRequestId": "ServiceRequest",
     "entityId": "ServiceRequest",
+    "endpointId": "WebhookEndpoint",
 }
 _NODE_KINDS = ["ServiceRequest", "Customer", "Invoice", "Payment", "Comment", "Approval", "Team", "Agent"]
 

@@ -14,7 +14,7 @@ import os
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +86,8 @@ class Pool:
     customer_refs: dict[str, int]  # external ref -> pk
     numbers: list[tuple[str, int]]  # request number, customer pk
     words: list[str]  # words of subjects, for searches
+    # Webhook endpoints: global id -> the owning partner's client id (None: an ADMIN's endpoint).
+    endpoint_owners: dict[str, str | None] = field(default_factory=dict)
 
     def customer_pks(self, who: Who) -> set[int] | None:
         """The customers the principal sees; None: all of them."""
@@ -93,6 +95,10 @@ class Pool:
 
     def ids(self, type_name: str, who: Who, *, foreign: bool = False) -> list[str]:
         """IDs of `type_name` inside the principal's scope (or, `foreign`, outside it when it has one)."""
+        if type_name == "WebhookEndpoint" and who.role == "PARTNER":
+            # A partner manages its own endpoints (WEBHOOKS.md); staff roles see every one or none.
+            owners = self.endpoint_owners
+            return [gid for gid, owner in owners.items() if (owner == who.subject) != foreign]
         scope = self.customer_pks(who)
         rows = self.by_type.get(type_name, [])
         if scope is None:
@@ -123,6 +129,8 @@ _ID_SQL = {
     "Agent": "SELECT id, NULL::bigint FROM staff",
     "SlaPolicy": "SELECT id, NULL::bigint FROM sla_policies",
     "BusinessCalendar": "SELECT id, NULL::bigint FROM business_calendars",
+    "WebhookEndpoint": "SELECT id, NULL::bigint FROM webhook_endpoints",
+    "AuditEntry": "SELECT sequence, NULL::bigint FROM audit_entries",
 }
 
 
@@ -136,8 +144,130 @@ async def load_pool(engine: AsyncEngine) -> Pool:
         requests = await conn.execute(text("SELECT number, customer_id FROM service_requests"))
         numbers = [(n, c) for n, c in requests]
         subjects = (await conn.execute(text("SELECT subject FROM service_requests LIMIT 40"))).scalars()
+        owners = await conn.execute(
+            text(
+                "SELECT e.id, p.client_id FROM webhook_endpoints e "
+                "LEFT JOIN partners p ON p.id = e.owner_partner_id ORDER BY e.id"
+            )
+        )
+        endpoint_owners = {ids.encode("WebhookEndpoint", pk): owner for pk, owner in owners}
     words = sorted({w.strip(",.").lower() for s in subjects for w in s.split() if len(w) > 5})
-    return Pool(by_type=by_type, customer_refs=refs, numbers=numbers, words=words)
+    return Pool(
+        by_type=by_type, customer_refs=refs, numbers=numbers, words=words, endpoint_owners=endpoint_owners
+    )
+
+
+# ------------------------------------------------------------ webhook data ----
+
+# Endpoints of the demo's partner (`erp-connector`, PRINCIPALS["PARTNER"]), of another partner and
+# of an ADMIN, with delivery logs: every status, PINGs, retries, errors and response bodies with
+# escapes and non-ASCII text; and, for the partner, the event of an INTERNAL comment (which the
+# trigger of migration 0013 would not deliver to it): the event is read by id alone, its comment
+# is hidden from the partner as everywhere.
+_ENDPOINTS = [
+    # (owner client id, url, description, kinds, enabled, disabled reason)
+    (
+        "erp-connector",
+        "https://erp.example.com/hooks",
+        'ERP \u2013 "prod" hook',
+        "{CREATED,STATUS_CHANGED,COMMENTED}",
+        True,
+        None,
+    ),
+    ("erp-connector", "https://erp.example.com/old", None, "{CREATED}", False, "HTTP 410 Gone"),
+    ("other-connector", "https://crm.example.org/in", "CRM", "{ASSIGNED}", True, None),
+    (
+        None,
+        "https://ops.example.net/all",
+        "Everything, for operations",
+        "{CREATED,COMMENTED,ESCALATED}",
+        True,
+        None,
+    ),
+]
+_DELIVERY_STATES = [
+    # (status, attempts, next attempt in s, last status code, last error, last response body, delivered)
+    ("DELIVERED", 1, None, 200, None, '{"ok":true}', True),
+    ("PENDING", 0, 0, None, None, None, False),
+    ("RETRYING", 3, 120, 503, "HTTP 503", "Service\tunavailable \u00e9\u00e8 \u6771 \x01 \\ end", False),
+    ("FAILED", 11, None, None, "timeout after 10 s", None, False),
+    ("DELIVERED", 2, None, 204, None, "", True),
+]
+
+
+async def seed_webhooks(conn: Any) -> None:
+    """Webhook endpoints and deliveries in the seeded database (an asyncpg connection)."""
+    other = await conn.fetchval(
+        "INSERT INTO partners (client_id, name, scopes, active) "
+        "VALUES ('other-connector', 'Other Connector', '{requests:read}', true) RETURNING id"
+    )
+    partners = {"other-connector": other}
+    partners["erp-connector"] = await conn.fetchval(
+        "SELECT id FROM partners WHERE client_id = 'erp-connector'"
+    )
+    linked = [
+        r["customer_id"]
+        for r in await conn.fetch(
+            "SELECT customer_id FROM partner_customers WHERE partner_id = $1", partners["erp-connector"]
+        )
+    ]
+    for n, (owner, url, description, kinds, enabled, reason) in enumerate(_ENDPOINTS):
+        endpoint = await conn.fetchval(
+            "INSERT INTO webhook_endpoints (url, description, event_kinds, enabled, disabled_reason, "
+            "owner_partner_id, created_at, created_txid, secret) "
+            "VALUES ($1, $2, $3::text::text[], $4, $5, $6, $7, 1, 'plain:whsec_test') RETURNING id",
+            url,
+            description,
+            kinds,
+            enabled,
+            reason,
+            partners.get(owner) if owner else None,
+            NOW.replace(month=n + 1),
+        )
+        if owner == "erp-connector":
+            events = await conn.fetch(
+                "SELECT e.id, e.request_id, e.txid, e.occurred_at FROM request_events e "
+                "WHERE e.customer_id = ANY($1) ORDER BY e.id LIMIT 7",
+                linked,
+            )
+            events += await conn.fetch(
+                "SELECT e.id, e.request_id, e.txid, e.occurred_at FROM request_events e "
+                "JOIN comments c ON c.id = e.comment_id WHERE c.visibility = 'INTERNAL' "
+                "AND e.customer_id = ANY($1) ORDER BY e.id LIMIT 1",
+                linked,
+            )
+        else:
+            events = await conn.fetch(
+                "SELECT e.id, e.request_id, e.txid, e.occurred_at FROM request_events e "
+                "ORDER BY e.id DESC LIMIT $1",
+                3 if owner else 6,
+            )
+        rows: list[Any] = [*events, None]  # and a PING
+        for i, event in enumerate(rows):
+            status, attempts, next_in, code, error, body, delivered = _DELIVERY_STATES[
+                i % len(_DELIVERY_STATES)
+            ]
+            created = NOW.replace(day=1, hour=i % 24) if event is None else event["occurred_at"]
+            await conn.execute(
+                "INSERT INTO webhook_deliveries (endpoint_id, event_id, request_id, event_txid, webhook_id, "
+                "status, attempts, next_attempt_at, last_status_code, last_error, last_response_body, "
+                "created_at, delivered_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                endpoint,
+                None if event is None else event["id"],
+                None if event is None else event["request_id"],
+                None if event is None else event["txid"],
+                f"msg_{endpoint}_{'ping' if event is None else event['id']}",
+                status,
+                attempts,
+                None
+                if next_in is None
+                else NOW.replace(microsecond=0) + timedelta(seconds=next_in, microseconds=i),
+                code,
+                error,
+                body,
+                created,
+                created + timedelta(seconds=1, microseconds=250 * i) if delivered else None,
+            )
 
 
 # ----------------------------------------------------------------- the pair ----
@@ -319,8 +449,6 @@ def record_finding(
 
 
 # Documents the planner does not compile yet, answered by the resolver path (README: Two read
-# paths): `metrics` (percentiles and ratios computed in Python) and the webhook delivery log.
+# paths): `metrics` (percentiles and ratios computed in Python).
 # The list can only shrink: a document planned now fails the test until it is taken off.
-UNPLANNED_DOCUMENTS = frozenset(
-    {"ConsoleMetrics", "ConsoleDashboard", "PartnerWebhookDeliveries", "PartnerWebhookEndpoints"}
-)
+UNPLANNED_DOCUMENTS = frozenset({"ConsoleMetrics", "ConsoleDashboard"})
