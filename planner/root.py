@@ -15,7 +15,7 @@ from graphql import FieldNode, OperationDefinitionNode
 
 from auth.permissions import Capability, can_decide_level
 from domain.enums import ApprovalLevel, Role
-from planner import webhooks
+from planner import audit, webhooks
 from planner.builder import Binding, Builder, Unplannable
 from planner.connections import MAX_PAGE_SIZE, Listing, compile_connection
 from planner.objects import HANDLERS, TABLES, compile_object, to_one, typename
@@ -468,7 +468,7 @@ ROOT_FIELDS: dict[str, RootHandler] = {
 }
 
 # Root fields and types compiled in modules of their own (each module holds its types' handlers).
-for _module in (webhooks,):
+for _module in (webhooks, audit):
     ROOT_FIELDS.update(_module.ROOT_FIELDS)
     HANDLERS.update(_module.HANDLERS)
     TABLES.update(_module.TABLES)

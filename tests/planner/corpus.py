@@ -305,6 +305,9 @@ _EVENT = (
     "id cursor kind occurredAt actorName fromStatus toStatus serviceRequest { number customer { name } } "
     "comment { body visibility } approval { id status }"
 )
+_AUDIT_ENTRY = (
+    "__typename id sequence occurredAt actorSubject action entityType entityId before after hash previousHash"
+)
 _PAGE_INFO = "pageInfo { hasNextPage hasPreviousPage startCursor endCursor }"
 
 # Operations written for fields the SDK and the suite reach only in one or two shapes: every field,
@@ -352,6 +355,37 @@ PLANNER_QUERIES: dict[str, str] = {
     "webhook-deliveries-bad-id": """query WebhookDeliveriesBadId {
       webhookDeliveries(endpointId: "not-an-id") { totalCount }
     }""",
+    "audit-log": f"""query AuditLogPage($first: Int, $after: String) {{
+      auditLog(first: $first, after: $after) {{
+        totalCount {_PAGE_INFO} __typename
+        edges {{ cursor node {{ {_AUDIT_ENTRY} }} }}
+      }}
+    }}""",
+    "audit-log-tail": f"""query AuditLogTail {{
+      auditLog(first: 20) {{ nodes {{ {_AUDIT_ENTRY} }} }}
+      count: auditLog {{ totalCount }}
+    }}""",
+    "audit-log-entity": f"""query AuditOfEntity($entityId: ID, $after: String) {{
+      auditLog(entityId: $entityId, first: 1, after: $after) {{
+        totalCount pageInfo {{ hasNextPage endCursor }} nodes {{ {_AUDIT_ENTRY} }}
+      }}
+    }}""",
+    "audit-log-spellings": f"""query AuditOfSpellings {{
+      request: auditLog(entityId: "{ids.encode("ServiceRequest", 1)}") {{
+        totalCount nodes {{ entityType entityId }}
+      }}
+      endpoint: auditLog(entityId: "{ids.encode("WebhookEndpoint", 42)}") {{
+        nodes {{ entityType entityId after }}
+      }}
+      none: auditLog(entityId: "{ids.encode("Team", 999)}") {{ totalCount nodes {{ id }} }}
+    }}""",
+    "audit-log-bad-entity": """query AuditOfBadEntity { auditLog(entityId: "not-an-id") { totalCount } }""",
+    "audit-entry-node": f"""query AuditEntryNode {{
+      node(id: "{ids.encode("AuditEntry", 1)}") {{ id ... on AuditEntry {{ {_AUDIT_ENTRY} }} }}
+      nodes(ids: ["{ids.encode("AuditEntry", 2)}", "{ids.encode("AuditEntry", 999999)}"]) {{
+        __typename ... on AuditEntry {{ sequence before after }}
+      }}
+    }}""",
 }
 
 

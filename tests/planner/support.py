@@ -15,6 +15,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -157,6 +158,76 @@ async def load_pool(engine: AsyncEngine) -> Pool:
     )
 
 
+# -------------------------------------------------------------- audit data ----
+
+# Audit values as services record them, and what else the write path (db.audit.append_audit, the
+# engine's json.dumps) can store and the resolver path can answer: escapes and non-ASCII text,
+# keys jsonb reorders (by length, then bytes), nested and empty containers, JSON nulls, ints to the
+# edges of 64 bits, floats in fixed and exponent notation and those jsonb turns into ints.
+AUDIT_VALUES: list[tuple[str, str, dict[str, Any] | None, dict[str, Any] | None]] = [
+    # (entity type, entity id, before, after)
+    ("ServiceRequest", "", {"status": "NEW"}, {"status": "TRIAGED", "priority": "HIGH", "version": 2}),
+    ("service_request", "", None, {"number": "SR-000001", "amount": Decimal("1.50"), "currency": "EUR"}),
+    (
+        "Comment",
+        "1",
+        None,
+        {
+            "body": 'quote " backslash \\ slash / tab \t newline \n cr \r bell \x07 del \x7f',
+            "unicode": "M\u00fcller \u2013 \u6771\u4eac \U0001f600 \u2028 \u2029 \ufeff",
+            "visibility": "INTERNAL",
+        },
+    ),
+    (
+        "invoice",
+        "7",
+        {"b": 1, "a": 2, "aa": 3, "B": 4, "\u00e9": 5, "": 6, "a b": None},
+        {"nested": [[1, [2, [], {}]], {"z": 1, "a": [True, False, None]}], "empty": {}, "list": []},
+    ),
+    (
+        "WebhookEndpoint",
+        "3",
+        {"ints": [0, 100, -7, 2**63 - 1, 2**63, 2**64 - 1, -(2**63), 10**18]},
+        {
+            "floats": [1.5, 1.0, -2.5e-10, 1e-7, 0.00001, 0.0001, 1 / 3, 3.141592653589793, 1e15, 1e16],
+            "more": [123456789.123, 1.5e18, 9007199254740993.0, 2.5e-5, -0.0, 0.1 + 0.2, 1e-300],
+        },
+    ),
+    ("webhook_endpoint", "0042", None, {"queued": 3}),
+    ("Customer", "C-1001", {"kycStatus": "PENDING"}, {"kycStatus": "VERIFIED"}),
+    ("customer_", "12", None, None),
+    ("_approval", "5", {"status": "PENDING"}, {"status": "CANCELLED"}),
+    ("approval", "12345678901234567890", None, {"status": "APPROVED"}),
+    ("lowercase", "9", None, {"x": "y"}),
+    ("9Lives", "9", None, {"x": "y"}),
+]
+
+
+async def seed_audit(engine: AsyncEngine) -> None:
+    """Audit entries through the write path (chained at commit): one per seeded request, as the
+    lifecycle records them, then AUDIT_VALUES."""
+    from db.audit import AuditRecord, append_audit
+    from db.engine import make_sessionmaker
+
+    async with make_sessionmaker(engine)() as session, session.begin():
+        requests = (await session.execute(text("SELECT id, status FROM service_requests ORDER BY id"))).all()
+        records = [
+            AuditRecord(
+                "ana.ortiz@example.com",
+                "UPDATE",
+                "ServiceRequest",
+                str(pk),
+                {"status": "NEW"},
+                {"status": st},
+            )
+            for pk, st in requests
+        ]
+        first = requests[0][0]
+        for kind, key, before, after in AUDIT_VALUES:
+            records.append(AuditRecord("admin@example.com", "TEST", kind, key or str(first), before, after))
+        await append_audit(session, records, now=NOW)
+
+
 # ------------------------------------------------------------ webhook data ----
 
 # Endpoints of the demo's partner (`erp-connector`, PRINCIPALS["PARTNER"]), of another partner and
@@ -278,6 +349,18 @@ class Answer:
     status: int
     content_type: str
     body: Any  # the parsed JSON, key order kept
+    raw: bytes = b""  # the response's bytes
+
+    @property
+    def data_bytes(self) -> bytes:
+        """The response's bytes up to its `extensions` (written last): the `data` (and `errors`)
+        exactly as sent. Parsed JSON hides a float's digits and a string's escapes; these do not."""
+        found = self.raw.rfind(b',"extensions":')
+        return self.raw if found < 0 else self.raw[:found]
+
+    def same_as(self, other: Answer) -> bool:
+        """The same answer: the same reduced JSON and the same bytes of `data`."""
+        return self.canonical() == other.canonical() and self.data_bytes == other.data_bytes
 
     def reduced(self) -> dict[str, Any]:
         """What must be identical between the two paths."""
@@ -339,7 +422,7 @@ class Pair:
             body = json.loads(response.content)
         except ValueError:
             body = {"<text>": response.text[:2000]}
-        return Answer(response.status_code, response.headers.get("content-type", ""), body)
+        return Answer(response.status_code, response.headers.get("content-type", ""), body, response.content)
 
     async def both(
         self, who: str, query: str, variables: Any = None, operation: str | None = None
@@ -407,6 +490,11 @@ def first_difference(a: Any, b: Any, path: str = "") -> str:
     return f"{path or '/'}: {json.dumps(a)[:300]} (on) vs {json.dumps(b)[:300]} (off)"
 
 
+def _first_byte_difference(a: bytes, b: bytes) -> str:
+    at = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    return f"at byte {at}: {a[max(0, at - 60) : at + 60]!r} (on) vs {b[max(0, at - 60) : at + 60]!r} (off)"
+
+
 def record_finding(
     source: str,
     who: str,
@@ -424,6 +512,8 @@ def record_finding(
     log line), the note is the finding even when the answers agree (e.g. a fallback after an error).
     """
     where = note or first_difference(on.reduced(), off.reduced())
+    if not note and on.reduced() == off.reduced():
+        where = f"bytes differ: {_first_byte_difference(on.data_bytes, off.data_bytes)}"
     summary = f"{source} as {who}: {where}"
     # One entry per document and kind of finding: the first role and variables that showed it.
     key = json.dumps([query, operation, note[:60] if note else "difference"], sort_keys=True)

@@ -43,8 +43,6 @@ UNPLANNED_ROOT_FIELDS = {
     "metrics": "unsupported_root_field",
     # Hash chain verification in Python.
     "verifyAuditChain": "unsupported_root_field",
-    # AuditEntry.before/after are JSON values written by orjson (key order, spacing).
-    "auditLog": "unsupported_root_field",
 }
 # Fields (type.field) reachable from planned root fields that are not planned yet.
 UNPLANNED_FIELDS = {

@@ -91,7 +91,7 @@ async def _compare(
         delta = await pair.since_mark()
         off = await pair.ask(pair.off, who, op.query, variables, op.operation)
         tally.compared += 1
-        if on.canonical() != off.canonical():
+        if not on.same_as(off):
             finding = record_finding(op.source, who, op.query, variables, op.operation, on, off)
             tally.differences.append(finding)
         if off.status >= 500 or on.status >= 500:
