@@ -326,8 +326,10 @@ ROOT_WEIGHTS = {
     "serviceRequestByNumber": 2,
     "approvals": 2,
     "teams": 1,
+    "auditLog": 2,
+    "webhookDeliveries": 2,
+    "webhookEndpoints": 2,
     "metrics": 1,
-    "auditLog": 1,
     "verifyAuditChain": 1,
 }
 
