@@ -19,8 +19,8 @@ from auth.permissions import Capability
 from db.queries.audit import AUDIT_ORDER, entity_type_names
 from planner.builder import Binding, Builder, Unplannable
 from planner.connections import Listing, compile_connection
-from planner.objects import Handler, compile_object
-from planner.sql import REFUSED, json_datetime, json_int, json_text
+from planner.objects import Handler, _datetime, _id, _int, _text, compile_object
+from planner.sql import REFUSED, json_text
 
 __all__ = ["HANDLERS", "ROOT_FIELDS", "TABLES"]
 
@@ -118,15 +118,11 @@ def _json(column: str) -> Handler:
     return lambda b, row, nodes: f"cg_json({row}.{column})"
 
 
-def _text(column: str) -> Handler:
-    return lambda b, row, nodes: json_text(f"{row}.{column}")
-
-
 HANDLERS: dict[str, dict[str, Handler]] = {
     "AuditEntry": {
-        "id": lambda b, row, nodes: f"cg_global_id('AuditEntry', {row}.sequence)",
-        "sequence": lambda b, row, nodes: json_int(f"{row}.sequence"),
-        "occurredAt": lambda b, row, nodes: json_datetime(f"{row}.occurred_at"),
+        "id": _id("AuditEntry", "sequence"),
+        "sequence": _int("sequence"),
+        "occurredAt": _datetime("occurred_at"),
         "actorSubject": _text("actor_subject"),
         "action": _text("action"),
         "entityType": _text("entity_type"),

@@ -24,9 +24,9 @@ from db.tables import WEBHOOK_ENDPOINTS
 from domain.enums import Role
 from planner.builder import Binding, Builder, Unplannable
 from planner.connections import Listing, compile_connection
-from planner.objects import Handler, compile_object, to_one
+from planner.objects import Handler, _bool, _datetime, _id, _int, _text, compile_object, to_one
 from planner.sa import embed
-from planner.sql import REFUSED, json_bool, json_datetime, json_int, json_text
+from planner.sql import REFUSED, json_text
 
 __all__ = ["HANDLERS", "ROOT_FIELDS", "TABLES"]
 
@@ -126,22 +126,6 @@ def _event_kinds(b: Builder, row: str, nodes: list[FieldNode]) -> str:
     return f"array_to_json({row}.event_kinds)::text"
 
 
-def _text(column: str) -> Handler:
-    return lambda b, row, nodes: json_text(f"{row}.{column}")
-
-
-def _datetime(column: str) -> Handler:
-    return lambda b, row, nodes: json_datetime(f"{row}.{column}")
-
-
-def _int(column: str) -> Handler:
-    return lambda b, row, nodes: json_int(f"{row}.{column}")
-
-
-def _id(type_name: str) -> Handler:
-    return lambda b, row, nodes: f"cg_global_id('{type_name}', {row}.id)"
-
-
 def _endpoint(b: Builder, row: str, nodes: list[FieldNode]) -> str:
     return to_one(b, "WebhookEndpoint", f"{row}.endpoint_id", nodes)
 
@@ -157,7 +141,7 @@ HANDLERS: dict[str, dict[str, Handler]] = {
         "url": _text("url"),
         "description": _text("description"),
         "eventKinds": _event_kinds,
-        "enabled": lambda b, row, nodes: json_bool(f"{row}.enabled"),
+        "enabled": _bool("enabled"),
         "disabledReason": _text("disabled_reason"),
         "createdAt": _datetime("created_at"),
         "ownerClientId": _owner_client_id,

@@ -110,10 +110,10 @@ END
 $fn$
 """
 
-# A jsonb value (SQL NULL: JSON null) as compact JSON text.
+# A jsonb value (SQL NULL: JSON null) as compact JSON text (STABLE as cg_json_text, which it calls).
 JSON_VALUE = r"""
 CREATE OR REPLACE FUNCTION cg_json(doc jsonb) RETURNS text
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $fn$
 BEGIN
     CASE jsonb_typeof(doc)
