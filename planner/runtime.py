@@ -60,6 +60,7 @@ FALLBACKS = Counter(
 )
 
 _SENTINEL = b"\x01"
+_REFUSED = b"\x02"  # planner.sql.REFUSED
 _NO_VARIABLES = VariableValues({}, {})
 _CACHE_MAX = 2048
 
@@ -319,6 +320,9 @@ class ReadPlanner:
             self._fallback(document, operation_name, "sql_error", type(exc).__name__)
             return None
         values = found or []
+        if any(_REFUSED in v for v in values):
+            self._fallback(document, operation_name, "refused_value")
+            return None
         if any(_SENTINEL in v for v in values):
             self.calendars.soon()
             self._fallback(document, operation_name, "undecided_value", "an SLA in business hours")
@@ -383,6 +387,10 @@ class ReadPlanner:
             if not database_unavailable(exc):
                 log.warning("read planner: statement of %s failed: %s", operation_name, exc)
             self._fallback(document, operation_name, "sql_error", type(exc).__name__)
+            return None
+        if _REFUSED in data:
+            # An error the resolver path reports (planner.sql.REFUSED), found by the statement.
+            self._fallback(document, operation_name, "refused_value")
             return None
         if _SENTINEL in data:
             # A business-hours SLA without current calendar spans (planner.calendars): make them.

@@ -47,6 +47,7 @@ from graphql import (
     type_from_ast,
 )
 
+from schema import ids
 from tests.planner.support import NOW, Pool, Who
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,6 +141,7 @@ _ID_ARGS = {
     "invoiceId": "Invoice",
     "serviceRequestId": "ServiceRequest",
     "entityId": "ServiceRequest",
+    "endpointId": "WebhookEndpoint",
 }
 _ID_KINDS = {name: [kind] for name, kind in _ID_ARGS.items()}
 
@@ -294,3 +296,103 @@ def paging_rounds(op: Op, base: dict[str, Any] | None, cursor: str | None) -> li
                 backwards["first"] = None  # over the operation's default page size
         rounds.append(backwards)
     return rounds
+
+
+# ------------------------------------------------------- the planner's own ----
+
+_WEBHOOK_ENDPOINT = "id url description eventKinds enabled disabledReason createdAt ownerClientId"
+_EVENT = (
+    "id cursor kind occurredAt actorName fromStatus toStatus serviceRequest { number customer { name } } "
+    "comment { body visibility } approval { id status }"
+)
+_AUDIT_ENTRY = (
+    "__typename id sequence occurredAt actorSubject action entityType entityId before after hash previousHash"
+)
+_PAGE_INFO = "pageInfo { hasNextPage hasPreviousPage startCursor endCursor }"
+
+# Operations written for fields the SDK and the suite reach only in one or two shapes: every field,
+# pages from a cursor (`$after`), counts alone, filters (an empty one too), IDs of another caller's
+# row or of another type. The seeded rows they read are made by tests.planner.support.
+PLANNER_QUERIES: dict[str, str] = {
+    "webhook-endpoints": f"""query WebhookEndpointsPage($first: Int, $after: String) {{
+      webhookEndpoints(first: $first, after: $after) {{
+        totalCount {_PAGE_INFO} __typename
+        edges {{ cursor node {{ __typename {_WEBHOOK_ENDPOINT} }} }}
+      }}
+    }}""",
+    "webhook-endpoints-count": "query WebhookEndpointCount { webhookEndpoints { totalCount } }",
+    "webhook-deliveries": f"""query WebhookDeliveryLog($endpointId: ID!, $first: Int, $after: String) {{
+      webhookDeliveries(endpointId: $endpointId, first: $first, after: $after) {{
+        totalCount {_PAGE_INFO}
+        edges {{ cursor node {{
+          id webhookId status attempts nextAttemptAt lastStatusCode lastError lastResponseBody createdAt
+          deliveredAt endpoint {{ {_WEBHOOK_ENDPOINT} }} event {{ {_EVENT} }} __typename
+        }} }}
+      }}
+    }}""",
+    "webhook-deliveries-status": """query WebhookDeliveriesByStatus(
+      $endpointId: ID!, $status: [WebhookDeliveryStatus!], $after: String
+    ) {
+      webhookDeliveries(endpointId: $endpointId, status: $status, first: 2, after: $after) {
+        totalCount pageInfo { hasNextPage endCursor } nodes { id status event { id kind } }
+      }
+    }""",
+    "webhook-deliveries-no-status": """query WebhookDeliveriesNoStatus($endpointId: ID!) {
+      none: webhookDeliveries(endpointId: $endpointId, status: []) { totalCount nodes { id } }
+      failed: webhookDeliveries(endpointId: $endpointId, status: [FAILED, RETRYING]) { totalCount }
+    }""",
+    "webhook-deliveries-others": f"""query WebhookDeliveriesOfOthers {{
+      other: webhookDeliveries(endpointId: "{ids.encode("WebhookEndpoint", 3)}") {{ totalCount }}
+    }}""",
+    "webhook-deliveries-admins": f"""query WebhookDeliveriesOfAdmins {{
+      admins: webhookDeliveries(endpointId: "{ids.encode("WebhookEndpoint", 4)}", first: 1) {{
+        nodes {{ endpoint {{ ownerClientId }} event {{ comment {{ visibility }} }} }}
+      }}
+    }}""",
+    "webhook-deliveries-wrong-type": f"""query WebhookDeliveriesWrongType {{
+      webhookDeliveries(endpointId: "{ids.encode("ServiceRequest", 1)}") {{ totalCount }}
+    }}""",
+    "webhook-deliveries-bad-id": """query WebhookDeliveriesBadId {
+      webhookDeliveries(endpointId: "not-an-id") { totalCount }
+    }""",
+    "audit-log": f"""query AuditLogPage($first: Int, $after: String) {{
+      auditLog(first: $first, after: $after) {{
+        totalCount {_PAGE_INFO} __typename
+        edges {{ cursor node {{ {_AUDIT_ENTRY} }} }}
+      }}
+    }}""",
+    "audit-log-tail": f"""query AuditLogTail {{
+      auditLog(first: 20) {{ nodes {{ {_AUDIT_ENTRY} }} }}
+      count: auditLog {{ totalCount }}
+    }}""",
+    "audit-log-entity": f"""query AuditOfEntity($entityId: ID, $after: String) {{
+      auditLog(entityId: $entityId, first: 1, after: $after) {{
+        totalCount pageInfo {{ hasNextPage endCursor }} nodes {{ {_AUDIT_ENTRY} }}
+      }}
+    }}""",
+    "audit-log-spellings": f"""query AuditOfSpellings {{
+      request: auditLog(entityId: "{ids.encode("ServiceRequest", 1)}") {{
+        totalCount nodes {{ entityType entityId }}
+      }}
+      endpoint: auditLog(entityId: "{ids.encode("WebhookEndpoint", 42)}") {{
+        nodes {{ entityType entityId after }}
+      }}
+      none: auditLog(entityId: "{ids.encode("Team", 999)}") {{ totalCount nodes {{ id }} }}
+    }}""",
+    "audit-log-bad-entity": """query AuditOfBadEntity { auditLog(entityId: "not-an-id") { totalCount } }""",
+    "audit-entry-node": f"""query AuditEntryNode {{
+      node(id: "{ids.encode("AuditEntry", 1)}") {{ id ... on AuditEntry {{ {_AUDIT_ENTRY} }} }}
+      nodes(ids: ["{ids.encode("AuditEntry", 2)}", "{ids.encode("AuditEntry", 999999)}"]) {{
+        __typename ... on AuditEntry {{ sequence before after }}
+      }}
+    }}""",
+}
+
+
+def planner_operations() -> list[Op]:
+    """The operations of PLANNER_QUERIES (source `planner:<name>`)."""
+    return [
+        op
+        for name, text in PLANNER_QUERIES.items()
+        for op in _query_ops(f"planner:{name}", text, parse(text))
+    ]

@@ -111,6 +111,7 @@ _ID_KINDS = {
     "invoiceId": "Invoice",
     "serviceRequestId": "ServiceRequest",
     "entityId": "ServiceRequest",
+    "endpointId": "WebhookEndpoint",
 }
 _NODE_KINDS = ["ServiceRequest", "Customer", "Invoice", "Payment", "Comment", "Approval", "Team", "Agent"]
 
@@ -325,8 +326,10 @@ ROOT_WEIGHTS = {
     "serviceRequestByNumber": 2,
     "approvals": 2,
     "teams": 1,
+    "auditLog": 2,
+    "webhookDeliveries": 2,
+    "webhookEndpoints": 2,
     "metrics": 1,
-    "auditLog": 1,
     "verifyAuditChain": 1,
 }
 

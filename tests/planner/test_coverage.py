@@ -41,11 +41,6 @@ OPERATIONS = ROOT / "frontend-sdk" / "src" / "operations"
 UNPLANNED_ROOT_FIELDS = {
     # Aggregates over the reporting SQL with floats (averages, ratios): reporting/metrics_sql.py.
     "metrics": "unsupported_root_field",
-    # AuditEntry.before/after are JSON values written by orjson (key order, spacing).
-    "auditLog": "unsupported_root_field",
-    # Partner webhooks (WEBHOOKS.md): endpoints and their delivery logs, not planned yet.
-    "webhookEndpoints": "unsupported_root_field",
-    "webhookDeliveries": "unsupported_root_field",
 }
 # Fields (type.field) reachable from planned root fields that are not planned yet.
 UNPLANNED_FIELDS = {
