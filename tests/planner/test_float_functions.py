@@ -14,6 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from domain import risk
+
 RENDER = (
     "SELECT coalesce(string_agg(cg_json_float(v), ' ' ORDER BY i), '') "
     "FROM unnest($1::float8[]) WITH ORDINALITY AS t(v, i)"
@@ -144,3 +146,28 @@ async def test_decimal_division_is_pythons(
     for (a, b), text, value in zip(pairs, texts, floats, strict=True):
         assert Decimal(text) == a / b, (a, b)
         assert value == float(a / b), (a, b)
+
+
+@_SETTINGS
+@given(noi=amounts, tds=positive, assets=st.none() | amounts, liabilities=st.none() | amounts)
+async def test_financial_health_ratios_are_domain_risks(
+    conn: asyncpg.Connection, noi: Decimal, tds: Decimal, assets: Decimal | None, liabilities: Decimal | None
+) -> None:
+    """planner.credit's ratios and rating of a statement (its SQL run on these values) are those of
+    domain.risk.financial_health."""
+    from planner.credit import statement_health_sql
+
+    dscr, ratio, rating = statement_health_sql("$1::numeric", "$2::numeric", "$3::numeric", "$4::numeric")
+    found = await conn.fetchrow(
+        f"SELECT {dscr} AS dscr, {ratio} AS ratio, {rating} AS rating", noi, tds, assets, liabilities
+    )
+    health = risk.financial_health(
+        net_operating_income=noi,
+        total_debt_service=tds,
+        current_assets=assets,
+        current_liabilities=liabilities,
+    )
+    assert found["dscr"] == orjson.dumps(float(health.dscr)).decode()
+    expected_ratio = None if health.current_ratio is None else float(health.current_ratio)
+    assert found["ratio"] == orjson.dumps(expected_ratio).decode()
+    assert found["rating"] == orjson.dumps(health.rating.value).decode()
