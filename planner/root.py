@@ -452,6 +452,12 @@ def _inbound_mails(b: Builder, nodes: list[FieldNode]) -> str:
     )
 
 
+def _metrics(b: Builder, nodes: list[FieldNode]) -> str:
+    from planner.metrics import metrics
+
+    return metrics(b, nodes)
+
+
 ROOT_FIELDS: dict[str, RootHandler] = {
     "viewer": _viewer,
     "serviceRequests": _service_requests,
@@ -464,6 +470,7 @@ ROOT_FIELDS: dict[str, RootHandler] = {
     "approvals": _approvals,
     "outboundMails": _outbound_mails,
     "inboundMails": _inbound_mails,
+    "metrics": _metrics,
 }
 
 

@@ -39,8 +39,6 @@ OPERATIONS = ROOT / "frontend-sdk" / "src" / "operations"
 
 # Root query fields not planned yet, and why (the resolver path answers them).
 UNPLANNED_ROOT_FIELDS = {
-    # Aggregates over the reporting SQL with floats (averages, ratios): reporting/metrics_sql.py.
-    "metrics": "unsupported_root_field",
     # Hash chain verification in Python.
     "verifyAuditChain": "unsupported_root_field",
     # AuditEntry.before/after are JSON values written by orjson (key order, spacing).
@@ -51,7 +49,6 @@ UNPLANNED_ROOT_FIELDS = {
 }
 # Fields (type.field) reachable from planned root fields that are not planned yet.
 UNPLANNED_FIELDS: set[str] = set()
-# SDK documents not planned yet: those reading `metrics`.
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
