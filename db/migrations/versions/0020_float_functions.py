@@ -3,6 +3,8 @@
 - cg_json_float(float8): a float as orjson writes a Python float (the response's bytes): the
   shortest round-trip digits, as PostgreSQL's float8 output (extra_float_digits > 0) also
   finds them, laid out the way orjson lays them out ("100.0", "0.00001", "1e-6", "1.5e+16").
+  Plain SQL for what PostgreSQL already writes that way (inlined), cg_json_float_layout for
+  the rest.
 - cg_decimal_div(numeric, numeric): a / b as Python's decimal module divides in its default
   context (28 significant digits, half to even), so that a ratio of stored amounts computed in
   Python (domain.risk) and in SQL is the same number; cg_decimal_ratio(numeric, numeric) is
@@ -26,8 +28,8 @@ depends_on: str | Sequence[str] | None = None
 
 # The digits and decimal exponent k of PostgreSQL's shortest output (value = 0.DIGITS x 10^k),
 # then orjson's layout: fixed notation for -4 <= k <= 16, otherwise d[.ddd]e(+|-)x.
-JSON_FLOAT = r"""
-CREATE OR REPLACE FUNCTION cg_json_float(value float8) RETURNS text
+JSON_FLOAT_LAYOUT = r"""
+CREATE OR REPLACE FUNCTION cg_json_float_layout(value float8) RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET extra_float_digits = 1
 AS $fn$
@@ -98,6 +100,23 @@ END
 $fn$
 """
 
+# What PostgreSQL writes in fixed notation (1e-4 <= |value| < 1e15: shortest digits, never an
+# interval's end) is orjson's text already, or lacks only ".0" when integral; the rest is laid out
+# anew. Plain SQL, inlined into the statement for that common case.
+JSON_FLOAT = r"""
+CREATE OR REPLACE FUNCTION cg_json_float(value float8) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $fn$
+    SELECT CASE
+        WHEN value IS NULL THEN 'null'
+        WHEN strpos(value::text, 'e') > 0 OR value IN ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8)
+             OR current_setting('extra_float_digits')::int < 1 THEN cg_json_float_layout(value)
+        WHEN strpos(value::text, '.') > 0 THEN value::text
+        ELSE value::text || '.0'
+    END
+$fn$
+"""
+
 # The exact quotient rounded to 28 significant digits, half to even (decimal.DefaultContext).
 DECIMAL_DIV = r"""
 CREATE OR REPLACE FUNCTION cg_decimal_div(a numeric, b numeric) RETURNS numeric
@@ -151,6 +170,7 @@ $fn$
 
 
 def upgrade() -> None:
+    op.execute(JSON_FLOAT_LAYOUT)
     op.execute(JSON_FLOAT)
     op.execute(DECIMAL_DIV)
     op.execute(DECIMAL_RATIO)
@@ -160,3 +180,4 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION IF EXISTS cg_decimal_ratio(numeric, numeric)")
     op.execute("DROP FUNCTION IF EXISTS cg_decimal_div(numeric, numeric)")
     op.execute("DROP FUNCTION IF EXISTS cg_json_float(float8)")
+    op.execute("DROP FUNCTION IF EXISTS cg_json_float_layout(float8)")
