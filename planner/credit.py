@@ -27,7 +27,7 @@ from planner.objects import typename
 from planner.sql import json_bool, json_date, json_int, json_object, literal
 from reporting.customer_insight import payment_behavior_params, payment_behavior_sql
 
-__all__ = ["financial_health", "json_float", "payment_behavior", "statement_health_sql"]
+__all__ = ["dscr_sql", "financial_health", "json_float", "payment_behavior", "statement_health_sql"]
 
 
 def json_float(expr: str) -> str:
@@ -72,13 +72,19 @@ def payment_behavior(b: Builder, row: str, nodes: list[FieldNode]) -> str:
 # ------------------------------------------------------------------ financial health
 
 
+def dscr_sql(noi: str, debt_service: str) -> str:
+    """domain.risk.dscr: net operating income / total debt service, as a Decimal quotient."""
+    return f"cg_decimal_div({noi}, {debt_service})"
+
+
 def statement_health_sql(
-    noi: str, debt_service: str, assets: str, liabilities: str, rules: RiskRules = DEFAULT_RULES.risk
+    dscr: str, assets: str, liabilities: str, rules: RiskRules = DEFAULT_RULES.risk
 ) -> tuple[str, str, str]:
-    """domain.risk.financial_health of a statement's columns as SQL: the JSON text of the DSCR,
-    of the current ratio (null when either is missing or liabilities are 0) and of the rating
-    (rating_for_dscr: the first band whose minimum the DSCR reaches, from the rules as data)."""
-    dscr = f"cg_decimal_div({noi}, {debt_service})"
+    """domain.risk.financial_health of a statement as SQL, from its DSCR quotient (`dscr_sql`): the
+    JSON text of the DSCR, of the current ratio (null when either is missing or liabilities are 0)
+    and of the rating (rating_for_dscr: the first band whose minimum the DSCR reaches, from the
+    rules as data). Debt service is positive (a constraint; domain.risk.dscr refuses less), so
+    the DSCR's float is its quotient's, never -0.0."""
     ratio = (
         f"CASE WHEN {assets} IS NULL OR {liabilities} IS NULL OR {liabilities} = 0 THEN NULL "
         f"ELSE cg_decimal_ratio({assets}, {liabilities}) END"
@@ -88,7 +94,7 @@ def statement_health_sql(
         for band in rules.dscr_bands
     )
     rating = f"CASE {bands} ELSE '\"{rules.below.value}\"' END"
-    return json_float(f"cg_decimal_ratio({noi}, {debt_service})"), json_float(ratio), rating
+    return json_float(f"CAST({dscr} AS float8)"), json_float(ratio), rating
 
 
 def financial_health(b: Builder, row: str, nodes: list[FieldNode]) -> str:
@@ -96,10 +102,7 @@ def financial_health(b: Builder, row: str, nodes: list[FieldNode]) -> str:
     resolver path's loader (db.queries.financial_health) applies the shipped DSCR bands."""
     fs = b.alias("fs")
     dscr, ratio, rating = statement_health_sql(
-        f"{fs}.net_operating_income",
-        f"{fs}.total_debt_service",
-        f"{fs}.current_assets",
-        f"{fs}.current_liabilities",
+        f"{fs}.dscr", f"{fs}.current_assets", f"{fs}.current_liabilities"
     )
     members = []
     for key, fields in b.collect("FinancialHealth", nodes).items():
@@ -116,8 +119,10 @@ def financial_health(b: Builder, row: str, nodes: list[FieldNode]) -> str:
             members.append((key, typename("FinancialHealth")))
         else:
             raise Unplannable("unsupported_field", f"FinancialHealth.{name}")
+    # The quotient once per statement (the rating compares it with each band).
     latest = (
+        f"(SELECT s.*, {dscr_sql('s.net_operating_income', 's.total_debt_service')} AS dscr FROM "
         f"(SELECT * FROM financial_statements AS f WHERE f.customer_id = {row}.id "
-        f"ORDER BY f.as_of DESC LIMIT 1) AS {fs}"
+        f"ORDER BY f.as_of DESC LIMIT 1) AS s) AS {fs}"
     )
     return f"coalesce((SELECT {json_object(members)} FROM {latest}), 'null')"

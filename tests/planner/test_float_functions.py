@@ -155,9 +155,10 @@ async def test_financial_health_ratios_are_domain_risks(
 ) -> None:
     """planner.credit's ratios and rating of a statement (its SQL run on these values) are those of
     domain.risk.financial_health."""
-    from planner.credit import statement_health_sql
+    from planner.credit import dscr_sql, statement_health_sql
 
-    dscr, ratio, rating = statement_health_sql("$1::numeric", "$2::numeric", "$3::numeric", "$4::numeric")
+    quotient = dscr_sql("$1::numeric", "$2::numeric")
+    dscr, ratio, rating = statement_health_sql(quotient, "$3::numeric", "$4::numeric")
     found = await conn.fetchrow(
         f"SELECT {dscr} AS dscr, {ratio} AS ratio, {rating} AS rating", noi, tds, assets, liabilities
     )

@@ -136,8 +136,12 @@ BEGIN
     IF a = 0 THEN
         RETURN 0;
     END IF;
-    -- e: the decimal exponent of the quotient's first digit (an estimate, then made exact).
-    e := floor(log(x / y))::int;
+    -- e: the decimal exponent of the quotient's first digit (estimated in floats, then made exact).
+    IF x < 1e300 AND y < 1e300 AND x > 1e-300 AND y > 1e-300 THEN
+        e := floor(log(CAST(x AS float8) / CAST(y AS float8)))::int;
+    ELSE
+        e := floor(log(x / y))::int;
+    END IF;
     LOOP
         scaled := x * ('1e' || (27 - e)::text)::numeric;
         q := div(scaled, y);
