@@ -454,6 +454,12 @@ def _inbound_mails(b: Builder, nodes: list[FieldNode]) -> str:
     )
 
 
+def _metrics(b: Builder, nodes: list[FieldNode]) -> str:
+    from planner.metrics import metrics
+
+    return metrics(b, nodes)
+
+
 ROOT_FIELDS: dict[str, RootHandler] = {
     "viewer": _viewer,
     "serviceRequests": _service_requests,
@@ -467,6 +473,7 @@ ROOT_FIELDS: dict[str, RootHandler] = {
     "outboundMails": _outbound_mails,
     "inboundMails": _inbound_mails,
     "verifyAuditChain": verify_audit_chain,
+    "metrics": _metrics,
 }
 
 # Root fields and types compiled in modules of their own (each module holds its types' handlers).

@@ -420,7 +420,10 @@ async def open_pool(url: str, *, size: int) -> asyncpg.Pool:
         # A plan's statement is prepared once per connection. PostgreSQL's own choice between a
         # generic and a per-request plan (plan_cache_mode=auto): forcing the generic plan saved
         # ~1 ms of planning on a small table but picked a plan 20x slower on 200,000 requests.
-        server_settings={"application_name": "casegraph-planner", "timezone": "UTC"},
+        # No JIT: a plan's cost estimate (a `metrics` window over the rollups, a large page) can
+        # invite a compilation that costs more than running it (reporting.metrics turns it off
+        # for the resolver path's statement too).
+        server_settings={"application_name": "casegraph-planner", "timezone": "UTC", "jit": "off"},
         reset=no_reset,
     )
     assert pool is not None

@@ -389,10 +389,96 @@ PLANNER_QUERIES: dict[str, str] = {
 }
 
 
+# ------------------------------------------------ the planner's own: credit and metrics ----
+
+_PAYMENT_BEHAVIOR = (
+    "paymentBehavior { averageDaysToPay latePaymentRatio openDisputes disputesLast90Days "
+    "recurringDisputes __typename }"
+)
+_FINANCIAL_HEALTH = "financialHealth { asOf dscr currentRatio riskRating __typename }"
+_DURATION = "{ count averageSeconds p50Seconds p90Seconds }"
+_MONEY = "{ amount currency }"
+_ALL_METRICS = (
+    "from to createdCount resolvedCount openCount byStatus { key count } byType { key count } "
+    "byChannel { key count } byPriority { key count __typename } "
+    f"firstResponseTime {_DURATION} resolutionTime {_DURATION} approvalTurnaround {_DURATION} "
+    "slaCompliance breachedCount atRiskCount backlogAging { label count __typename } "
+    f"disputedAmountOpen {_MONEY} adjustmentsPosted {_MONEY} reopenRate __typename"
+)
+
+# Documents written for what the planner computes with floats or restricts by role (credit data,
+# metrics), run by the differential as every principal: the forbidden callers get the resolver
+# path's error, the others the same figures from both paths.
+PLANNER_DOCUMENTS: dict[str, str] = {
+    "customers with credit data": (
+        f"query Credit {{ customers(first: 50) {{ totalCount nodes {{ id externalRef creditLimit {_MONEY} "
+        f"riskRating {_PAYMENT_BEHAVIOR} {_FINANCIAL_HEALTH} }} }} }}"
+    ),
+    "credit data of one customer": (
+        f"query CreditOf($id: ID!) {{ node(id: $id) {{ ... on Customer {{ name "
+        f"pb: paymentBehavior {{ latePaymentRatio averageDaysToPay }} {_FINANCIAL_HEALTH} }} }} }}"
+    ),
+    "own credit data": (
+        f"query OwnCredit {{ viewer {{ customer {{ id creditLimit {_MONEY} {_PAYMENT_BEHAVIOR} "
+        f"{_FINANCIAL_HEALTH} }} }} }}"
+    ),
+    "credit data of requests' customers": (
+        f"query RequestCredit {{ serviceRequests(first: 30) {{ nodes {{ number customer {{ id "
+        f"{_PAYMENT_BEHAVIOR} {_FINANCIAL_HEALTH} }} }} }} }}"
+    ),
+    "metrics, default window": f"query Metrics {{ metrics {{ {_ALL_METRICS} }} }}",
+    "metrics, every request": (
+        f'query MetricsEver {{ metrics(filter: {{ from: "2000-01-01T00:00:00Z" }}) {{ {_ALL_METRICS} }} }}'
+    ),
+    "metrics, partial days and an offset": (
+        'query MetricsPartial { metrics(filter: { from: "2026-10-20T06:30:00+02:00", '
+        f'to: "2026-11-23T09:15:30.250000Z" }}) {{ {_ALL_METRICS} }} }}'
+    ),
+    "metrics, until a past instant": (
+        f'query MetricsUntil {{ metrics(filter: {{ to: "2026-11-10T00:00:00Z" }}) {{ {_ALL_METRICS} }} }}'
+    ),
+    "metrics, the future": (
+        'query MetricsFuture { metrics(filter: { from: "2027-01-01T00:00:00Z", '
+        f'to: "2027-02-01T00:00:00Z" }}) {{ {_ALL_METRICS} }} }}'
+    ),
+    "metrics of a team": (
+        "query MetricsTeam($teamId: ID) { metrics(filter: { teamId: $teamId, "
+        f'from: "2026-01-01T00:00:00Z" }}) {{ {_ALL_METRICS} }} }}'
+    ),
+    "metrics of a customer": (
+        "query MetricsCustomer($customerId: ID!) { metrics(filter: { customerId: $customerId, "
+        f'from: "2026-01-01T00:00:00Z" }}) {{ {_ALL_METRICS} }} }}'
+    ),
+    "metrics of types": (
+        "query MetricsTypes { metrics(filter: { type: [BILLING_DISPUTE, GENERAL_INQUIRY], "
+        f'from: "2026-06-01T00:00:00Z" }}) {{ {_ALL_METRICS} }} }}'
+    ),
+    "metrics of no type": f"query MetricsNoType {{ metrics(filter: {{ type: [] }}) {{ {_ALL_METRICS} }} }}",
+    "metrics by a filter variable": (
+        f"query MetricsFilter($filter: MetricsFilter) {{ metrics(filter: $filter) {{ {_ALL_METRICS} }} }}"
+    ),
+    "metrics, a team ID of another type": (
+        f'query MetricsWrongType {{ metrics(filter: {{ teamId: "Q3VzdG9tZXI6MQ==" }}) {{ {_ALL_METRICS} }} }}'
+    ),
+    "metrics, an ID that does not parse": (
+        'query MetricsBadId { metrics(filter: { customerId: "not-an-id" }) { openCount } }'
+    ),
+    "metrics, an empty window": (
+        'query MetricsEmpty { metrics(filter: { from: "2026-11-01T00:00:00Z", to: "2026-11-01T00:00:00Z" }) '
+        "{ openCount } }"
+    ),
+    "two windows and more": (
+        "query Two { a: metrics { slaCompliance reopenRate firstResponseTime { p50Seconds p90Seconds } } "
+        'b: metrics(filter: { from: "2026-09-01T00:00:00Z" }) { ...Figures } viewer { subject } } '
+        f"fragment Figures on ServiceMetrics {{ {_ALL_METRICS} }}"
+    ),
+}
+
+
 def planner_operations() -> list[Op]:
-    """The operations of PLANNER_QUERIES (source `planner:<name>`)."""
+    """The operations of PLANNER_QUERIES and PLANNER_DOCUMENTS (source `planner:<name>`)."""
     return [
         op
-        for name, text in PLANNER_QUERIES.items()
-        for op in _query_ops(f"planner:{name}", text, parse(text))
+        for source, text in {**PLANNER_QUERIES, **PLANNER_DOCUMENTS}.items()
+        for op in _query_ops(f"planner:{source}", text, parse(text))
     ]

@@ -186,11 +186,16 @@ async def test_test_suite_queries_answer_identically(
         assert tally.planned >= tally.answered_data // 3, tally.line("too few planned")
 
 
+# Planner operations that answer data and yet take the resolver path, by design.
+PLANNER_FALLBACKS: set[str] = set()
+
+
 async def test_planner_corpus_answers_identically_for_every_role(
     pair: Pair, pool: Pool, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The planner's own corpus (tests.planner.corpus.PLANNER_QUERIES) as every principal: what
-    answers data is planned, forbidden and not-found callers get the resolver path's errors."""
+    """The planner's own corpus (tests.planner.corpus: webhook logs, the audit trail, credit data
+    and metrics) as every principal: the same answers, planned wherever the resolver path answers
+    data; forbidden, not-found and bad-input callers get the resolver path's errors."""
     ops = planner_operations()
     tally = Tally()
     caplog.set_level(logging.WARNING, "casegraph.planner")
@@ -203,5 +208,6 @@ async def test_planner_corpus_answers_identically_for_every_role(
     assert not tally.differences, "\n".join(tally.differences)
     assert not tally.server_errors, "\n".join(tally.server_errors)
     assert not tally.sql_errors, "plans that failed:\n" + "\n".join(tally.sql_errors)
-    assert not tally.unplanned_data, "\n".join(tally.unplanned_data)
-    assert tally.planned > 0
+    unplanned = [line for line in tally.unplanned_data if line.split(" as ")[0] not in PLANNER_FALLBACKS]
+    assert not unplanned, "\n".join(unplanned)
+    assert tally.planned > 0 and tally.planned >= tally.answered_data
