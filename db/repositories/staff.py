@@ -14,6 +14,7 @@ from domain.routing import Candidate
 
 __all__ = [
     "StaffMember",
+    "lock_team_by_name",
     "mark_assigned",
     "routing_candidates",
     "staff_member",
@@ -60,15 +61,31 @@ async def staff_member(session: AsyncSession, *, staff_id: int) -> StaffMember |
     return StaffMember(row.id, row.role, row.active) if row is not None else None
 
 
-async def routing_candidates(session: AsyncSession, *, team_id: int) -> list[Candidate]:
+async def lock_team_by_name(session: AsyncSession, *, name: str) -> int | None:
+    """The id of the team routing named (None: no such team), its members' staff rows locked as
+    `routing_candidates` locks them; one statement. Then `routing_candidates(locked=True)`."""
+    team = select(TEAMS.c.id).where(TEAMS.c.name == name).scalar_subquery()
+    members = select(TEAM_MEMBERS.c.staff_id).where(TEAM_MEMBERS.c.team_id == team)
+    locked = (
+        select(STAFF.c.id).where(STAFF.c.id.in_(members)).order_by(STAFF.c.id).with_for_update().cte("locked")
+    )
+    stmt = select(team.label("team_id"), select(func.count()).select_from(locked).scalar_subquery())
+    value = (await session.execute(stmt)).first()
+    return None if value is None or value.team_id is None else int(value.team_id)
+
+
+async def routing_candidates(session: AsyncSession, *, team_id: int, locked: bool = False) -> list[Candidate]:
     """The team's members with their open workload, locked so concurrent routings queue up.
 
     The lock (staff rows, in id order) makes the second of two concurrent
     routings count the first one's assignment instead of picking the same agent.
+    The workload is read by a statement after the lock's (one started after the lock was
+    granted sees every earlier routing committed); `locked`: `lock_team_by_name` took it.
     """
     members = select(TEAM_MEMBERS.c.staff_id).where(TEAM_MEMBERS.c.team_id == team_id)
-    locked = select(STAFF.c.id).where(STAFF.c.id.in_(members)).order_by(STAFF.c.id).with_for_update()
-    await session.execute(locked)
+    if not locked:
+        lock = select(STAFF.c.id).where(STAFF.c.id.in_(members)).order_by(STAFF.c.id).with_for_update()
+        await session.execute(lock)
     workload = (
         select(func.count())
         .where(and_(R.assignee_id == STAFF.c.id, R.status.in_(_OPEN)))
@@ -91,7 +108,13 @@ async def routing_candidates(session: AsyncSession, *, team_id: int) -> list[Can
 
 
 async def mark_assigned(session: AsyncSession, *, staff_id: int, now: datetime) -> datetime | None:
-    """Stamp `last_assigned_at` (routing's tie-breaker); the previous value."""
-    previous = await session.scalar(select(STAFF.c.last_assigned_at).where(STAFF.c.id == staff_id))
-    await session.execute(update(STAFF).where(STAFF.c.id == staff_id).values(last_assigned_at=now))
+    """Stamp `last_assigned_at` (routing's tie-breaker); the previous value. One statement."""
+    old = select(STAFF.c.id, STAFF.c.last_assigned_at).where(STAFF.c.id == staff_id).subquery("old")
+    stmt = (
+        update(STAFF)
+        .where(STAFF.c.id == old.c.id)
+        .values(last_assigned_at=now)
+        .returning(old.c.last_assigned_at)
+    )
+    previous: datetime | None = (await session.execute(stmt)).scalar()
     return previous
