@@ -136,8 +136,9 @@ async def open_balances(
     return grouped
 
 
-def current_contract_order(today: date) -> list[ColumnElement[Any]]:
-    """The order that puts a customer's current contract first: in force today, latest started."""
+def current_contract_order(today: date | ColumnElement[date]) -> list[ColumnElement[Any]]:
+    """The order that puts a customer's current contract first: in force today, latest started
+    (`today` a date, or a bound parameter standing for one)."""
     c = CONTRACTS.c
     in_force = and_(c.starts_on <= today, or_(c.ends_on.is_(None), c.ends_on >= today))
     return [case((in_force, literal(0)), else_=literal(1)), c.starts_on.desc(), c.id.desc()]

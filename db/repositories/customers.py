@@ -8,13 +8,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Text, cast, func, select, true
+from sqlalchemy import BigInteger, Date, Text, any_, bindparam, cast, func, select, true
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import ExchangeRate
 from db.queries.financial_health import effective_risk_of, financial_health, latest_statement
 from db.queries.lookups import current_contract_order
-from db.queries.scope import CustomerScope, in_scope
+from db.queries.scope import CustomerScope
 from db.repositories.configuration import rules_from_rows, rules_rows_columns
 from db.tables import CONTRACTS, CUSTOMERS, INVOICES, PAYMENTS, columns
 from domain.capture import InvoiceFacts, PaymentFacts
@@ -44,13 +45,14 @@ class CustomerFacts:
     risk: RiskRating  # effective: the worse of the imported rating and the latest statement's
 
 
-def _facts_select(customer_id: int, today: date, scope: CustomerScope) -> Any:
-    """The customer, its current contract's tier and dispute window, its latest statement."""
+def _facts_select(scoped: bool) -> Any:
+    """The customer `:customer_id` (within `:scope` when `scoped`), its current contract's tier and
+    dispute window on `:today`, its latest statement."""
     k = CONTRACTS.c
     contract = (
         select(k.sla_tier, k.dispute_window_days)
         .where(k.customer_id == CUSTOMERS.c.id)
-        .order_by(*current_contract_order(today))
+        .order_by(*current_contract_order(bindparam("today", type_=Date)))
         .limit(1)
         .lateral("k")
     )
@@ -63,8 +65,19 @@ def _facts_select(customer_id: int, today: date, scope: CustomerScope) -> Any:
             *statement.c,
         )
         .select_from(CUSTOMERS.outerjoin(contract, true()).outerjoin(statement, true()))
-        .where(CUSTOMERS.c.id == customer_id, in_scope(CUSTOMERS.c.id, scope))
+        .where(CUSTOMERS.c.id == bindparam("customer_id", type_=BigInteger), _scope_clause(scoped))
     )
+
+
+def _scope_clause(scoped: bool) -> Any:
+    return CUSTOMERS.c.id == any_(bindparam("scope", type_=ARRAY(BigInteger))) if scoped else true()
+
+
+def _scope_params(scope: CustomerScope) -> dict[str, Any]:
+    return {} if scope is None else {"scope": sorted(scope)}
+
+
+_FACTS = {scoped: _facts_select(scoped) for scoped in (False, True)}
 
 
 def _facts(row: Any, rules: Rules) -> CustomerFacts:
@@ -82,7 +95,8 @@ async def customer_facts(
 ) -> CustomerFacts | None:
     """The customer with its current contract and effective risk (None: no such customer among
     the `scope` customers, None meaning all); one statement."""
-    found = (await session.execute(_facts_select(customer_id, today, scope))).first()
+    params = {"customer_id": customer_id, "today": today, **_scope_params(scope)}
+    found = (await session.execute(_FACTS[scope is not None], params)).first()
     return None if found is None else _facts(found, rules)
 
 
@@ -97,6 +111,31 @@ class CaptureContext:
     rates: dict[str, Decimal]  # USD per unit of each configured currency
 
 
+def _capture_select(scoped: bool) -> Any:
+    i, p = INVOICES.c, PAYMENTS.c
+    names, texts = rules_rows_columns()
+    usd = cast(ExchangeRate.usd, Text)
+    rates = select(func.json_object_agg(ExchangeRate.currency, usd)).scalar_subquery()
+    return (
+        _facts_select(scoped)
+        .add_columns(
+            names.label("rule_names"),
+            texts.label("rule_texts"),
+            rates.label("rates"),
+            i.customer_id.label("invoice_customer_id"),
+            i.currency.label("invoice_currency"),
+            i.outstanding.label("invoice_outstanding"),
+            i.issued_on.label("invoice_issued_on"),
+            p.customer_id.label("payment_customer_id"),
+        )
+        .outerjoin(INVOICES, i.id == bindparam("invoice_id", type_=BigInteger))
+        .outerjoin(PAYMENTS, p.id == bindparam("payment_id", type_=BigInteger))
+    )
+
+
+_CAPTURE = {scoped: _capture_select(scoped) for scoped in (False, True)}
+
+
 async def capture_context(
     session: AsyncSession,
     *,
@@ -108,27 +147,15 @@ async def capture_context(
 ) -> CaptureContext | None:
     """The business rules, the customer's facts, the invoice and the payment named, and the
     exchange rates, in ONE statement (None: no such customer within `scope`)."""
-    i, p = INVOICES.c, PAYMENTS.c
-    names, texts = rules_rows_columns()
-    rates = select(
-        func.json_object_agg(ExchangeRate.currency, cast(ExchangeRate.usd, Text))
-    ).scalar_subquery()
-    stmt = (
-        _facts_select(customer_id, today, scope)
-        .add_columns(
-            names.label("rule_names"),
-            texts.label("rule_texts"),
-            rates.label("rates"),
-            i.customer_id.label("invoice_customer_id"),
-            i.currency.label("invoice_currency"),
-            i.outstanding.label("invoice_outstanding"),
-            i.issued_on.label("invoice_issued_on"),
-            p.customer_id.label("payment_customer_id"),
-        )
-        .outerjoin(INVOICES, i.id == invoice_id)
-        .outerjoin(PAYMENTS, p.id == payment_id)
-    )
-    found = (await session.execute(stmt)).first()
+    params = {
+        "customer_id": customer_id,
+        "today": today,
+        "invoice_id": invoice_id,
+        "payment_id": payment_id,
+        **_scope_params(scope),
+    }
+    stmt = _CAPTURE[scope is not None]
+    found = (await session.execute(stmt, params)).first()
     if found is None:
         return None
     rules = rules_from_rows(found.rule_names, found.rule_texts)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, literal_column, select, text, update
+from sqlalchemy import BigInteger, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,7 +36,6 @@ __all__ = [
     "claim_due_mails",
     "contact_by_email",
     "contact_by_id",
-    "contact_of_customer",
     "customer_invoices",
     "earliest_pending",
     "insert_attachments",
@@ -235,26 +234,26 @@ async def processed_inbound(
 ) -> None:
     """A mail that created or commented a request: PROCESSED, linked, and its attachments the
     request's (and the comment's, for a reply); one statement."""
-    attachments = (
-        update(ATTACHMENTS)
-        .where(ATTACHMENTS.c.inbound_mail_id == inbound_id)
-        .values(request_id=request_id, comment_id=comment_id)
-        .returning(literal_column("1"))
-        .cte("linked")
+    params = {"inbound_id": inbound_id, "request_id": request_id, "comment_id": comment_id}
+    await session.execute(_PROCESSED, {**params, "contact_id": contact_id})
+
+
+_PROCESSED = text(
+    """
+    WITH linked AS (
+        UPDATE attachments SET request_id = :request_id, comment_id = :comment_id
+        WHERE inbound_mail_id = :inbound_id RETURNING 1
     )
-    stmt = (
-        update(INBOUND_MAILS)
-        .where(INBOUND_MAILS.c.id == inbound_id)
-        .values(
-            status="PROCESSED",
-            reason=None,
-            request_id=request_id,
-            comment_id=comment_id,
-            contact_id=contact_id,
-        )
-        .add_cte(attachments)
-    )
-    await session.execute(stmt)
+    UPDATE inbound_mails SET status = 'PROCESSED', reason = NULL, request_id = :request_id,
+           comment_id = :comment_id, contact_id = :contact_id
+    WHERE id = :inbound_id
+    """
+).bindparams(
+    bindparam("inbound_id", type_=BigInteger),
+    bindparam("request_id", type_=BigInteger),
+    bindparam("comment_id", type_=BigInteger),
+    bindparam("contact_id", type_=BigInteger),
+)
 
 
 async def insert_inbound(session: AsyncSession, *, values: Mapping[str, Any]) -> int | None:
@@ -365,16 +364,6 @@ async def set_requester(
         update(REQUESTS)
         .where(REQUESTS.c.id == request_id)
         .values(requester_contact_id=contact_id, mailbox_id=mailbox_id)
-    )
-
-
-def contact_of_customer(*, subject: str, customer_id: int) -> Any:
-    """The id of the contact `subject` (a token subject) of `customer_id`, as a scalar subquery
-    (a value for an insert: NULL when the subject is no such contact)."""
-    return (
-        select(CONTACTS.c.id)
-        .where(CONTACTS.c.email == subject.lower(), CONTACTS.c.customer_id == customer_id)
-        .scalar_subquery()
     )
 
 

@@ -18,7 +18,6 @@ from typing import Any
 from db.repositories.customers import capture_context
 from db.repositories.idempotency import find_idempotent_request, lock_idempotency_key, save_idempotency_key
 from db.repositories.ledger import set_invoice_disputed
-from db.repositories.mail import contact_of_customer
 from db.repositories.policies import policy_for
 from db.repositories.requests import insert_request, lock_request
 from db.uow import UnitOfWork
@@ -167,13 +166,14 @@ async def create_request(uow: UnitOfWork, *, spec: CreateSpec, author: Author) -
         "created_at": uow.now,
         "updated_at": uow.now,
     }
-    requester: Any = spec.requester_contact_id
-    if requester is None and author.role is Role.CUSTOMER:
+    channel_values = {"mailbox_id": spec.mailbox_id}
+    of_subject = None
+    if spec.requester_contact_id is not None:
+        channel_values["requester_contact_id"] = spec.requester_contact_id
+    elif author.role is Role.CUSTOMER:
         # EMAIL.md: a portal user who is a contact of the customer is the request's requester.
-        requester = contact_of_customer(subject=author.subject, customer_id=spec.customer_id)
-    row = await insert_request(
-        session, values={**values, "requester_contact_id": requester, "mailbox_id": spec.mailbox_id}
-    )
+        of_subject = author.subject
+    row = await insert_request(session, values={**values, **channel_values}, requester_of_subject=of_subject)
     uow.audit(
         "CREATE", "ServiceRequest", row.id, None, {**values, "number": row.number, "version": row.version}
     )
