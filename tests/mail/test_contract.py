@@ -5,6 +5,7 @@ schedule, replanning, and the GraphQL access rules of contacts, mails and attach
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mail.sender import MAX_ATTEMPTS
+from mail.sender import MAX_ATTEMPTS, MailWorker
 from schema import ids
 from tests.conftest import Tokens, bearer
 from tests.lifecycle.conftest import Api
@@ -227,3 +228,39 @@ async def test_access_to_contacts_mails_and_attachments_of_internal_comments(
     staff = await api_client.get(url, headers=bearer(tokens.staff("ana@example.com", "AGENT")))
     customer = await api_client.get(url, headers=bearer(tokens.customer("C-1001")))
     assert (staff.status_code, customer.status_code) == (200, 404)
+
+
+class _Hub:
+    """The event hub as the worker sees it (nothing is announced: the worker must not need it)."""
+
+    def on_events(self, callback: Any) -> Any:
+        return lambda: None
+
+
+async def test_the_running_worker_reads_past_pages_that_call_for_no_mail(
+    mail_world: MailWorld, api: Api
+) -> None:
+    """Events nobody is mailed about (portal requests) fill whole pages: the worker reads on to the
+    acknowledgement behind them instead of sleeping until the next change."""
+    for i in range(3):
+        await api.create(
+            "ana@example.com",
+            customerId=ids.encode("Customer", mail_world.world.acme.id),
+            type="GENERAL_INQUIRY",
+            channel="PORTAL",
+            subject=f"Portal {i}",
+            description="By the portal.",
+        )
+    await mail_world.deliver(message(to=SERVICE))
+    settings = worker(mail_world, None).settings
+    running = MailWorker(
+        mail_world.sessionmaker, clock=mail_world.clock, settings=settings, smtp=None, hub=_Hub(), page=2
+    )
+    rows: list[Any] = []
+    async with running:
+        for _ in range(250):  # the worker's own pace; no clock is involved
+            rows = await mail_world.all("SELECT kind FROM outbound_mails")
+            if rows:
+                break
+            await asyncio.sleep(0.02)
+    assert [r.kind for r in rows] == ["ACKNOWLEDGEMENT"]
