@@ -16,6 +16,7 @@ from strawberry.dataloader import DataLoader
 
 from auth.permissions import Capability
 from db.queries.nodes import NODE_TYPES, fetch_nodes
+from records.rows import RequestRecord
 from resolvers.context import Context
 from schema import ids
 from schema.types.agent import Agent, Team
@@ -28,7 +29,7 @@ from schema.types.request import ServiceRequest
 from schema.types.sla import BusinessCalendar, SlaPolicy
 from schema.types.timeline import Comment, RequestEvent
 
-__all__ = ["load_nodes", "node_of", "resolve_node_ids"]
+__all__ = ["load_nodes", "node_from_record", "node_of", "resolve_node_ids"]
 
 N = TypeVar("N", bound=Node)
 
@@ -99,6 +100,15 @@ async def node_of(ctx: Context, node_type: type[N], pk: int) -> N | None:
     """The `node_type` object of row `pk` if it exists for the caller (scoped, fresh read): what
     mutation payloads answer with."""
     return cast(N | None, (await load_nodes(ctx, node_type.__name__, [pk])).get(pk))
+
+
+def node_from_record(ctx: Context, record: RequestRecord) -> ServiceRequest | None:
+    """A mutation payload's request from the row its transaction wrote (within the author's scope, as
+    it was locked there): what `node_of` would read back after the commit, without the read."""
+    if not ctx.can(Capability.READ_REQUESTS):
+        return None
+    ctx.loaders.prime_requests([record])
+    return ServiceRequest.from_row(record)
 
 
 async def resolve_node_ids(ctx: Context, global_ids: Sequence[str]) -> list[Node | None]:

@@ -9,18 +9,23 @@ from typing import Any
 from sqlalchemy import BigInteger, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.tables import CALENDARS, POLICIES
+from db.tables import CALENDARS, POLICIES, columns
 from domain.calendar import calendar_from_json
 from domain.enums import Priority, SlaTier
 from domain.sla import SlaPolicy
+from records.rows import CalendarRow, PolicyRow
 
 __all__ = ["LoadedPolicy", "loaded_policy", "policy_by_id", "policy_for", "policy_select"]
 
 
 @dataclass(frozen=True, slots=True)
 class LoadedPolicy:
+    """A policy as the SLA clock needs it (`policy`), and its stored rows (what a read would answer)."""
+
     id: int
     policy: SlaPolicy
+    row: PolicyRow
+    calendar_row: CalendarRow | None
 
 
 def policy_select() -> Any:
@@ -33,18 +38,25 @@ def loaded_policy(row: Any) -> LoadedPolicy:
 
 
 def _policy_select() -> Any:
-    p = POLICIES.c
-    c = CALENDARS.c
     return select(
-        p.id, p.first_response_seconds, p.resolution_seconds, c.name, c.time_zone, c.weekly_hours, c.holidays
-    ).select_from(POLICIES.outerjoin(CALENDARS, c.id == p.calendar_id))
+        *columns(POLICIES, PolicyRow, "policy_"), *columns(CALENDARS, CalendarRow, "calendar_")
+    ).select_from(POLICIES.outerjoin(CALENDARS, CALENDARS.c.id == POLICIES.c.calendar_id))
 
 
-def _loaded(row: Any) -> LoadedPolicy:
+def _loaded(found: Any) -> LoadedPolicy:
+    mapping = found._mapping
+    row = PolicyRow.of(mapping, "policy_")
+    calendar_row = CalendarRow.of(mapping, "calendar_") if mapping["calendar_id"] is not None else None
     calendar = None
-    if row.time_zone is not None:
-        calendar = calendar_from_json(row.time_zone, row.weekly_hours, row.holidays or (), name=row.name)
-    return LoadedPolicy(row.id, SlaPolicy(row.first_response_seconds, row.resolution_seconds, calendar))
+    if calendar_row is not None:
+        calendar = calendar_from_json(
+            calendar_row.time_zone,
+            calendar_row.weekly_hours,
+            calendar_row.holidays or (),
+            name=calendar_row.name,
+        )
+    policy = SlaPolicy(row.first_response_seconds, row.resolution_seconds, calendar)
+    return LoadedPolicy(row.id, policy, row, calendar_row)
 
 
 @functools.cache

@@ -17,9 +17,10 @@ from db.uow import UnitOfWork
 from domain.capture import MoneyInput as DomainMoneyInput
 from domain.enums import CommentVisibility, Priority, RequestType, ResolutionCode, TransitionAction
 from domain.errors import DomainError, not_found
+from records.rows import RequestRecord
 from resolvers.context import Context
 from resolvers.mutations.common import run
-from resolvers.nodes import node_of
+from resolvers.nodes import node_from_record, node_of
 from schema import ids
 from schema.errors import Forbidden
 from schema.inputs_mutations import (
@@ -58,11 +59,14 @@ async def _transition(info: Ctx, global_id: str, spec: TransitionSpec) -> Servic
     author = Author.of(ctx.require(transition_capability(spec.action)))
     request_id = ids.row_id(global_id, "ServiceRequest")
 
-    async def work(uow: UnitOfWork) -> int:
-        row, _ = await perform_transition(uow, request_id=request_id, spec=spec, author=author)
-        return row.id
+    async def work(uow: UnitOfWork) -> RequestRecord:
+        return (await perform_transition(uow, request_id=request_id, spec=spec, author=author)).record
 
-    return await _request_payload(ctx, await run(ctx, work))
+    outcome = await run(ctx, work)
+    if isinstance(outcome, DomainError):
+        return ServiceRequestPayload(service_request=None, user_errors=[user_error(outcome)])
+    # The request as this transaction wrote it (UPDATE ... RETURNING): no read after the commit.
+    return ServiceRequestPayload(service_request=node_from_record(ctx, outcome), user_errors=[])
 
 
 def _simple(action: TransitionAction) -> Any:

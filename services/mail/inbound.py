@@ -199,7 +199,7 @@ async def reply_by_mail(
     if action is not None:
         spec = TransitionSpec(action=action, expected_version=None, message=body, channel=Channel.EMAIL)
         try:
-            written, comment_ids = await perform_transition(
+            written, comment_ids, _ = await perform_transition(
                 uow, request_id=row.id, spec=spec, author=author, locked=row
             )
         except DomainError:

@@ -78,7 +78,7 @@ async def mark_duplicate(uow: UnitOfWork, *, spec: DuplicateSpec, author: Author
         message=spec.reason,
         duplicate_of_id=original.id,
     )
-    written, _ = await perform_transition(uow, request_id=duplicate.id, spec=cancel, author=author)
+    written, _, _ = await perform_transition(uow, request_id=duplicate.id, spec=cancel, author=author)
     policy = await policy_by_id(session, policy_id=original.sla_policy_id)
     change = RequestChange(uow, original, policy=policy, author=author, action="MARK_DUPLICATE")
     await change.comment(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from db.repositories.approvals import cancel_pending_approvals
 from db.repositories.configuration import exchange_rates
@@ -38,12 +39,12 @@ from domain.lifecycle import STATUS_TIMESTAMP_FIELD, TRANSITIONS, transition_err
 from domain.routing import escalate_priority
 from domain.rules import Rules
 from domain.sla import SlaSnapshot, rederive_due_times, reopened_resolution_due, resume_due_times
-from records.rows import RequestRow
+from records.rows import RequestRecord, RequestRow
 from services.author import Author
 from services.requests.change import RequestChange
 from services.requests.routing import Routed, impact_usd, route, route_within
 
-__all__ = ["TransitionSpec", "perform_transition", "resume_waiting"]
+__all__ = ["TransitionSpec", "Transitioned", "perform_transition", "resume_waiting"]
 
 _A = TransitionAction
 _S = RequestStatus
@@ -76,6 +77,15 @@ class _Work:
     rules: Rules
 
 
+class Transitioned(NamedTuple):
+    """What a transition wrote: the row (as UPDATE ... RETURNING gave it back), the comments, and
+    the request as a read would answer it (with its SLA policy and calendar rows), for payloads."""
+
+    row: RequestRow
+    comment_ids: list[int]
+    record: RequestRecord
+
+
 async def perform_transition(
     uow: UnitOfWork,
     *,
@@ -83,8 +93,8 @@ async def perform_transition(
     spec: TransitionSpec,
     author: Author,
     locked: RequestRow | None = None,
-) -> tuple[RequestRow, list[int]]:
-    """Apply `spec` to the request; (the row as written, ids of comments written). Raises DomainError
+) -> Transitioned:
+    """Apply `spec` to the request; the row as written, ids of comments written. Raises DomainError
     (nothing written once the caller rolls back) or TransitionForbidden.
 
     `locked`: the request as the caller locked it in this transaction, within `author.scope`;
@@ -129,7 +139,9 @@ async def perform_transition(
         channel=spec.channel,
     )
     await _EFFECTS[spec.action](work, change, message)
-    return await change.save(), change.comment_ids
+    written = await change.save()
+    record = RequestRecord(written, change.policy.row, change.policy.calendar_row)
+    return Transitioned(written, change.comment_ids, record)
 
 
 # ------------------------------------------------------------ extra guards ----

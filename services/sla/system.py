@@ -33,7 +33,7 @@ async def escalate(uow: UnitOfWork, *, request_id: int) -> RequestRow | None:
     """
     spec = TransitionSpec(action=TransitionAction.ESCALATE, expected_version=None)
     try:
-        row, _ = await perform_transition(uow, request_id=request_id, spec=spec, author=Author.system())
+        row, _, _ = await perform_transition(uow, request_id=request_id, spec=spec, author=Author.system())
     except DomainError:
         return None
     return row
