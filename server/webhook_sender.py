@@ -1,15 +1,23 @@
 """The webhook delivery worker (WEBHOOKS.md): claims due deliveries, signs and POSTs them, records
 what the partner answered. Runs in every process with CASEGRAPH_WORKERS on; any number may run.
 
-- Claims: `FOR UPDATE SKIP LOCKED` in a short transaction that moves the
-  delivery's next attempt one lease ahead (db.repositories.webhooks.claim_due):
-  one attempt per schedule step whatever the number of processes, and a
-  delivery whose sender died is taken again once the lease ends.
+- Claims: one statement (`FOR UPDATE SKIP LOCKED`, autocommit) takes each
+  endpoint's earliest due deliveries, as many as it has free slots, and moves
+  their next attempt one lease ahead (db.repositories.webhooks.claim_due): one
+  attempt per schedule step whatever the number of processes, and a delivery
+  whose sender died is taken again once the lease ends. The bodies' facts are
+  read on the same connection, a page at a time.
 - Order: a delivery waits while an earlier event of the same request is
   unfinished at the same endpoint (in the claim's SQL); nothing else waits.
 - Isolation: at most `per_endpoint` attempts in flight per endpoint and
   `concurrency` overall, each bounded by `timeout` in total; the claim skips
   endpoints with no free slot, so a hanging endpoint holds its own slots only.
+  Each endpoint has its own pooled httpx client of `per_endpoint` connections.
+- Results: successes at healthy endpoints are written together, one statement
+  for all that ended meanwhile (services.webhooks.attempts.record_successes);
+  the rest (failures, 410, a failing endpoint's first success) one endpoint at
+  a time in a unit of work, so a failing endpoint's slower writes hold up no
+  other endpoint's.
 - Access: each event is checked with `requestEvents`' rule for the endpoint's
   owner (services.webhooks.owner) before it is sent; one that fails is dropped.
 - Destinations are checked again before every attempt (SSRF), unless
@@ -25,8 +33,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import random as _random
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -46,7 +56,7 @@ from db.uow import ChangeActor, UnitOfWork
 from domain.errors import DomainError
 from domain.webhooks import MAX_RESPONSE_BODY, RETRY_SCHEDULE, SUCCESS_TIMEOUT, AttemptResult, classify
 from server.webhook_payload import event_body, load_facts, ping_body
-from services.webhooks.attempts import AttemptReport, record_attempts
+from services.webhooks.attempts import AttemptReport, record_attempts, record_successes
 from services.webhooks.config import WebhookConfig, check_destination
 from services.webhooks.owner import event_visible, owner_principal
 from services.webhooks.secrets import open_secret
@@ -55,9 +65,17 @@ __all__ = ["WebhookSender"]
 
 log = logging.getLogger("casegraph.webhooks")
 
+# httpcore asks for `sniffio` several times per request; when it is not installed every asking is a
+# failed import that searches sys.path again (a tenth of the sender's CPU under load). Recorded as
+# absent once, the asking fails at once, as it would have anyway.
+if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+    sys.modules["sniffio"] = None  # type: ignore[assignment]
+
 _OWNER_TTL = 5.0  # seconds an endpoint owner's principal (linked customers) is reused
 NO_ENDPOINT_RECHECK = 30.0  # seconds
 _GATHER = 0.01  # seconds between a wake-up and the claim it causes
+_CLIENT_IDLE = 60.0  # seconds an endpoint's HTTP client (its open connections) is kept unused
+_AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +114,6 @@ class WebhookSender:
         poll_interval: float = 0.1,
         hub: EventSource | None = None,
         idle_check: float = 5.0,
-        transport: httpx.AsyncBaseTransport | None = None,
         background: bool = True,
     ) -> None:
         self._sessionmaker = sessionmaker
@@ -123,21 +140,23 @@ class WebhookSender:
         self._background = background
         # Longer than any attempt: a claimed delivery is not taken again while it may still be sent.
         self._lease = timedelta(seconds=timeout + 30)
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-            headers={"user-agent": "casegraph-webhooks/1"},
-            transport=transport,
-            trust_env=False,
-        )
+        # One pooled client per endpoint (at most `per_endpoint` connections): httpcore looks at
+        # every connection of its pool on each request, so one pool for all endpoints cost more
+        # CPU per request the more endpoints there were. One TLS context serves them all.
+        self._clients: dict[int, tuple[httpx.AsyncClient, float]] = {}
+        self._ssl = httpx.create_ssl_context()
+        self._clients_swept = time.monotonic()
         self._in_flight: Counter[int] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._owners: dict[int | None, tuple[float, Principal | None]] = {}
-        # Results waiting to be written, per endpoint: one transaction writes all that wait for one
-        # endpoint, so a failing endpoint's slower writes hold up no other endpoint's.
+        # Successes waiting to be written: one statement writes all that wait (whether each was
+        # written is the future's result).
+        self._successes: list[tuple[AttemptReport, asyncio.Future[bool]]] = []
+        self._success_writer: asyncio.Task[None] | None = None
+        # Other results waiting to be written, per endpoint: one transaction writes all that wait for
+        # one endpoint, so a failing endpoint's slower writes hold up no other endpoint's.
         self._results: dict[int, list[tuple[AttemptReport, asyncio.Future[None]]]] = {}
         self._recorders: dict[int, asyncio.Task[None]] = {}
 
@@ -161,10 +180,13 @@ class WebhookSender:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for recorder in self._recorders.values():
-            recorder.cancel()
-        await asyncio.gather(*self._recorders.values(), return_exceptions=True)
-        await self._client.aclose()
+        writers = [*self._recorders.values(), *([self._success_writer] if self._success_writer else [])]
+        for writer in writers:
+            writer.cancel()
+        await asyncio.gather(*writers, return_exceptions=True)
+        clients, self._clients = self._clients, {}
+        for client, _ in clients.values():
+            await client.aclose()
 
     def _on_events(self, rows: Sequence[object]) -> None:
         # Runs in the hub's pump: deliveries are written with the events (a trigger); only wake up.
@@ -192,6 +214,7 @@ class WebhookSender:
             except Exception:
                 log.exception("claiming webhook deliveries failed; retrying")
                 claimed = 0
+            await self._sweep_clients()
             if free < 1 or claimed < free:
                 # Nothing more is due (or only for endpoints without a free slot): wait for an
                 # attempt to end, a wake-up or the poll, then a moment more so that one claim
@@ -225,33 +248,38 @@ class WebhookSender:
         free = self._concurrency - self.in_flight
         if free < 1:
             return 0
-        left = {ep: self._per_endpoint - n for ep, n in self._in_flight.items() if n}
         now = self._clock()
-        async with self._sessionmaker() as session, session.begin():
+        async with self._sessionmaker() as session:
+            # Autocommit: the claim is one statement, committed before anything is sent.
+            await session.connection(execution_options=_AUTOCOMMIT)
             claims = await repo.claim_due(
                 session,
                 now=now,
                 lease=self._lease,
                 free=free,
-                free_per_endpoint=left,
+                in_flight=self._in_flight,
                 per_endpoint=self._per_endpoint,
             )
-        if not claims:
-            return 0
-        for claim in claims:
-            self._in_flight[claim.endpoint_id] += 1
-        try:
-            prepared = await self._prepare(claims, now)
-        except BaseException:
+            if not claims:
+                return 0
             for claim in claims:
-                self._in_flight[claim.endpoint_id] -= 1
-            raise
+                self._in_flight[claim.endpoint_id] += 1
+            try:
+                prepared, failures = await self._prepare(session, claims, now)
+            except BaseException:
+                for claim in claims:
+                    self._release(claim.endpoint_id)
+                raise
         for claim in claims:
             item = prepared.get(claim.id)
-            if item is None:  # dropped or already recorded
-                self._in_flight[claim.endpoint_id] -= 1
+            failure = failures.get(claim.id)
+            if item is not None:
+                task = asyncio.create_task(self._deliver(item))
+            elif failure is not None:
+                task = asyncio.create_task(self._record(claim.endpoint_id, failure))
+            else:  # dropped
+                self._release(claim.endpoint_id)
                 continue
-            task = asyncio.create_task(self._deliver(item))
             self._tasks.add(task)
             task.add_done_callback(self._done(claim.endpoint_id))
         return len(claims)
@@ -264,12 +292,43 @@ class WebhookSender:
     def _done(self, endpoint_id: int) -> Callable[[asyncio.Task[None]], None]:
         def finished(task: asyncio.Task[None]) -> None:
             self._tasks.discard(task)
-            self._in_flight[endpoint_id] -= 1
-            if self._in_flight[endpoint_id] <= 0:
-                del self._in_flight[endpoint_id]
+            self._release(endpoint_id)
             self._wake.set()
 
         return finished
+
+    def _release(self, endpoint_id: int) -> None:
+        self._in_flight[endpoint_id] -= 1
+        if self._in_flight[endpoint_id] <= 0:
+            del self._in_flight[endpoint_id]
+
+    def _client(self, endpoint_id: int) -> httpx.AsyncClient:
+        entry = self._clients.get(endpoint_id)
+        client = entry[0] if entry is not None else None
+        if client is None:
+            client = httpx.AsyncClient(
+                timeout=httpx.Timeout(self._timeout),
+                follow_redirects=False,
+                limits=httpx.Limits(
+                    max_connections=self._per_endpoint, max_keepalive_connections=self._per_endpoint
+                ),
+                headers={"user-agent": "casegraph-webhooks/1"},
+                verify=self._ssl,
+                trust_env=False,
+            )
+        self._clients[endpoint_id] = (client, time.monotonic())
+        return client
+
+    async def _sweep_clients(self) -> None:
+        """Close the clients (and connections) of endpoints not sent to for a while."""
+        now = time.monotonic()
+        if now - self._clients_swept < _CLIENT_IDLE:
+            return
+        self._clients_swept = now
+        for endpoint_id, (client, used) in list(self._clients.items()):
+            if now - used > _CLIENT_IDLE and not self._in_flight.get(endpoint_id):
+                del self._clients[endpoint_id]
+                await client.aclose()
 
     async def _owner(self, session: AsyncSession, owner_partner_id: int | None) -> Principal | None:
         cached = self._owners.get(owner_partner_id)
@@ -279,52 +338,50 @@ class WebhookSender:
         self._owners[owner_partner_id] = (time.monotonic(), principal)
         return principal
 
-    async def _prepare(self, claims: Sequence[repo.ClaimedDelivery], now: datetime) -> dict[int, _Prepared]:
-        """The body and secrets of each claimed delivery; deliveries the owner may not see are
-        dropped, those that cannot be prepared are recorded as failed attempts."""
+    async def _prepare(
+        self, session: AsyncSession, claims: Sequence[repo.ClaimedDelivery], now: datetime
+    ) -> tuple[dict[int, _Prepared], dict[int, AttemptReport]]:
+        """The body and secrets of each claimed delivery, and the failed attempts of those that
+        cannot be prepared (a secret that does not open); deliveries the owner may not see are
+        deleted (neither)."""
         prepared: dict[int, _Prepared] = {}
-        failures: list[tuple[int, AttemptReport]] = []
+        failures: dict[int, AttemptReport] = {}
         dropped: list[int] = []
-        async with self._sessionmaker() as session:
-            endpoints = await repo.endpoint_secrets(session, endpoint_ids=[c.endpoint_id for c in claims])
-            conn = await session.connection()
-            facts = await load_facts(conn, [c.event_id for c in claims if c.event_id is not None])
-            for claim in claims:
-                endpoint = endpoints.get(claim.endpoint_id)
-                if endpoint is None:
-                    continue
-                try:
-                    secrets = [
-                        open_secret(self._config.vault, endpoint_id=endpoint.id, sealed=endpoint.secret)
-                    ]
-                    until = endpoint.previous_secret_until
-                    if endpoint.previous_secret is not None and until is not None and until > now:
-                        secrets.append(
-                            open_secret(
-                                self._config.vault, endpoint_id=endpoint.id, sealed=endpoint.previous_secret
-                            )
+        endpoints = await repo.endpoint_secrets(session, endpoint_ids=[c.endpoint_id for c in claims])
+        conn = await session.connection()
+        facts = await load_facts(conn, [c.event_id for c in claims if c.event_id is not None])
+        for claim in claims:
+            endpoint = endpoints.get(claim.endpoint_id)
+            if endpoint is None:
+                dropped.append(claim.id)  # deleted meanwhile (its deliveries with it)
+                continue
+            try:
+                secrets = [open_secret(self._config.vault, endpoint_id=endpoint.id, sealed=endpoint.secret)]
+                until = endpoint.previous_secret_until
+                if endpoint.previous_secret is not None and until is not None and until > now:
+                    secrets.append(
+                        open_secret(
+                            self._config.vault, endpoint_id=endpoint.id, sealed=endpoint.previous_secret
                         )
-                except KeyVaultError as exc:
-                    failure = AttemptReport(claim.id, claim.attempt, AttemptResult.FAILURE, error=str(exc))
-                    failures.append((claim.endpoint_id, failure))
+                    )
+            except KeyVaultError as exc:
+                failures[claim.id] = AttemptReport(
+                    claim.id, claim.attempt, AttemptResult.FAILURE, error=str(exc)
+                )
+                continue
+            if claim.event_id is None:
+                body = ping_body(endpoint.id, now)
+            else:
+                event = facts.events.get(claim.event_id)
+                owner = await self._owner(session, endpoint.owner_partner_id)
+                if event is None or owner is None or not await event_visible(owner, event, facts.comments):
+                    dropped.append(claim.id)
                     continue
-                if claim.event_id is None:
-                    body = ping_body(endpoint.id, now)
-                else:
-                    event = facts.events.get(claim.event_id)
-                    owner = await self._owner(session, endpoint.owner_partner_id)
-                    if event is None or owner is None or not await event_visible(session, owner, event):
-                        dropped.append(claim.id)
-                        continue
-                    body = event_body(facts, event, owner)
-                prepared[claim.id] = _Prepared(claim, endpoint.url, body, tuple(secrets))
+                body = event_body(facts, event, owner)
+            prepared[claim.id] = _Prepared(claim, endpoint.url, body, tuple(secrets))
         if dropped:
-            async with self._sessionmaker() as session, session.begin():
-                for delivery_id in dropped:
-                    await repo.delete_delivery(session, delivery_id=delivery_id)
-        for endpoint_id, report in failures:
-            await self._record(endpoint_id, report)
-        return prepared
+            await repo.delete_deliveries(session, delivery_ids=dropped, now=now)
+        return prepared, failures
 
     async def _deliver(self, item: _Prepared) -> None:
         claim = item.claim
@@ -353,7 +410,7 @@ class WebhookSender:
         }
         try:
             async with asyncio.timeout(self._timeout):
-                async with self._client.stream(
+                async with self._client(claim.endpoint_id).stream(
                     "POST", item.url, content=item.body, headers=headers
                 ) as response:
                     text = await _read_some(response)
@@ -372,9 +429,18 @@ class WebhookSender:
         )
 
     async def _record(self, endpoint_id: int, report: AttemptReport) -> None:
-        """Write an attempt's result (with the others of its endpoint that end meanwhile, in one
-        transaction)."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        """Write an attempt's result: a success with every other that ends meanwhile, in one
+        statement; otherwise (or when that statement leaves it to it) with the others of its
+        endpoint that end meanwhile, in one transaction."""
+        loop = asyncio.get_running_loop()
+        if report.result is AttemptResult.SUCCESS:
+            written: asyncio.Future[bool] = loop.create_future()
+            self._successes.append((report, written))
+            if self._success_writer is None or self._success_writer.done():
+                self._success_writer = asyncio.create_task(self._write_successes())
+            if await written:
+                return
+        done: asyncio.Future[None] = loop.create_future()
         self._results.setdefault(endpoint_id, []).append((report, done))
         recorder = self._recorders.get(endpoint_id)
         if recorder is None or recorder.done():
@@ -399,6 +465,22 @@ class WebhookSender:
                 if not done.done():
                     done.set_result(None)
         self._recorders.pop(endpoint_id, None)
+
+    async def _write_successes(self) -> None:
+        while self._successes:
+            batch, self._successes = self._successes, []
+            written: set[int] = set()
+            try:
+                async with self._sessionmaker() as session:
+                    await session.connection(execution_options=_AUTOCOMMIT)
+                    written = await record_successes(
+                        session, reports=[report for report, _ in batch], now=self._clock()
+                    )
+            except Exception:  # each is tried again on its own, in its endpoint's transaction
+                log.warning("writing %d webhook successes together failed", len(batch), exc_info=True)
+            for report, future in batch:
+                if not future.done():
+                    future.set_result(report.delivery_id in written)
 
     async def _write(self, reports: Sequence[AttemptReport]) -> None:
         async with UnitOfWork(self._sessionmaker, actor=ChangeActor.system(), now=self._clock()) as uow:

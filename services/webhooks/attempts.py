@@ -1,7 +1,8 @@
 """What an attempt's answer does (WEBHOOKS.md): the delivery's next state by the retry schedule,
 and its endpoint's failure record, disabled (an audited change) on 410 or after 5 days of failing.
 
-The delivery worker (server.webhooks) sends; this records, in the unit of work it opens per result.
+The delivery worker (server.webhook_sender) sends; this records: successes at healthy endpoints
+many at once (`record_successes`), everything else in a unit of work (`record_attempts`).
 """
 
 from __future__ import annotations
@@ -9,14 +10,17 @@ from __future__ import annotations
 import random as _random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.repositories import webhooks as repo
 from db.uow import UnitOfWork
+from domain.enums import WebhookDeliveryStatus as DeliveryStatus
 from domain.webhooks import MAX_RESPONSE_BODY, RETRY_SCHEDULE, AttemptResult, outcome
 from records.webhooks import WebhookEndpointRow
 
-__all__ = ["AttemptReport", "record_attempt", "record_attempts"]
+__all__ = ["AttemptReport", "record_attempt", "record_attempts", "record_successes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,22 +35,14 @@ class AttemptReport:
     response_body: str | None = None
 
 
-async def record_attempts(
-    uow: UnitOfWork,
-    *,
-    reports: Sequence[AttemptReport],
-    schedule: Sequence[timedelta] = RETRY_SCHEDULE,
-    random: Callable[[], float] = _random.random,
-) -> list[WebhookEndpointRow]:
-    """Write many attempts' results in the caller's transaction; the endpoints this disabled.
-
-    Successes at endpoints that are not failing change nothing but their delivery: they are
-    written by one statement (the hot path). Every other result goes through `record_attempt`.
-    """
-    healthy = await repo.healthy_endpoints_of(uow.session, delivery_ids=[r.delivery_id for r in reports])
-    quiet = [r for r in reports if r.result is AttemptResult.SUCCESS and r.delivery_id in healthy]
-    await repo.record_deliveries(
-        uow.session,
+async def record_successes(
+    session: AsyncSession, *, reports: Sequence[AttemptReport], now: datetime
+) -> set[int]:
+    """The hot path: successes at endpoints that are not failing change nothing but their delivery,
+    all written by one statement (autocommit will do); the delivery ids written. Every report not
+    written (a failing endpoint's, or one no longer that attempt's) goes to `record_attempts`."""
+    return await repo.record_deliveries(
+        session,
         rows=[
             {
                 "delivery_id": r.delivery_id,
@@ -54,17 +50,27 @@ async def record_attempts(
                 "status_code": r.status_code,
                 "response_body": None if r.response_body is None else r.response_body[:MAX_RESPONSE_BODY],
             }
-            for r in quiet
+            for r in reports
+            if r.result is AttemptResult.SUCCESS
         ],
-        now=uow.now,
+        now=now,
     )
+
+
+async def record_attempts(
+    uow: UnitOfWork,
+    *,
+    reports: Sequence[AttemptReport],
+    schedule: Sequence[timedelta] = RETRY_SCHEDULE,
+    random: Callable[[], float] = _random.random,
+) -> list[WebhookEndpointRow]:
+    """Write many attempts' results in the caller's transaction, one by one (`record_attempt`);
+    the endpoints this disabled."""
     disabled = []
-    done = {r.delivery_id for r in quiet}
     for report in reports:
-        if report.delivery_id not in done:
-            endpoint = await record_attempt(uow, report=report, schedule=schedule, random=random)
-            if endpoint is not None:
-                disabled.append(endpoint)
+        endpoint = await record_attempt(uow, report=report, schedule=schedule, random=random)
+        if endpoint is not None:
+            disabled.append(endpoint)
     return disabled
 
 
@@ -113,7 +119,11 @@ async def record_attempt(
             "last_response_body": body,
         },
     )
-    if written is None or quiet:
+    if written is None:
+        return None
+    if result.status in (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED):
+        await repo.release_after(uow.session, delivery_id=report.delivery_id, now=uow.now)
+    if quiet:
         return None
     values: dict[str, object] = {"failing_since": result.failing_since}
     if result.delivered_at is not None:
