@@ -137,6 +137,7 @@ async def _run(url: str, receiver: str, args: argparse.Namespace, *, broken: boo
         async with sender:
             batch = max(1, args.rate // 10)
             started = time.monotonic()
+            cpu_started = time.process_time()
             written = 0
             rng = random.Random(7)
             while written < args.events:
@@ -170,6 +171,8 @@ async def _run(url: str, receiver: str, args: argparse.Namespace, *, broken: boo
                     break
                 print(f"  {done}/{expected} healthy deliveries done", file=sys.stderr, flush=True)
                 await asyncio.sleep(0.25)
+            cpu = time.process_time() - cpu_started
+            attempts = await raw.fetchval("SELECT coalesce(sum(attempts), 0) FROM webhook_deliveries")
         await engine.dispose()
         import httpx
 
@@ -191,6 +194,8 @@ async def _run(url: str, receiver: str, args: argparse.Namespace, *, broken: boo
         "delivered_per_s": len(latencies) / max(last - first, 1e-9),
         "p50_ms": percentile(latencies, 0.5) * 1000,
         "p99_ms": percentile(latencies, 0.99) * 1000,
+        "cpu_s": cpu,
+        "attempts": float(attempts),
     }
 
 
@@ -200,10 +205,12 @@ async def _bench(args: argparse.Namespace) -> None:
         for broken in runs:
             result = await _run(url, receiver, args, broken=broken)
             label = "with a hanging and a 500 endpoint" if broken else "healthy endpoints only"
+            per_attempt = result["cpu_s"] / max(result["attempts"], 1) * 1000
             print(
                 f"{label}: {int(result['healthy_deliveries'])}/{int(result['expected'])} healthy deliveries, "
                 f"{result['delivered_per_s']:.0f} delivered/s, commit→2xx p50 {result['p50_ms']:.0f} ms, "
-                f"p99 {result['p99_ms']:.0f} ms",
+                f"p99 {result['p99_ms']:.0f} ms; this process's CPU {result['cpu_s']:.1f} s for "
+                f"{int(result['attempts'])} attempts ({per_attempt:.2f} ms each)",
                 flush=True,
             )
 

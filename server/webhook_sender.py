@@ -12,7 +12,10 @@ what the partner answered. Runs in every process with CASEGRAPH_WORKERS on; any 
 - Isolation: at most `per_endpoint` attempts in flight per endpoint and
   `concurrency` overall, each bounded by `timeout` in total; the claim skips
   endpoints with no free slot, so a hanging endpoint holds its own slots only.
-  Each endpoint has its own pooled httpx client of `per_endpoint` connections.
+  Each slot has one more delivery claimed behind it, sent as soon as the slot
+  frees (claim order; only deliveries free to go in per-request order are ever
+  claimed). Each endpoint has its own pooled httpx client of `per_endpoint`
+  connections.
 - Results: successes at healthy endpoints are written together, one statement
   for all that ended meanwhile (services.webhooks.attempts.record_successes);
   the rest (failures, 410, a failing endpoint's first success) one endpoint at
@@ -74,6 +77,9 @@ if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
 _OWNER_TTL = 5.0  # seconds an endpoint owner's principal (linked customers) is reused
 NO_ENDPOINT_RECHECK = 30.0  # seconds
 _GATHER = 0.01  # seconds between a wake-up and the claim it causes
+# Deliveries claimed per slot: the one being sent and the one that follows as soon as it ends,
+# without waiting for the next claim.
+_QUEUED = 2
 _CLIENT_IDLE = 60.0  # seconds an endpoint's HTTP client (its open connections) is kept unused
 _AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
 
@@ -138,15 +144,20 @@ class WebhookSender:
         self._none_enabled_at: float | None = None
         # False: no loop of its own; the caller steps it with `run_once` and `drain` (tests).
         self._background = background
-        # Longer than any attempt: a claimed delivery is not taken again while it may still be sent.
-        self._lease = timedelta(seconds=timeout + 30)
+        # A claimed delivery waits for at most one attempt at its endpoint (`_QUEUED`), then is
+        # sent: longer than both, it is not taken again while it may still be sent.
+        self._lease = timedelta(seconds=2 * timeout + 30)
+        # Sending: at most `concurrency` attempts, and `per_endpoint` per endpoint.
+        self._slots = asyncio.Semaphore(concurrency)
+        self._endpoint_slots: dict[int, asyncio.Semaphore] = {}
         # One pooled client per endpoint (at most `per_endpoint` connections): httpcore looks at
         # every connection of its pool on each request, so one pool for all endpoints cost more
         # CPU per request the more endpoints there were. One TLS context serves them all.
         self._clients: dict[int, tuple[httpx.AsyncClient, float]] = {}
         self._ssl = httpx.create_ssl_context()
         self._clients_swept = time.monotonic()
-        self._in_flight: Counter[int] = Counter()
+        self._in_flight: Counter[int] = Counter()  # deliveries claimed and not sent yet, per endpoint
+        self._unrecorded: set[int] = set()  # deliveries claimed whose result is not written yet
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
@@ -202,11 +213,20 @@ class WebhookSender:
 
     @property
     def in_flight(self) -> int:
+        """Deliveries claimed and not sent yet (being sent, or waiting for a slot)."""
         return sum(self._in_flight.values())
+
+    def _free(self) -> int:
+        # Claimed and not sent yet: for every slot, the attempt in it and one waiting to follow at
+        # once; and as many whose result is being written (after the slot is free again).
+        return min(
+            _QUEUED * self._concurrency - self.in_flight,
+            2 * _QUEUED * self._concurrency - len(self._unrecorded),
+        )
 
     async def _run(self) -> None:
         while True:
-            free = self._concurrency - self.in_flight
+            free = self._free()
             try:
                 claimed = await self.run_once()
             except asyncio.CancelledError:
@@ -245,7 +265,7 @@ class WebhookSender:
 
     async def run_once(self) -> int:
         """Claim what is due now and start sending it; how many were claimed."""
-        free = self._concurrency - self.in_flight
+        free = self._free()
         if free < 1:
             return 0
         now = self._clock()
@@ -258,30 +278,34 @@ class WebhookSender:
                 lease=self._lease,
                 free=free,
                 in_flight=self._in_flight,
-                per_endpoint=self._per_endpoint,
+                per_endpoint=_QUEUED * self._per_endpoint,
+                unrecorded=self._unrecorded,
             )
             if not claims:
                 return 0
             for claim in claims:
                 self._in_flight[claim.endpoint_id] += 1
+                self._unrecorded.add(claim.id)
             try:
                 prepared, failures = await self._prepare(session, claims, now)
             except BaseException:
                 for claim in claims:
                     self._release(claim.endpoint_id)
+                    self._unrecorded.discard(claim.id)
                 raise
         for claim in claims:
             item = prepared.get(claim.id)
             failure = failures.get(claim.id)
             if item is not None:
                 task = asyncio.create_task(self._deliver(item))
-            elif failure is not None:
+            else:
+                self._release(claim.endpoint_id)  # nothing to send
+                if failure is None:  # dropped
+                    self._unrecorded.discard(claim.id)
+                    continue
                 task = asyncio.create_task(self._record(claim.endpoint_id, failure))
-            else:  # dropped
-                self._release(claim.endpoint_id)
-                continue
             self._tasks.add(task)
-            task.add_done_callback(self._done(claim.endpoint_id))
+            task.add_done_callback(self._done(claim.id))
         return len(claims)
 
     async def drain(self) -> None:
@@ -289,10 +313,10 @@ class WebhookSender:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    def _done(self, endpoint_id: int) -> Callable[[asyncio.Task[None]], None]:
+    def _done(self, delivery_id: int) -> Callable[[asyncio.Task[None]], None]:
         def finished(task: asyncio.Task[None]) -> None:
             self._tasks.discard(task)
-            self._release(endpoint_id)
+            self._unrecorded.discard(delivery_id)
             self._wake.set()
 
         return finished
@@ -301,6 +325,7 @@ class WebhookSender:
         self._in_flight[endpoint_id] -= 1
         if self._in_flight[endpoint_id] <= 0:
             del self._in_flight[endpoint_id]
+            self._endpoint_slots.pop(endpoint_id, None)  # nobody holds or waits for it
 
     def _client(self, endpoint_id: int) -> httpx.AsyncClient:
         entry = self._clients.get(endpoint_id)
@@ -385,11 +410,21 @@ class WebhookSender:
 
     async def _deliver(self, item: _Prepared) -> None:
         claim = item.claim
+        slots = self._endpoint_slots.get(claim.endpoint_id)
+        if slots is None:
+            slots = self._endpoint_slots[claim.endpoint_id] = asyncio.Semaphore(self._per_endpoint)
         try:
-            report = await self._attempt(item)
+            # In claim order (the semaphores are fair): its endpoint's slot, then one of all.
+            async with slots, self._slots:
+                report = await self._attempt(item)
         except Exception as exc:  # never lose the result of an attempt to a bug in reporting it
             log.exception("webhook attempt failed unexpectedly")
             report = AttemptReport(claim.id, claim.attempt, AttemptResult.FAILURE, error=type(exc).__name__)
+        finally:
+            # The endpoint's slot is free once its answer is in: the result is written meanwhile
+            # (the row stays leased until then, and what waits behind it in order waits for that).
+            self._release(claim.endpoint_id)
+            self._wake.set()
         await self._record(claim.endpoint_id, report)
 
     async def _attempt(self, item: _Prepared) -> AttemptReport:

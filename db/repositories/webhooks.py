@@ -8,7 +8,7 @@ recording of an attempt. Nothing commits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -186,8 +186,10 @@ _SCAN_MARGIN = 8
 # others). A delivery behind an unfinished earlier event of the same request at the same endpoint
 # (per-request order) is not taken: it is parked until that earlier one is due again (its
 # `next_attempt_at`), and released when it finishes (`_RELEASE`), so it is not looked at on every
-# claim meanwhile. The rest, up to each endpoint's free slots and `free` overall, earliest first,
-# are claimed: their attempt counted and their next attempt moved one lease ahead.
+# claim meanwhile. Not when the earlier one is this process's own attempt whose result is not
+# written yet: that write releases it, possibly between this statement's snapshot and its locks,
+# and would miss the parking. The rest, up to each endpoint's free slots and `free` overall,
+# earliest first, are claimed: their attempt counted, their next attempt moved one lease ahead.
 _CLAIM = text(f"""
     WITH slots AS (
         SELECT w.id AS endpoint_id, coalesce(f.free, :per_endpoint) AS free
@@ -211,10 +213,10 @@ _CLAIM = text(f"""
         WHERE s.free > 0
     ),
     judged AS (
-        SELECT sc.*, head.next_attempt_at AS head_due
+        SELECT sc.*, head.id AS head_id, head.next_attempt_at AS head_due
         FROM scanned sc
         LEFT JOIN LATERAL (
-            SELECT p.next_attempt_at
+            SELECT p.id, p.next_attempt_at
             FROM webhook_deliveries p
             WHERE p.endpoint_id = sc.endpoint_id AND p.request_id = sc.request_id
               AND p.status IN {UNFINISHED!r}
@@ -235,7 +237,8 @@ _CLAIM = text(f"""
     changes AS (
         SELECT id, true AS claimed, CAST(:lease_until AS timestamptz) AS next_at FROM picked
         UNION ALL
-        SELECT id, false, head_due FROM judged WHERE head_due > :now
+        SELECT id, false, head_due FROM judged
+        WHERE head_due > :now AND head_id <> ALL (CAST(:unrecorded AS bigint[]))
     )
     UPDATE webhook_deliveries d
     SET attempts = d.attempts + CASE WHEN c.claimed THEN 1 ELSE 0 END, next_attempt_at = c.next_at
@@ -284,6 +287,7 @@ async def claim_due(
     free: int,
     in_flight: Mapping[int, int],
     per_endpoint: int,
+    unrecorded: Collection[int] = (),
 ) -> list[ClaimedDelivery]:
     """Claim up to `free` due deliveries, at most `per_endpoint` per endpoint less what this
     process has `in_flight` there, for one attempt each, in one statement (commit right after, or
@@ -291,7 +295,8 @@ async def claim_due(
 
     Rows locked by another worker are skipped; a claimed row's next attempt moves to
     `now + lease`, so nobody else takes it while it is sent, and another worker retries it if
-    this process dies before recording the result.
+    this process dies before recording the result. `unrecorded`: the deliveries this process
+    claimed and has not recorded the result of yet.
     """
     if free < 1:
         return []
@@ -305,6 +310,7 @@ async def claim_due(
             "per_endpoint": per_endpoint,
             "busy_ids": [ep for ep, _ in busy],
             "busy_free": [max(per_endpoint - n, 0) for _, n in busy],
+            "unrecorded": sorted(unrecorded),
         },
     )
     picked = [
