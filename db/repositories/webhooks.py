@@ -27,16 +27,15 @@ __all__ = [
     "claim_due",
     "delete_deliveries",
     "delete_endpoint",
-    "delivery_endpoint",
     "earliest_due",
     "endpoint_secrets",
     "insert_endpoint",
     "insert_ping",
     "lock_endpoint",
+    "lock_endpoints_of",
     "owned_by",
-    "record_attempt",
+    "record_attempts",
     "record_deliveries",
-    "release_after",
     "requeue_events",
     "update_endpoint",
 ]
@@ -322,33 +321,77 @@ async def claim_due(
     return picked
 
 
-async def record_attempt(
-    session: AsyncSession, *, delivery_id: int, attempt: int, values: Mapping[str, Any]
-) -> int | None:
-    """Write an attempt's result when the row is still this attempt's (not re-claimed after its
-    lease ran out, nor reset by a redelivery); the endpoint id, None when it was not."""
-    stmt = (
-        update(WEBHOOK_DELIVERIES)
-        .where(D.id == delivery_id, D.attempts == attempt, D.status.in_(UNFINISHED))
-        .values(**values)
-        .returning(D.endpoint_id)
-    )
-    return (await session.execute(stmt)).scalar_one_or_none()
+_RECORD = text(f"""
+    WITH reports AS (
+        SELECT * FROM unnest(
+            CAST(:ids AS bigint[]), CAST(:attempts AS int[]), CAST(:statuses AS text[]),
+            CAST(:next_attempts AS timestamptz[]), CAST(:delivered AS timestamptz[]), CAST(:codes AS int[]),
+            CAST(:errors AS text[]), CAST(:bodies AS text[])
+        ) AS r(delivery_id, attempt, status, next_attempt_at, delivered_at, status_code, error, body)
+    ),
+    written AS (
+        UPDATE webhook_deliveries d
+        SET status = r.status, next_attempt_at = r.next_attempt_at, delivered_at = r.delivered_at,
+            last_status_code = r.status_code, last_error = r.error, last_response_body = r.body
+        FROM reports r
+        WHERE d.id = r.delivery_id AND d.attempts = r.attempt AND d.status IN {UNFINISHED!r}
+        RETURNING d.id, d.status, d.endpoint_id, d.request_id, d.event_txid, d.event_id
+    ),
+    finished AS (SELECT * FROM written WHERE status NOT IN {UNFINISHED!r}),
+    released AS ({_RELEASE} RETURNING s.id)
+    SELECT id FROM written
+""")
 
 
-async def delivery_endpoint(
-    session: AsyncSession, *, delivery_id: int, lock: bool
-) -> WebhookEndpointRow | None:
-    """The endpoint of a delivery (locked FOR UPDATE when `lock`)."""
-    stmt = select(*columns(WEBHOOK_ENDPOINTS, WebhookEndpointRow)).where(
-        E.id == select(D.endpoint_id).where(D.id == delivery_id).scalar_subquery()
+async def record_attempts(
+    session: AsyncSession, *, rows: Sequence[Mapping[str, Any]], now: datetime
+) -> set[int]:
+    """Write attempts' results (delivery_id, attempt, status, next_attempt_at, delivered_at,
+    last_status_code, last_error, last_response_body) in one statement, each only when the row is
+    still that attempt's (not re-claimed after its lease ran out, nor reset by a redelivery); the
+    ids written. What waited behind a delivery that finished is released."""
+    if not rows:
+        return set()
+    result = await session.execute(
+        _RECORD,
+        {
+            "ids": [r["delivery_id"] for r in rows],
+            "attempts": [r["attempt"] for r in rows],
+            "statuses": [r["status"] for r in rows],
+            "next_attempts": [r["next_attempt_at"] for r in rows],
+            "delivered": [r["delivered_at"] for r in rows],
+            "codes": [r["last_status_code"] for r in rows],
+            "errors": [r["last_error"] for r in rows],
+            "bodies": [r["last_response_body"] for r in rows],
+            "now": now,
+        },
     )
-    if lock:
-        # Not FOR UPDATE: inserting a delivery (the events' trigger) takes FOR KEY SHARE on its
-        # endpoint, which NO KEY UPDATE does not block.
-        stmt = stmt.with_for_update(key_share=True)  # FOR NO KEY UPDATE
-    found = (await session.execute(stmt)).mappings().first()
-    return None if found is None else WebhookEndpointRow.of(found)
+    return set(result.scalars())
+
+
+async def lock_endpoints_of(
+    session: AsyncSession, *, delivery_ids: Sequence[int]
+) -> dict[int, WebhookEndpointRow]:
+    """The endpoint of each delivery (by delivery id), locked FOR NO KEY UPDATE (in id order).
+
+    Not FOR UPDATE: inserting a delivery (the events' trigger) takes FOR KEY SHARE on its
+    endpoint, which NO KEY UPDATE does not block.
+    """
+    if not delivery_ids:
+        return {}
+    locked = (
+        select(*columns(WEBHOOK_ENDPOINTS, WebhookEndpointRow))
+        .where(E.id.in_(select(D.endpoint_id).where(D.id.in_(sorted(set(delivery_ids))))))
+        .order_by(E.id)
+        .with_for_update(key_share=True)
+    )
+    endpoints = {r["id"]: WebhookEndpointRow.of(r) for r in (await session.execute(locked)).mappings()}
+    owners = select(D.id, D.endpoint_id).where(D.id.in_(sorted(set(delivery_ids))))
+    return {
+        row.id: endpoints[row.endpoint_id]
+        for row in await session.execute(owners)
+        if row.endpoint_id in endpoints
+    }
 
 
 # Successes at endpoints that have succeeded before and are not failing change nothing but their
@@ -392,14 +435,6 @@ async def record_deliveries(
         },
     )
     return set(result.scalars())
-
-
-async def release_after(session: AsyncSession, *, delivery_id: int, now: datetime) -> None:
-    """A delivery finished: the later ones of its request at its endpoint may go now."""
-    await session.execute(
-        text(f"WITH finished AS (SELECT * FROM webhook_deliveries WHERE id = :id) {_RELEASE}"),
-        {"id": delivery_id, "now": now},
-    )
 
 
 async def delete_deliveries(session: AsyncSession, *, delivery_ids: Sequence[int], now: datetime) -> None:
