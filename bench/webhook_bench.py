@@ -133,7 +133,12 @@ async def _run(url: str, receiver: str, args: argparse.Namespace, *, broken: boo
         requests = await raw.fetch("SELECT id, customer_id, team_id FROM service_requests ORDER BY id")
         engine = make_engine(url.replace("postgresql://", "postgresql+asyncpg://"), pool_size=20)
         committed: dict[int, float] = {}
-        sender = WebhookSender(make_sessionmaker(engine), config=WebhookConfig(allow_private=True))
+        sender = WebhookSender(
+            make_sessionmaker(engine),
+            config=WebhookConfig(allow_private=True),
+            concurrency=args.concurrency,
+            per_endpoint=args.per_endpoint,
+        )
         async with sender:
             batch = max(1, args.rate // 10)
             started = time.monotonic()
@@ -231,6 +236,8 @@ def main() -> None:
     parser.add_argument("--drain", type=float, default=120, help="seconds to wait for the last deliveries")
     parser.add_argument("--compare", action="store_true", help="run again without the broken endpoints")
     parser.add_argument("--healthy-only", action="store_true", help="no hanging or failing endpoint")
+    parser.add_argument("--concurrency", type=int, default=64, help="WEBHOOK_CONCURRENCY")
+    parser.add_argument("--per-endpoint", type=int, default=4, help="WEBHOOK_PER_ENDPOINT")
     parser.add_argument(
         "--loop", choices=["uvloop", "asyncio"], default="uvloop", help="the sending process's event loop"
     )
