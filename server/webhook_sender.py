@@ -91,6 +91,7 @@ class _Prepared:
     url: str
     body: bytes
     secrets: tuple[str, ...]
+    send_by: float  # time.monotonic() after which an attempt could outlast the claim's lease
 
 
 class EventSource(Protocol):
@@ -372,6 +373,7 @@ class WebhookSender:
         deleted (neither)."""
         prepared: dict[int, _Prepared] = {}
         failures: dict[int, AttemptReport] = {}
+        send_by = time.monotonic() + (self._lease.total_seconds() - self._timeout - 1)
         dropped: list[int] = []
         endpoints = await repo.endpoint_secrets(session, endpoint_ids=[c.endpoint_id for c in claims])
         conn = await session.connection()
@@ -404,7 +406,7 @@ class WebhookSender:
                     dropped.append(claim.id)
                     continue
                 body = event_body(facts, event, owner)
-            prepared[claim.id] = _Prepared(claim, endpoint.url, body, tuple(secrets))
+            prepared[claim.id] = _Prepared(claim, endpoint.url, body, tuple(secrets), send_by)
         if dropped:
             await repo.delete_deliveries(session, delivery_ids=dropped, now=now)
         return prepared, failures
@@ -417,6 +419,11 @@ class WebhookSender:
         try:
             # In claim order (the semaphores are fair): its endpoint's slot, then one of all.
             async with slots, self._slots:
+                if time.monotonic() > item.send_by:
+                    # Waited so long for a slot that the lease could end mid-attempt: left to the
+                    # next claim (here or in another process), as after a crash.
+                    log.warning("webhook delivery %s waited past its lease; claimed again later", claim.id)
+                    return
                 report = await self._attempt(item)
         except Exception as exc:  # never lose the result of an attempt to a bug in reporting it
             log.exception("webhook attempt failed unexpectedly")

@@ -195,7 +195,7 @@ _CLAIM = text(f"""
         FROM webhook_endpoints w
         LEFT JOIN unnest(CAST(:busy_ids AS bigint[]), CAST(:busy_free AS int[])) AS f(endpoint_id, free)
                ON f.endpoint_id = w.id
-        WHERE w.enabled
+        WHERE w.enabled AND coalesce(f.free, :per_endpoint) > 0
     ),
     scanned AS (
         SELECT s.free, c.*
@@ -209,7 +209,6 @@ _CLAIM = text(f"""
             LIMIT s.free + {_SCAN_MARGIN}
             FOR UPDATE SKIP LOCKED
         ) c
-        WHERE s.free > 0
     ),
     judged AS (
         SELECT sc.*, head.id AS head_id, head.next_attempt_at AS head_due
