@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +39,16 @@ from demo.seed import seed_demo
 from server import pgserver
 from server.settings import Settings, asyncpg_url, sqlalchemy_url
 
-__all__ = ["RunningServer", "bench_database", "dev_token", "percentile", "running_server"]
+__all__ = [
+    "RunningServer",
+    "bench_database",
+    "dev_token",
+    "percentile",
+    "profiled",
+    "py_spy",
+    "running_server",
+    "summarize_profile",
+]
 
 
 @contextlib.asynccontextmanager
@@ -229,3 +239,84 @@ def percentile(sorted_values: list[float], q: float) -> float:
         return float("nan")
     rank = min(len(sorted_values) - 1, max(0, round(q * len(sorted_values) + 0.5) - 1))
     return sorted_values[rank]
+
+
+PROFILER_FOLDER = Path(__file__).resolve().parent / ".peer" / "py-spy"  # git-ignored, like Node
+PY_SPY_VERSION = "0.4.3"
+
+
+def py_spy() -> Path:
+    """The py-spy sampling profiler (a bench tool, not part of the product), installed once."""
+    binary = PROFILER_FOLDER / "bin" / "py-spy"
+    if not binary.exists():
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(PROFILER_FOLDER),
+             f"py-spy=={PY_SPY_VERSION}"],
+            check=True,
+        )  # fmt: skip
+    return binary
+
+
+@contextlib.asynccontextmanager
+async def profiled(pids: Iterable[int], output: Path | None, *, top: int = 25) -> AsyncIterator[None]:
+    """Sample `pids` with py-spy while the block runs (nothing when `output` is None); then write
+    the collapsed stacks to `output` (flamegraph.pl / speedscope read them) and print the
+    functions where the samples were, by own time and by time including callees."""
+    if output is None:
+        yield
+        return
+    binary = py_spy()
+    procs = []
+    for pid in pids:
+        path = output.with_suffix(f".{pid}.txt")
+        procs.append(
+            (path, await asyncio.create_subprocess_exec(
+                # --gil: only samples where Python holds the GIL (its CPU, not waits or syscalls).
+                str(binary), "record", "--pid", str(pid), "--rate", "250", "--format", "raw",
+                "--nonblocking", "--gil", "--output", str(path),
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            ))
+        )  # fmt: skip
+    try:
+        yield
+    finally:
+        for _, proc in procs:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGINT)
+        for path, proc in procs:
+            await proc.wait()
+            if path.exists():
+                print(summarize_profile(path, top=top))
+
+
+def _frame(frame: str) -> str:
+    """`function (path/to/file.py:123)` -> `function (file.py)`: one entry per function."""
+    name, _, where = frame.partition(" (")
+    if not where:
+        return frame
+    return f"{name} ({where.rsplit('/', 1)[-1].split(':')[0].rstrip(')')})"
+
+
+def summarize_profile(path: Path, *, top: int = 25) -> str:
+    """The top frames of a py-spy raw (collapsed) profile, by own samples and by inclusive samples."""
+    own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = [_frame(f) for f in stack.split(";")]
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + n
+    lines = [f"profile {path} ({total} samples)", "  own time:"]
+    for frame, n in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"    {100 * n / max(total, 1):5.1f} %  {frame}")
+    lines.append("  including callees (below the frames every sample shares):")
+    base = max(inclusive.values(), default=0)
+    for frame, n in sorted(((f, n) for f, n in inclusive.items() if n < base), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"    {100 * n / max(total, 1):5.1f} %  {frame}")
+    return "\n".join(lines)

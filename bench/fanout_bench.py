@@ -54,6 +54,7 @@ import httpx
 from auth.keys import ensure_signing_key, load_keys
 from auth.permissions import allowed_scopes
 from auth.tokens import mint_token
+from bench.common import profiled
 from db.engine import make_engine, make_sessionmaker
 from db.events import notify_events
 from db.migrate import upgrade
@@ -476,14 +477,15 @@ async def _bench(url: str, args: argparse.Namespace) -> None:
 
             acked: dict[int, float] = {}
             fanout: list[float] = []
-            for _ in range(args.events):
-                pk, at = await committer.commit()
-                acked[pk] = at
-                got = await _wait_all(workers, pk, args.timeout)
-                fanout.append(time.time() - at)
-                if got < total:
-                    print(f"event {pk}: only {got} of {total} within {args.timeout:g} s")
-                await asyncio.sleep(args.pause)
+            async with profiled([p.pid for p in servers], args.profile):
+                for _ in range(args.events):
+                    pk, at = await committer.commit()
+                    acked[pk] = at
+                    got = await _wait_all(workers, pk, args.timeout)
+                    fanout.append(time.time() - at)
+                    if got < total:
+                        print(f"event {pk}: only {got} of {total} within {args.timeout:g} s")
+                    await asyncio.sleep(args.pause)
 
             cpu_used = sum(_cpu_seconds(p.pid) for p in servers) - cpu_before
             latencies: list[float] = []
@@ -590,6 +592,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--broadcast", choices=("postgres", "redis"), default="postgres")
     parser.add_argument("--offset", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--pause", type=float, default=0.2, help="seconds between events")
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy samples of the server(s) over the measured events, to this file"
+    )
     parser.add_argument(
         "--timeout", type=float, default=120, help="per event, for every subscriber to have it"
     )

@@ -49,8 +49,7 @@ import httpx
 from auth.keys import ensure_signing_key, load_keys
 from auth.permissions import allowed_scopes
 from auth.tokens import mint_token
-from bench.common import running_server
-from db.audit import canonical_prefix
+from bench.common import profiled, running_server
 from db.engine import make_engine, make_sessionmaker
 from db.events import notify_events
 from db.migrate import upgrade
@@ -241,10 +240,9 @@ VALUES ($1, 'STATUS_CHANGED', $2, $3, 'Sue', $4, $5, NULL, $7, $8),
        ($1, 'COMMENTED', $2, $3, 'Sue', NULL, NULL, $6, $7, $8)
 """
 _AUDIT = """
-INSERT INTO audit_pending (occurred_at, actor_subject, action, entity_type, entity_id, before, after,
-                           canonical_prefix)
+INSERT INTO audit_pending (occurred_at, actor_subject, action, entity_type, entity_id, before, after)
 SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[],
-                     $7::jsonb[], $8::text[])
+                     $7::jsonb[])
 """
 
 
@@ -275,20 +273,11 @@ async def _raw_transition(conn: asyncpg.Connection, request: Tracked, n: int) ->
                 {"status": to_status, "version": row["version"]},
             ),
         ]
-        # Chained at COMMIT by the trigger of migration 0007, exactly as the server's writes are.
-        columns: list[list[Any]] = [[] for _ in range(8)]
+        # Chained at COMMIT by the trigger (migrations 0007, 0016), exactly as the server's writes are.
+        columns: list[list[Any]] = [[] for _ in range(7)]
         for action, entity_type, entity_id, before, after in records:
-            prefix = canonical_prefix(
-                occurred_at=now,
-                actor_subject=SUPERVISOR,
-                action=action,
-                entity_type=entity_type,
-                entity_id=entity_id,
-                before=before,
-                after=after,
-            )
             values = [now, SUPERVISOR, action, entity_type, entity_id]
-            values += [json.dumps(before), json.dumps(after), prefix]
+            values += [json.dumps(before), json.dumps(after)]
             for column, value in zip(columns, values, strict=True):
                 column.append(value)
         await conn.execute(_AUDIT, *columns)
@@ -315,10 +304,26 @@ async def _raw_run(pool: asyncpg.Pool, requests: list[Tracked], seconds: float) 
 # ------------------------------------------------------------------------ main ----
 
 
-async def _bench(url: str, token: str, *, clients: int, seconds: float, runs: int, workers: int) -> None:
+async def _bench(
+    url: str,
+    token: str,
+    *,
+    clients: int,
+    seconds: float,
+    runs: int,
+    workers: int,
+    profile: Path | None = None,
+) -> None:
     async with running_server(url, workers=workers, pool_size=clients) as server:
         await _measure(
-            url, server.base_url, token, clients=clients, seconds=seconds, runs=runs, pids=server.pids()
+            url,
+            server.base_url,
+            token,
+            clients=clients,
+            seconds=seconds,
+            runs=runs,
+            pids=server.pids(),
+            profile=profile,
         )
 
 
@@ -367,7 +372,15 @@ def _cpu_seconds(pids: list[int]) -> float:
 
 
 async def _measure(
-    url: str, base_url: str, token: str, *, clients: int, seconds: float, runs: int, pids: list[int]
+    url: str,
+    base_url: str,
+    token: str,
+    *,
+    clients: int,
+    seconds: float,
+    runs: int,
+    pids: list[int],
+    profile: Path | None = None,
 ) -> None:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     headers = {"Authorization": f"Bearer {token}"}
@@ -383,6 +396,9 @@ async def _measure(
             cpu, transitions = 0.0, 0
             for run in range(1, runs + 1):
                 await _http_run(client, http_requests, 2)
+                if run == 1 and profile is not None:  # an extra run, sampled: not counted
+                    async with profiled(pids, profile):
+                        await _http_run(client, http_requests, seconds)
                 cpu_before = _cpu_seconds(pids)
                 rate, samples = await _http_run(client, http_requests, seconds)
                 cpu += _cpu_seconds(pids) - cpu_before
@@ -420,7 +436,13 @@ async def _with_database(base_url: str, args: argparse.Namespace) -> None:
         for workers in args.workers:
             print(f"== {workers} server process(es)")
             await _bench(
-                url, token, clients=args.clients, seconds=args.seconds, runs=args.runs, workers=workers
+                url,
+                token,
+                clients=args.clients,
+                seconds=args.seconds,
+                runs=args.runs,
+                workers=workers,
+                profile=args.profile.with_name(f"{args.profile.name}_w{workers}") if args.profile else None,
             )
         if args.count_sql:
             await _count_sql(url, token)
@@ -447,6 +469,7 @@ def main(argv: list[str] | None = None) -> None:
         help="server processes (uvicorn --workers), each measured",
     )
     parser.add_argument("--count-sql", action="store_true", help="SQL statements per transition")
+    parser.add_argument("--profile", type=Path, help="py-spy samples of the server(s) over one extra run")
     args = parser.parse_args(argv)
     configured = os.environ.get("DATABASE_URL")
     if configured:

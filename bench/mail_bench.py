@@ -31,6 +31,7 @@ from email.utils import make_msgid
 import aiosmtplib
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.common import bench_database, percentile
 from db.engine import make_engine, make_sessionmaker
@@ -114,6 +115,30 @@ async def _round(
     return time.perf_counter() - began, sorted(latencies), outcomes
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process used so far (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _backends(engine: AsyncEngine) -> dict[int, float]:
+    """CPU seconds so far of the database's other backends (the intake's), by pid."""
+    async with engine.connect() as conn:
+        pids = (
+            await conn.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        ).scalars()
+        return {int(pid): _cpu_seconds(int(pid)) for pid in pids}
+
+
 class _Sink:
     def __init__(self) -> None:
         self.count = 0
@@ -164,7 +189,17 @@ async def main() -> None:
             for i, (email, number) in enumerate(rng.choices(threads, k=args.messages - half)):
                 items.append((email, _message(email, f"Re: [{number}] follow-up {i}", args.size, rng)))
             rng.shuffle(items)
+            # CPU per message of each party (a busy machine shares its cores: what bounds us).
+            intake_cpu, own_cpu, backends = (
+                _cpu_seconds(proc.pid),
+                time.process_time(),
+                await _backends(engine),
+            )
             seconds, latencies, outcomes = await _round(port, items, args.senders)
+            intake_cpu = _cpu_seconds(proc.pid) - intake_cpu
+            own_cpu = time.process_time() - own_cpu
+            after = await _backends(engine)
+            pg_cpu = sum(cpu - backends.get(pid, 0.0) for pid, cpu in after.items())
         finally:
             proc.terminate()
             await proc.wait()
@@ -174,6 +209,12 @@ async def main() -> None:
             f"p50 {percentile(latencies, 0.5) * 1000:.1f} ms, "
             f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms; "
             f"outcomes {dict(outcomes)}"
+        )
+        per = 1000 / len(items)
+        print(
+            f"CPU per message: mail-intake {intake_cpu * per:.1f} ms, "
+            f"PostgreSQL backends {pg_cpu * per:.1f} ms, SMTP senders (this process) {own_cpu * per:.1f} ms; "
+            f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
         )
 
         sink = _Sink()

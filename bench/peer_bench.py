@@ -46,7 +46,7 @@ import httpx
 import orjson
 
 from bench import postgraphile
-from bench.common import RunningServer, bench_database, dev_token, running_server
+from bench.common import RunningServer, bench_database, dev_token, profiled, running_server
 from bench.loadgen import CpuGroup, LoadFigures, run_pgbench, run_wrk
 from bench.peer_page import (
     CASEGRAPH_QUERY,
@@ -337,6 +337,14 @@ async def _bench(args: argparse.Namespace) -> None:
                 database_url=url, conn=conn, postgres=postgres, connections=args.connections, out=out
             )
             results = await sitting.rounds(targets, runs=args.runs, warmup=args.warmup, seconds=args.seconds)
+            if args.profile:
+                # After the measured runs (sampling costs the sampled process a little): one more
+                # run of each casegraph target under py-spy, to show where its CPU goes.
+                for target in targets:
+                    if target.key.startswith("casegraph") and target.server_pid is not None:
+                        path = out / f"profile_{target.key}"
+                        async with profiled([target.server_pid], path):
+                            await sitting.load(target, args.seconds, f"profiled_{target.key}")
             print("checking the page after measuring:", flush=True)
             await _verify(conn, servers, tokens, out, "after")
     table = medians_table([(t.key, t.label) for t in targets], results, peer=PEER)
@@ -358,6 +366,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=30, help="measured duration of one run")
     parser.add_argument("--warmup", type=float, default=10, help="seconds of load before each measured run")
     parser.add_argument("--runs", type=int, default=2, help="alternating rounds (medians are reported)")
+    parser.add_argument(
+        "--profile", action="store_true", help="then one more run per casegraph target under py-spy"
+    )
     parser.add_argument(
         "--connections", type=int, default=32, help="concurrent connections (wrk and pgbench)"
     )

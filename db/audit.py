@@ -1,41 +1,37 @@
 """The append-only, hash-chained audit trail (LIFECYCLE.md §6).
 
 hash = SHA-256 hex of (previous hash + canonical JSON of the entry's content).
-A change writes its entries to `audit_pending` with the canonical text up to
-the sequence number (`canonical_prefix`); a deferred trigger (migration 0007)
-chains them at COMMIT inside PostgreSQL: it locks the single `audit_head`
-row, so concurrent writers queue behind each other only for the instant of
-their commits and the chain never forks; entries are never updated.
-`verify_chain` recomputes every hash here, from the stored columns.
+A change writes its entries to `audit_pending`; a deferred trigger (migrations
+0007, 0016) chains them at COMMIT inside PostgreSQL: it locks the single
+`audit_head` row, so concurrent writers queue behind each other only for the
+instant of their commits and the chain never forks; entries are never updated.
+The canonical text and the verification are defined once, in SQL (migration
+0016: `cg_audit_canonical`, `cg_audit_verify`), for the trigger and for both
+read paths; `verify_chain` runs the verification.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from db.models import AuditEntry, AuditPending
+from db.models import AuditPending
 
 __all__ = [
     "AuditRecord",
     "AuditVerification",
     "append_audit",
-    "canonical",
-    "canonical_prefix",
-    "entry_hash",
     "pending_rows",
     "verify_chain",
 ]
 
-GENESIS = "0" * 64
+GENESIS = "0" * 64  # the previous hash of the first entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,65 +67,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def canonical(
-    *,
-    sequence: int,
-    occurred_at: datetime,
-    actor_subject: str,
-    action: str,
-    entity_type: str,
-    entity_id: str,
-    before: Any,
-    after: Any,
-) -> str:
-    """The exact bytes (as text) that an entry's hash covers."""
-    body = {
-        "sequence": sequence,
-        "occurredAt": occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
-        "actorSubject": actor_subject,
-        "action": action,
-        "entityType": entity_type,
-        "entityId": entity_id,
-        "before": before,
-        "after": after,
-    }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def entry_hash(previous_hash: str, content: str) -> str:
-    return hashlib.sha256((previous_hash + content).encode("utf-8")).hexdigest()
-
-
-def canonical_prefix(
-    *,
-    occurred_at: datetime,
-    actor_subject: str,
-    action: str,
-    entity_type: str,
-    entity_id: str,
-    before: Any,
-    after: Any,
-) -> str:
-    """`canonical(...)` up to its sequence number: the chain trigger appends `<sequence>}`.
-
-    "sequence" sorts after every other key, so it is the last member of the canonical text.
-    """
-    text_ = canonical(
-        sequence=0,
-        occurred_at=occurred_at,
-        actor_subject=actor_subject,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        before=before,
-        after=after,
-    )
-    suffix = '"sequence":0}'
-    if not text_.endswith(suffix):  # pragma: no cover - guards the key order the trigger relies on
-        raise AssertionError("the sequence must be the last member of the canonical text")
-    return text_[: -len("0}")]
-
-
 async def append_audit(session: AsyncSession, records: Sequence[AuditRecord], *, now: datetime) -> None:
     """Queue `records` for the chain; the trigger numbers and hashes them when the transaction commits."""
     if not records:
@@ -151,58 +88,13 @@ def pending_rows(records: Sequence[AuditRecord], *, now: datetime) -> list[dict[
                 "entity_id": record.entity_id,
                 "before": before,
                 "after": after,
-                "canonical_prefix": canonical_prefix(
-                    occurred_at=now,
-                    actor_subject=record.actor_subject,
-                    action=record.action,
-                    entity_type=record.entity_type,
-                    entity_id=record.entity_id,
-                    before=before,
-                    after=after,
-                ),
             }
         )
     return rows
 
 
-async def verify_chain(conn: AsyncConnection, *, batch: int = 5000) -> AuditVerification:
-    """Recompute every hash in sequence order; report the first entry that does not verify."""
-    previous = GENESIS
-    expected_sequence = 1
-    checked = 0
-    last = 0
-    while True:
-        result = await conn.execute(
-            select(AuditEntry).where(AuditEntry.sequence > last).order_by(AuditEntry.sequence).limit(batch)
-        )
-        rows = result.all()
-        if not rows:
-            break
-        for row in rows:
-            entry = row[0] if not hasattr(row, "sequence") else row
-            content = canonical(
-                sequence=entry.sequence,
-                occurred_at=entry.occurred_at,
-                actor_subject=entry.actor_subject,
-                action=entry.action,
-                entity_type=entry.entity_type,
-                entity_id=entry.entity_id,
-                before=entry.before,
-                after=entry.after,
-            )
-            ok = (
-                entry.sequence == expected_sequence
-                and entry.previous_hash == previous
-                and entry.hash == entry_hash(previous, content)
-            )
-            if not ok:
-                return AuditVerification(False, checked + 1, entry.sequence)
-            previous = entry.hash
-            expected_sequence += 1
-            checked += 1
-            last = entry.sequence
-    head = (await conn.execute(text("SELECT sequence, hash FROM audit_head WHERE id = 1"))).one()
-    if int(head.sequence) != last or (last and head.hash != previous):
-        # Entries deleted from the tail: the head remembers more than the table holds.
-        return AuditVerification(False, checked, last + 1)
-    return AuditVerification(True, checked, None)
+async def verify_chain(conn: AsyncConnection) -> AuditVerification:
+    """Recompute every hash in sequence order (one statement, one snapshot); report the first entry
+    that does not verify, or the first missing one when the tail was deleted."""
+    row = (await conn.execute(text("SELECT * FROM cg_audit_verify()"))).one()
+    return AuditVerification(bool(row.valid), int(row.checked_entries), row.first_invalid_sequence)

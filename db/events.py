@@ -294,7 +294,6 @@ _AUDIT_ARRAYS = (
     ("entity_id", "text"),
     ("before", "jsonb"),
     ("after", "jsonb"),
-    ("canonical_prefix", "text"),
 )
 
 

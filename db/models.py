@@ -755,8 +755,8 @@ class AuditEntry(Base):
 
 
 class AuditPending(Base):
-    """Entries of a transaction not yet chained: the commit-time trigger of migration 0007 moves them
-    to audit_entries (numbered and hashed) and deletes them, so committed rows never stay here."""
+    """Entries of a transaction not yet chained: the commit-time trigger (migrations 0007, 0016) moves
+    them to audit_entries (numbered and hashed) and deletes them, so committed rows never stay here."""
 
     __tablename__ = "audit_pending"
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -767,8 +767,6 @@ class AuditPending(Base):
     entity_id: Mapped[str] = mapped_column(String(200))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    # canonical text of the entry up to its sequence number (db.audit.canonical_prefix)
-    canonical_prefix: Mapped[str] = mapped_column(Text)
 
 
 class IdempotencyKey(Base):

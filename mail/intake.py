@@ -20,17 +20,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.events import Publisher
-from db.repositories.mail import (
-    active_mailbox,
-    contact_by_email,
-    insert_attachments,
-    insert_inbound,
-    mark_bouncing,
-    request_by_number,
-    request_customer_id,
-    request_of_thread,
-    update_inbound,
-)
+from db.repositories.mail import mark_bouncing, receive_inbound, update_inbound
 from db.uow import ChangeActor, UnitOfWork
 from domain.enums import InboundMailStatus
 from domain.errors import DomainError
@@ -38,7 +28,7 @@ from domain.lifecycle import TransitionForbidden
 from domain.mail import dmarc_failed, loop_reason, request_number_in
 from mail.parse import ParsedMail, parse_message, strip_quoted
 from records.mail import ContactRow, InboundMailRow
-from services.mail.inbound import contact_author, create_from_mail, reply_by_mail
+from services.mail.inbound import Known, contact_author, create_from_mail, reply_by_mail
 
 __all__ = ["IntakeLimits", "Outcome", "process_message"]
 
@@ -100,26 +90,39 @@ async def _process(
 ) -> Outcome:
     session = uow.session
     addresses = [a.lower() for a in recipients] or mail.to
-    mailbox = await active_mailbox(session, addresses=addresses)
     values: dict[str, Any] = {
         "message_id": mail.message_id,
-        "mailbox_id": None if mailbox is None else mailbox.id,
         "from_address": mail.sender[:320],
-        "to_addresses": addresses,
         "subject": mail.subject,
         "received_at": uow.now,
         "status": InboundMailStatus.UNMATCHED.value,
         "reason": None,
         "text_body": mail.text,
     }
-    inbound_id = await insert_inbound(session, values={**values, "raw": raw})
-    if inbound_id is None:
-        return Outcome("duplicate", f"<{mail.message_id}>")
     files = [(a.filename, a.content_type, a.data) for a in mail.attachments]
     kept = [f for f in files if len(f[2]) <= limits.max_attachment_bytes]
-    await insert_attachments(session, inbound_id=inbound_id, files=kept, now=uow.now)
+    # Stored (with the attachments) and looked up (mailbox, contact, thread, invoices) in one round trip.
+    found = await receive_inbound(
+        session,
+        values={**values, "raw": raw},
+        addresses=addresses,
+        files=kept,
+        sender=mail.sender,
+        request_number=request_number_in(mail.subject),
+        thread_ids=[*mail.references, *mail.in_reply_to],
+    )
+    if found.inbound_id is None:
+        return Outcome("duplicate", f"<{mail.message_id}>")
     # The row as just written (this transaction holds it): no second read.
-    inbound = InboundMailRow(id=inbound_id, request_id=None, comment_id=None, contact_id=None, **values)
+    inbound = InboundMailRow(
+        id=found.inbound_id,
+        mailbox_id=None if found.mailbox is None else found.mailbox.id,
+        to_addresses=addresses,
+        request_id=None,
+        comment_id=None,
+        contact_id=None,
+        **values,
+    )
     if hold is not None:
         return await _held(uow, inbound, hold)
 
@@ -131,25 +134,30 @@ async def _process(
             if bounced:
                 reason += f" (contact bouncing: {', '.join(bounced)})"
         await update_inbound(
-            session, inbound_id=inbound_id, status=InboundMailStatus.IGNORED.value, reason=reason
+            session, inbound_id=inbound.id, status=InboundMailStatus.IGNORED.value, reason=reason
         )
         return Outcome("ignored", reason)
 
-    contact = await contact_by_email(session, email=mail.sender) if mail.sender else None
+    contact = found.contact if mail.sender else None
     active = contact if contact is not None and contact.active else None
     if dmarc_failed(mail.authentication_results):
         return await _held(uow, inbound, "Authentication-Results: dmarc=fail")
+    known = Known(mailbox=found.mailbox, invoices=found.invoices)
 
     # 2. A reply to a request: its tag in the subject, or a Message-ID of its thread.
-    request_id = await _thread(session, mail)
-    if request_id is not None:
+    if found.request_id is not None:
         if active is None:
             return await _held(uow, inbound, _unknown(mail.sender, contact))
-        if await request_customer_id(session, request_id=request_id) != active.customer_id:
+        if found.request_customer_id != active.customer_id:
             return await _held(uow, inbound, f"{mail.sender} is no contact of the request's customer")
         uow.actor = contact_author(active, uow=uow).recorded_as
         effect = await reply_by_mail(
-            uow, inbound=inbound, request_id=request_id, contact=active, reply_text=strip_quoted(mail.text)
+            uow,
+            inbound=inbound,
+            request_id=found.request_id,
+            contact=active,
+            reply_text=strip_quoted(mail.text),
+            known=known,
         )
         return Outcome(effect.verb, effect.request.number)
 
@@ -158,7 +166,12 @@ async def _process(
         author = contact_author(active, uow=uow)
         uow.actor = author.recorded_as
         effect = await create_from_mail(
-            uow, inbound=inbound, customer_id=active.customer_id, requester=active, author=author
+            uow,
+            inbound=inbound,
+            customer_id=active.customer_id,
+            requester=active,
+            author=author,
+            known=known,
         )
         return Outcome(effect.verb, effect.request.number)
 
@@ -170,15 +183,6 @@ def _unknown(sender: str, contact: ContactRow | None) -> str:
     if contact is None:
         return f"unknown sender {sender or '(none)'}"
     return f"{sender} is an inactive contact"
-
-
-async def _thread(session: AsyncSession, mail: ParsedMail) -> int | None:
-    number = request_number_in(mail.subject)
-    if number is not None:
-        found = await request_by_number(session, number=number)
-        if found is not None:
-            return found
-    return await request_of_thread(session, message_ids=[*mail.references, *mail.in_reply_to])
 
 
 async def _held(uow: UnitOfWork, inbound: InboundMailRow, reason: str) -> Outcome:

@@ -8,10 +8,12 @@ reply is cut by mail-parser-reply; the full text is kept beside it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
 from email import policy
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr
@@ -26,6 +28,18 @@ __all__ = ["ParsedAttachment", "ParsedMail", "parse_message", "strip_quoted"]
 # The languages whose reply headers ("On ... wrote:", "Am ... schrieb:") are recognised.
 _REPLY_LANGUAGES = ["en", "de", "fr", "es", "it", "nl"]
 _MESSAGE_ID = re.compile(r"<([^<>\s]+)>")
+
+
+class _ParsedHeaders(HeaderRegistry):
+    """policy.default's header classes, each (name, value) parsed once: header objects are
+    immutable, and the same Content-Type is otherwise parsed again by every walk of the parts."""
+
+    @functools.lru_cache(maxsize=512)  # noqa: B019 - one registry for the process
+    def __call__(self, name: str, value: str) -> BaseHeader:
+        return super().__call__(name, value)
+
+
+_POLICY = policy.default.clone(header_factory=_ParsedHeaders())
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,21 +112,22 @@ def _reported_ids(msg: EmailMessage) -> list[str]:
         elif content_type == "text/rfc822-headers":
             payload = part.get_payload(decode=True)
             if isinstance(payload, bytes):
-                headers = BytesParser(policy=policy.default).parsebytes(payload, headersonly=True)
+                headers = BytesParser(policy=_POLICY).parsebytes(payload, headersonly=True)
                 ids += _ids(_header(headers, "Message-ID"))
     return ids
 
 
 def parse_message(raw: bytes, *, envelope_from: str | None = None) -> ParsedMail:
     """Parse one message; never raises for malformed content (the parser repairs what it can)."""
-    msg = BytesParser(policy=policy.default).parsebytes(raw)
+    msg = BytesParser(policy=_POLICY).parsebytes(raw)
     assert isinstance(msg, EmailMessage)
     message_ids = _ids(_header(msg, "Message-ID"))
     message_id = message_ids[0] if message_ids else f"sha256-{hashlib.sha256(raw).hexdigest()}@casegraph"
     name, address = parseaddr(_header(msg, "From"))
     sender = normalise_address(address)
     to = [normalise_address(a) for _, a in getaddresses([_header(msg, "To"), _header(msg, "Cc")]) if a]
-    headers = {key.lower(): str(value) for key, value in reversed(msg.items())}
+    # The loop rules read a few header values as they came (no header object is built for each).
+    headers = {key.lower(): " ".join(str(value).split()) for key, value in reversed(list(msg.raw_items()))}
     report_type = str(msg.get_param("report-type", "") or "").lower()
     is_report = msg.get_content_type() == "multipart/report" and report_type == "delivery-status"
     text_part = msg.get_body(preferencelist=("plain",))

@@ -133,6 +133,7 @@ class MailWorker:
         interval: float = 1.0,
         batch: int = 50,
         hub: EventSource | None = None,
+        page: int = 500,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.clock = clock
@@ -144,14 +145,17 @@ class MailWorker:
         self._unhook: Callable[[], None] | None = None
         self._dirty = asyncio.Event()
         self._held_back = False
+        self._page = page
+        self._more = False  # the last plan read a full page: more events may follow at once
         self._task: asyncio.Task[None] | None = None
 
     async def plan_once(self) -> int:
         """Plan the mails of the events after the cursor (up to a page of them); rows written."""
         async with self.sessionmaker() as session, session.begin():
             cursor = await lock_mail_cursor(session)
-            events = await fetch_after(session, after=cursor, limit=500)
+            events = await fetch_after(session, after=cursor, limit=self._page)
             self._held_back = events.held_back
+            self._more = len(events) >= self._page
             if not events:
                 return 0
             rows = await plan_mails(session, events=events, settings=self.settings, now=self.clock())
@@ -227,7 +231,8 @@ class MailWorker:
                 self._dirty.clear()  # before reading: a change committed meanwhile wakes us again
                 planned = await self.plan_once()
                 sent = await self.send_once()
-                if planned or sent:
+                # A page of events that called for no mail is no reason to sleep: read on.
+                if planned or sent or self._more:
                     continue
                 if self._hub is not None:
                     delay = await self._next_delay()

@@ -48,6 +48,8 @@ class IntakeHandler:
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
     ) -> str:
         async with self.sessionmaker() as db:
+            # One read, outside a transaction: no BEGIN and no ROLLBACK round trips.
+            await db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             mailbox = await active_mailbox(db, addresses=[normalise_address(address)])
         if mailbox is None:
             return f"550 5.1.1 <{address}>: no such mailbox here"

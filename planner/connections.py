@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from graphql import FieldNode, GraphQLField
+from graphql import FieldNode, GraphQLField, VariableNode
 
 from db.queries.keyset import InvalidCursor, Ordering
 from planner.builder import Binding, Builder, Unplannable
@@ -80,6 +80,21 @@ def _compare(columns: list[str], values: list[str], op: str) -> str:
     return f"({', '.join(columns)}) {op} ({', '.join(values)})"
 
 
+def _document_size(nodes: list[FieldNode], name: str, args: dict[str, Any]) -> int | None:
+    """The page size `name` (first/last) when the document fixes it: a literal, or the default."""
+    for argument in nodes[0].arguments or ():
+        if argument.name.value == name:
+            if isinstance(argument.value, VariableNode):
+                return None
+            value = args.get(name)
+            break
+    else:
+        value = None
+    if value is None:
+        return DEFAULT_PAGE_SIZE if name == "first" else None
+    return int(value) if 1 <= value <= MAX_PAGE_SIZE else None
+
+
 def compile_connection(
     b: Builder,
     nodes: list[FieldNode],
@@ -117,7 +132,11 @@ def compile_connection(
             return int(first) if first is not None else DEFAULT_PAGE_SIZE
         return int(found["last"])
 
-    size = b.param(size_of, "bigint")
+    # A page size the document writes (or the default) is a constant of the plan: PostgreSQL then
+    # plans the statement once (a generic plan) instead of for every request, as it must for a
+    # LIMIT whose value it does not know. A size from a variable stays a parameter.
+    fixed = _document_size(nodes, "first" if forward else "last", args)
+    size = str(fixed) if fixed is not None else b.param(size_of, "bigint")
     key_params: dict[str, list[str]] = {}
     for name in ("after", "before"):
         if not given[name]:

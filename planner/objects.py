@@ -400,6 +400,18 @@ def _lazy(name: str) -> Handler:
     return handler
 
 
+def _credit_insight(name: str) -> Handler:
+    """A handler of planner.credit (which builds on this module)."""
+
+    def handler(b: Builder, row: str, nodes: list[FieldNode]) -> str:
+        from planner import credit
+
+        found: Handler = getattr(credit, name)
+        return found(b, row, nodes)
+
+    return handler
+
+
 HANDLERS: dict[str, dict[str, Handler]] = {
     "ServiceRequest": {
         "id": _id("ServiceRequest"),
@@ -442,6 +454,8 @@ HANDLERS: dict[str, dict[str, Handler]] = {
         "paymentTermsDays": _int("payment_terms_days"),
         "creditLimit": _credit("creditLimit")(_credit_limit),
         "riskRating": _credit("riskRating")(_text("risk_rating")),
+        "paymentBehavior": _credit("paymentBehavior")(_credit_insight("payment_behavior")),
+        "financialHealth": _credit("financialHealth")(_credit_insight("financial_health")),
         "openBalance": _open_balance,
         "contract": _current_contract,
         "invoices": _lazy("customer_invoices"),

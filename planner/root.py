@@ -15,9 +15,11 @@ from graphql import FieldNode, OperationDefinitionNode
 
 from auth.permissions import Capability, can_decide_level
 from domain.enums import ApprovalLevel, Role
+from planner import audit, webhooks
+from planner.audit_chain import verify_audit_chain
 from planner.builder import Binding, Builder, Unplannable
 from planner.connections import MAX_PAGE_SIZE, Listing, compile_connection
-from planner.objects import TABLES, compile_object, to_one, typename
+from planner.objects import HANDLERS, TABLES, compile_object, to_one, typename
 from planner.requests import invoice_conditions, request_listing
 from planner.sa import embed
 from planner.sql import json_object, literal
@@ -452,6 +454,12 @@ def _inbound_mails(b: Builder, nodes: list[FieldNode]) -> str:
     )
 
 
+def _metrics(b: Builder, nodes: list[FieldNode]) -> str:
+    from planner.metrics import metrics
+
+    return metrics(b, nodes)
+
+
 ROOT_FIELDS: dict[str, RootHandler] = {
     "viewer": _viewer,
     "serviceRequests": _service_requests,
@@ -464,7 +472,15 @@ ROOT_FIELDS: dict[str, RootHandler] = {
     "approvals": _approvals,
     "outboundMails": _outbound_mails,
     "inboundMails": _inbound_mails,
+    "verifyAuditChain": verify_audit_chain,
+    "metrics": _metrics,
 }
+
+# Root fields and types compiled in modules of their own (each module holds its types' handlers).
+for _module in (webhooks, audit):
+    ROOT_FIELDS.update(_module.ROOT_FIELDS)
+    HANDLERS.update(_module.HANDLERS)
+    TABLES.update(_module.TABLES)
 
 
 def compile_objects(b: Builder, operation: OperationDefinitionNode, type_name: str) -> str:

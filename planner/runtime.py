@@ -60,6 +60,7 @@ FALLBACKS = Counter(
 )
 
 _SENTINEL = b"\x01"
+_REFUSED = b"\x02"  # planner.sql.REFUSED
 _NO_VARIABLES = VariableValues({}, {})
 _CACHE_MAX = 2048
 
@@ -319,6 +320,9 @@ class ReadPlanner:
             self._fallback(document, operation_name, "sql_error", type(exc).__name__)
             return None
         values = found or []
+        if any(_REFUSED in v for v in values):
+            self._fallback(document, operation_name, "refused_value")
+            return None
         if any(_SENTINEL in v for v in values):
             self.calendars.soon()
             self._fallback(document, operation_name, "undecided_value", "an SLA in business hours")
@@ -384,6 +388,10 @@ class ReadPlanner:
                 log.warning("read planner: statement of %s failed: %s", operation_name, exc)
             self._fallback(document, operation_name, "sql_error", type(exc).__name__)
             return None
+        if _REFUSED in data:
+            # An error the resolver path reports (planner.sql.REFUSED), found by the statement.
+            self._fallback(document, operation_name, "refused_value")
+            return None
         if _SENTINEL in data:
             # A business-hours SLA without current calendar spans (planner.calendars): make them.
             self.calendars.soon()
@@ -412,7 +420,10 @@ async def open_pool(url: str, *, size: int) -> asyncpg.Pool:
         # A plan's statement is prepared once per connection. PostgreSQL's own choice between a
         # generic and a per-request plan (plan_cache_mode=auto): forcing the generic plan saved
         # ~1 ms of planning on a small table but picked a plan 20x slower on 200,000 requests.
-        server_settings={"application_name": "casegraph-planner", "timezone": "UTC"},
+        # No JIT: a plan's cost estimate (a `metrics` window over the rollups, a large page) can
+        # invite a compilation that costs more than running it (reporting.metrics turns it off
+        # for the resolver path's statement too).
+        server_settings={"application_name": "casegraph-planner", "timezone": "UTC", "jit": "off"},
         reset=no_reset,
     )
     assert pool is not None

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "NULL",
+    "REFUSED",
     "SENTINEL",
     "json_array",
     "json_bool",
@@ -30,6 +31,9 @@ NULL = "'null'"
 # a value the statement cannot decide exactly is written as this byte, and the runtime answers
 # that request through the resolvers instead (planner.runtime).
 SENTINEL = "chr(1)"
+# Another raw control character: the resolver path answers this request with an error the
+# statement found (an endpoint the caller does not manage: NOT_FOUND; a number orjson refuses).
+REFUSED = "chr(2)"
 
 
 def literal(text: str) -> str:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import BigInteger, TextClause, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -34,7 +35,7 @@ from domain.calendar import utc_date
 from domain.enums import OPEN_STATUSES, RequestType
 from records.insight import PaymentBehaviorRow
 
-__all__ = ["RECURRING_DISPUTES", "payment_behavior"]
+__all__ = ["RECURRING_DISPUTES", "payment_behavior", "payment_behavior_params", "payment_behavior_sql"]
 
 # The contract: "3 or more billing disputes in the last 90 days".
 RECURRING_DISPUTES = 3
@@ -47,13 +48,18 @@ def _ids_param(statement: str) -> TextClause:
     return text(statement).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
 
 
-_PAYMENT_BEHAVIOR = f"""
+def payment_behavior_sql(*, ids: str, since: str, today: str, disputes_since: str, now: str) -> str:
+    """The statement of PaymentBehavior per customer id of `ids` (SQL text of a bigint[]), the
+    other arguments SQL text of the values `payment_behavior_params` gives. The resolver path
+    binds them as parameters; the read planner (planner.credit) embeds it per customer row.
+    Every figure is final here, the ratio and the recurring flag included."""
+    return f"""
 WITH paid AS (
     SELECT i.customer_id, i.issued_on, i.due_on, i.outstanding,
            (SELECT CAST(max(p.received_at) AT TIME ZONE 'UTC' AS date)
             FROM payments AS p WHERE p.invoice_id = i.id AND p.status = 'POSTED') AS last_payment_on
     FROM invoices AS i
-    WHERE i.customer_id = ANY(:ids) AND NOT i.voided AND i.issued_on BETWEEN :since AND :today
+    WHERE i.customer_id = ANY({ids}) AND NOT i.voided AND i.issued_on BETWEEN {since} AND {today}
 ),
 invoiced AS (
     SELECT customer_id,
@@ -61,25 +67,43 @@ invoiced AS (
            avg(last_payment_on - issued_on) FILTER (WHERE outstanding = 0 AND last_payment_on IS NOT NULL)
                AS average_days,
            count(*) FILTER (WHERE (outstanding = 0 AND last_payment_on > due_on)
-                               OR (outstanding > 0 AND due_on < :today)) AS late
+                               OR (outstanding > 0 AND due_on < {today})) AS late
     FROM paid GROUP BY customer_id
 ),
 disputes AS (
     SELECT customer_id,
            count(*) FILTER (WHERE status IN {_OPEN}) AS open,
-           count(*) FILTER (WHERE created_at >= :disputes_since AND created_at <= :now) AS recent
+           count(*) FILTER (WHERE created_at >= {disputes_since} AND created_at <= {now}) AS recent
     FROM service_requests
-    WHERE customer_id = ANY(:ids) AND type = '{RequestType.BILLING_DISPUTE.value}'
+    WHERE customer_id = ANY({ids}) AND type = '{RequestType.BILLING_DISPUTE.value}'
     GROUP BY customer_id
 )
 SELECT c.id AS customer_id,
-       coalesce(invoiced.invoices, 0) AS invoices, CAST(invoiced.average_days AS float8) AS average_days,
-       coalesce(invoiced.late, 0) AS late,
-       coalesce(disputes.open, 0) AS open, coalesce(disputes.recent, 0) AS recent
-FROM unnest(CAST(:ids AS bigint[])) AS c(id)
+       CAST(invoiced.average_days AS float8) AS average_days,
+       CASE WHEN invoiced.invoices > 0 THEN CAST(invoiced.late AS float8) / CAST(invoiced.invoices AS float8)
+            ELSE CAST(0 AS float8) END AS late_ratio,
+       coalesce(disputes.open, 0) AS open, coalesce(disputes.recent, 0) AS recent,
+       coalesce(disputes.recent, 0) >= {RECURRING_DISPUTES} AS recurring
+FROM unnest(CAST({ids} AS bigint[])) AS c(id)
 LEFT JOIN invoiced ON invoiced.customer_id = c.id
 LEFT JOIN disputes ON disputes.customer_id = c.id
 """
+
+
+def payment_behavior_params(now: datetime) -> dict[str, Any]:
+    """The values of the statement's arguments at the clock `now` (module docstring)."""
+    today = utc_date(now)
+    return {
+        "since": today - _PAYMENT_LOOKBACK,
+        "today": today,
+        "disputes_since": now - _DISPUTE_LOOKBACK,
+        "now": now,
+    }
+
+
+_PAYMENT_BEHAVIOR = payment_behavior_sql(
+    ids=":ids", since=":since", today=":today", disputes_since=":disputes_since", now=":now"
+)
 
 
 async def payment_behavior(
@@ -88,24 +112,16 @@ async def payment_behavior(
     """PaymentBehavior of each customer id (module docstring), one statement for the batch."""
     if not customer_ids:
         return {}
-    today = utc_date(now)
     rows = await conn.execute(
-        _ids_param(_PAYMENT_BEHAVIOR),
-        {
-            "ids": list(customer_ids),
-            "since": today - _PAYMENT_LOOKBACK,
-            "today": today,
-            "disputes_since": now - _DISPUTE_LOOKBACK,
-            "now": now,
-        },
+        _ids_param(_PAYMENT_BEHAVIOR), {"ids": list(customer_ids), **payment_behavior_params(now)}
     )
     return {
         row.customer_id: PaymentBehaviorRow(
             average_days_to_pay=row.average_days,
-            late_payment_ratio=row.late / row.invoices if row.invoices else 0.0,
+            late_payment_ratio=row.late_ratio,
             open_disputes=row.open,
             disputes_last_90_days=row.recent,
-            recurring_disputes=row.recent >= RECURRING_DISPUTES,
+            recurring_disputes=row.recurring,
         )
         for row in rows
     }

@@ -3,9 +3,10 @@
 No request row ever reaches Python: one statement (reporting/metrics_sql.py) reads
 whole days of the window from rollups kept by triggers, the partial days
 and everything that depends on `now` through covering indexes (migration
-0005), and answers every count, exact percentile and money total; Python
-only reshapes the single result row (and interpolates the percentiles
-between the two values the statement picked, as percentile_cont does).
+0005), and answers every count, exact percentile, ratio and money total;
+Python only reshapes the single result row. The read planner (planner.metrics)
+embeds the same statement (`metrics_sql`, `metrics_params`) and writes its
+row as JSON itself.
 
 Definitions (where the contract leaves room, this is what the numbers mean):
 
@@ -60,7 +61,6 @@ Definitions (where the contract leaves room, this is what the numbers mean):
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
@@ -73,9 +73,25 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.money import Money, quantize_cents
 from reporting.metrics_sql import DIMENSIONS, metrics_statement
 
-__all__ = ["AGING_LABELS", "AgingRow", "CountRow", "DurationRow", "MetricsRow", "service_metrics"]
+__all__ = [
+    "AGING_COLUMNS",
+    "AGING_LABELS",
+    "DEFAULT_WINDOW",
+    "AgingRow",
+    "CountRow",
+    "DurationRow",
+    "MetricsRow",
+    "metrics_params",
+    "metrics_sql",
+    "metrics_window",
+    "service_metrics",
+]
 
 AGING_LABELS: tuple[str, ...] = ("0-1d", "1-3d", "3-7d", "7d+")
+# The statement's columns of those buckets, in the same order.
+AGING_COLUMNS: tuple[str, ...] = ("age_0_1", "age_1_3", "age_3_7", "age_7")
+# Without `from`, the window is the 30 days before `to` (itself defaulting to now).
+DEFAULT_WINDOW = timedelta(days=30)
 # Age at `now` [0, 1d), [1d, 3d), [3d, 7d), [7d, ...) as bounds on created_at, computed once in Python
 # rather than as interval arithmetic on every row.
 _AGING_BOUNDS = {"aged_1d": timedelta(days=1), "aged_3d": timedelta(days=3), "aged_7d": timedelta(days=7)}
@@ -128,12 +144,12 @@ class MetricsRow:
     reopen_rate: float | None
 
 
-def _request_filter(*, team_id: int | None, customer_id: int | None, types: bool, scoped: bool) -> str:
+def _request_filter(*, team: bool, customer: bool, types: bool, scoped: bool) -> str:
     """AND-clauses on `r` (service_requests) for the filter; only fixed SQL, values are bound."""
     clauses = []
-    if team_id is not None:
+    if team:
         clauses.append("AND r.team_id = :team_id")
-    if customer_id is not None:
+    if customer:
         clauses.append("AND r.customer_id = :customer_id")
     if types:
         clauses.append("AND r.type = ANY(:types)")
@@ -142,10 +158,10 @@ def _request_filter(*, team_id: int | None, customer_id: int | None, types: bool
     return " ".join(clauses)
 
 
-def _rollup_filter(*, team_id: int | None, types: bool) -> str:
+def _rollup_filter(*, team: bool, types: bool) -> str:
     """The same on `d` (a rollup row; team_key 0 = no team, never a filter value)."""
     clauses = []
-    if team_id is not None:
+    if team:
         clauses.append("AND d.team_key = :team_id")
     if types:
         clauses.append("AND d.type = ANY(:types)")
@@ -160,22 +176,6 @@ def _whole_days(start: datetime, end: datetime) -> tuple[datetime, datetime]:
         lo += timedelta(days=1)
     hi = datetime.combine(end.date(), time(), UTC)
     return (lo, hi) if lo < hi else (end, end)
-
-
-def _percentiles(ranked: list[list[Any]], metric: str) -> dict[float, float]:
-    """percentile_cont from the values at the two ranks around rownum = fraction * (N - 1)."""
-    at: dict[float, dict[float, float]] = {}
-    rownums: dict[float, float] = {}
-    for name, fraction, rownum, rank, value in ranked:
-        if name == metric:
-            at.setdefault(fraction, {})[rank] = value
-            rownums[fraction] = rownum
-    result = {}
-    for fraction, values in at.items():
-        rownum = rownums[fraction]
-        low, high = values[math.floor(rownum)], values[math.ceil(rownum)]
-        result[fraction] = low + (high - low) * (rownum - math.floor(rownum))
-    return result
 
 
 def _duration(count: int, average: float | None, p50: float | None, p90: float | None) -> DurationRow:
@@ -195,8 +195,57 @@ def _money(raw: Any) -> list[Money]:
     ]
 
 
-def _ratio(part: int, whole: int) -> float | None:
-    return part / whole if whole else None
+def metrics_window(
+    start: datetime | None, end: datetime | None, now: datetime
+) -> tuple[datetime, datetime] | None:
+    """The window [start, end) of a filter: `end` defaults to now, `start` to DEFAULT_WINDOW before
+    `end`; None when it is empty (the caller refuses it)."""
+    end = end or now
+    start = start or end - DEFAULT_WINDOW
+    return None if start >= end else (start, end)
+
+
+def metrics_sql(*, team: bool, customer: bool, types: bool, scoped: bool) -> str:
+    """The statement for a filter of this shape (which values are given), with named parameters
+    (`:start`, ...) whose values `metrics_params` gives."""
+    match = _request_filter(team=team, customer=customer, types=types, scoped=scoped)
+    # The rollups have no customer key: a customer filter or scope reads the window's rows instead.
+    rollups = not customer and not scoped
+    return metrics_statement(match, _rollup_filter(team=team, types=types), exact_from_rollups=rollups)
+
+
+def metrics_params(
+    *,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    team_id: int | None,
+    customer_id: int | None,
+    types: list[str] | None,
+    customer_ids: frozenset[int] | None,
+) -> dict[str, Any]:
+    """The values of the statement's parameters (those of its shape: `metrics_sql`)."""
+    rollups = customer_id is None and customer_ids is None
+    lo, hi = _whole_days(start, end) if rollups else (end, end)
+    params: dict[str, Any] = {
+        "start": start,
+        "end": end,
+        "now": now,
+        "lo": lo,
+        "hi": hi,
+        "lo_day": lo.date(),
+        "hi_day": hi.date(),
+    }
+    params.update({name: now - age for name, age in _AGING_BOUNDS.items()})
+    if team_id is not None:
+        params["team_id"] = team_id
+    if customer_id is not None:
+        params["customer_id"] = customer_id
+    if types is not None:
+        params["types"] = list(types)
+    if customer_ids is not None:
+        params["customer_ids"] = sorted(customer_ids)
+    return params
 
 
 async def service_metrics(
@@ -215,34 +264,26 @@ async def service_metrics(
     `types` None means every type; `customer_ids` None means every customer
     (staff), otherwise only those customers' requests are counted.
     """
-    match = _request_filter(
-        team_id=team_id, customer_id=customer_id, types=types is not None, scoped=customer_ids is not None
+    sql = metrics_sql(
+        team=team_id is not None,
+        customer=customer_id is not None,
+        types=types is not None,
+        scoped=customer_ids is not None,
     )
-    # The rollups have no customer key: a customer filter or scope reads the window's rows instead.
-    rollups = customer_id is None and customer_ids is None
-    rollup_match = _rollup_filter(team_id=team_id, types=types is not None)
-    statement = text(metrics_statement(match, rollup_match, exact_from_rollups=rollups))
-    lo, hi = _whole_days(start, end) if rollups else (end, end)
-    params: dict[str, Any] = {
-        "start": start,
-        "end": end,
-        "now": now,
-        "lo": lo,
-        "hi": hi,
-        "lo_day": lo.date(),
-        "hi_day": hi.date(),
-    }
-    params.update({name: now - age for name, age in _AGING_BOUNDS.items()})
-    if team_id is not None:
-        params["team_id"] = team_id
-    if customer_id is not None:
-        params["customer_id"] = customer_id
+    statement = text(sql)
     if types is not None:
         statement = statement.bindparams(bindparam("types", type_=ARRAY(String)))
-        params["types"] = list(types)
     if customer_ids is not None:
         statement = statement.bindparams(bindparam("customer_ids", type_=ARRAY(BigInteger)))
-        params["customer_ids"] = sorted(customer_ids)
+    params = metrics_params(
+        start=start,
+        end=end,
+        now=now,
+        team_id=team_id,
+        customer_id=customer_id,
+        types=types,
+        customer_ids=customer_ids,
+    )
     # The statement's cost estimate invites JIT compilation, which alone costs more (~150 ms) than
     # running it; the sorts of the percentiles want more than the default 4 MB. Both only for
     # the caller's current transaction.
@@ -252,8 +293,6 @@ async def service_metrics(
     keyed: dict[str, list[CountRow]] = {dimension: [] for dimension in DIMENSIONS}
     for dimension, key, n in _json(row["keyed"]):
         keyed[dimension].append(CountRow(key=key, count=n))
-    ranked = _json(row["ranked"])
-    fr, res = _percentiles(ranked, "F"), _percentiles(ranked, "R")
     return MetricsRow(
         start=start,
         end=end,
@@ -264,17 +303,17 @@ async def service_metrics(
         by_type=keyed["type"],
         by_channel=keyed["channel"],
         by_priority=keyed["priority"],
-        first_response_time=_duration(int(row["fr_count"]), row["fr_avg"], fr.get(0.5), fr.get(0.9)),
-        resolution_time=_duration(int(row["res_count"]), row["res_avg"], res.get(0.5), res.get(0.9)),
-        sla_compliance=_ratio(int(row["sla_met"]), int(row["sla_due"])),
-        breached_count=int(row["closed_breached"]) + row["open_breached"],
+        first_response_time=_duration(int(row["fr_count"]), row["fr_avg"], row["fr_p50"], row["fr_p90"]),
+        resolution_time=_duration(int(row["res_count"]), row["res_avg"], row["res_p50"], row["res_p90"]),
+        sla_compliance=row["sla_compliance"],
+        breached_count=row["breached"],
         at_risk_count=row["at_risk"],
         backlog_aging=[
             AgingRow(label=label, count=row[column])
-            for label, column in zip(AGING_LABELS, ("age_0_1", "age_1_3", "age_3_7", "age_7"), strict=True)
+            for label, column in zip(AGING_LABELS, AGING_COLUMNS, strict=True)
         ],
         disputed_amount_open=_money(row["disputed"]),
         adjustments_posted=_money(row["posted"]),
-        approval_turnaround=_duration(row["appr_count"], row["appr_avg"], *(row["appr_p"] or (None, None))),
-        reopen_rate=_ratio(int(row["reopened"]), int(row["ever_resolved"])),
+        approval_turnaround=_duration(row["appr_count"], row["appr_avg"], row["appr_p50"], row["appr_p90"]),
+        reopen_rate=row["reopen_rate"],
     )

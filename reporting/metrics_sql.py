@@ -227,7 +227,16 @@ totals AS (
     FROM grouped AS g WHERE g.dimension = 'status'
 ),
 keyed AS ({_KEYED}),
-{percentiles}live AS (
+{percentiles}interpolated AS (
+    -- percentile_cont between the values at the two ranks around rownum (one row when they meet).
+    SELECT lo.metric, lo.fraction,
+           CAST(lo.value AS float8)
+               + CAST(hi.value - lo.value AS float8) * (lo.rownum - floor(lo.rownum)) AS value
+    FROM ranked AS lo
+    JOIN ranked AS hi ON hi.metric = lo.metric AND hi.fraction = lo.fraction AND hi.rank = ceil(lo.rownum)
+    WHERE lo.rank = floor(lo.rownum)
+),
+live AS (
     -- The window's OPEN requests (partial index): whatever depends on `now`. OFFSET 0 keeps the
     -- subquery whole, so the breach test runs once per request; _NEARING only for running ones.
     SELECT count(*) FILTER (WHERE r.breached) AS open_breached,
@@ -291,13 +300,28 @@ turnaround AS (
           AND ap.status IN ('APPROVED', 'REJECTED') {match}
     ) AS decided
 )
-SELECT totals.*, live.*, sla.due AS sla_due, sla.met AS sla_met,
-       turnaround.n AS appr_count, turnaround.average AS appr_avg, turnaround.p AS appr_p,
+SELECT totals.created, totals.resolved, totals.open, totals.fr_count, totals.fr_avg,
+       {_percentile("F", "0.5")} AS fr_p50, {_percentile("F", "0.9")} AS fr_p90,
+       totals.res_count, totals.res_avg,
+       {_percentile("R", "0.5")} AS res_p50, {_percentile("R", "0.9")} AS res_p90,
+       CASE WHEN sla.due = 0 THEN NULL ELSE CAST(sla.met AS float8) / CAST(sla.due AS float8) END
+           AS sla_compliance,
+       CAST(totals.closed_breached + live.open_breached AS bigint) AS breached, live.at_risk,
+       live.age_0_1, live.age_1_3, live.age_3_7, live.age_7,
+       turnaround.n AS appr_count, turnaround.average AS appr_avg,
+       turnaround.p[1] AS appr_p50, turnaround.p[2] AS appr_p90,
+       CASE WHEN totals.ever_resolved = 0 THEN NULL
+            ELSE CAST(totals.reopened AS float8) / CAST(totals.ever_resolved AS float8) END AS reopen_rate,
        (SELECT {_MONEY_JSON} FROM disputed) AS disputed,
        (SELECT {_MONEY_JSON} FROM posted) AS posted,
        (SELECT coalesce(json_agg(json_build_array(dimension, key, n) ORDER BY dimension, key), '[]')
-        FROM keyed) AS keyed,
-       (SELECT coalesce(json_agg(json_build_array(metric, fraction, rownum, rank, value)), '[]')
-        FROM ranked) AS ranked
+        FROM keyed) AS keyed
 FROM totals, live, sla, turnaround
 """
+
+
+def _percentile(metric: str, fraction: str) -> str:
+    return (
+        f"(SELECT i.value FROM interpolated AS i WHERE i.metric = '{metric}'"
+        f" AND i.fraction = CAST({fraction} AS float8))"
+    )

@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, Table
@@ -149,60 +150,145 @@ class Loaders:
         self._engine = engine
         self._scope = scope
         self._shared = SharedConnection(engine)
-        self.customer = self._by_id(CUSTOMERS, CustomerRow)
-        self.contract = self._by_id(CONTRACTS, ContractRow)
-        self.invoice = self._by_id(INVOICES, InvoiceRow, scoped_by=INVOICES.c.customer_id)
-        self.payment = self._by_id(PAYMENTS, PaymentRow, scoped_by=PAYMENTS.c.customer_id)
-        self.staff = self._by_id(STAFF, StaffRow)
-        self.team = self._by_id(TEAMS, TeamRow)
-        self.policy = self._by_id(POLICIES, PolicyRow)
-        self.calendar = self._by_id(CALENDARS, CalendarRow)
-        self.comment = self._by_id(COMMENTS, CommentRow)
-        self.approval = self._by_id(APPROVALS, ApprovalRow)
-        self.adjustment = self._by_id(ADJUSTMENTS, AdjustmentRow)
-        self.service_request: DataLoader[int, RequestRecord | None] = DataLoader(self._load_requests)
-        self.approvals_by_request = self._children(APPROVALS, ApprovalRow, "request_id")
-        self.adjustments_by_request = self._children(ADJUSTMENTS, AdjustmentRow, "request_id")
-        self.adjustments_by_invoice = self._children(ADJUSTMENTS, AdjustmentRow, "invoice_id")
-        self.payments_by_invoice = self._children(
+        self._domain_policies: dict[int, DomainSlaPolicy] = {}
+        self._rules: asyncio.Task[Rules] | None = None
+        self._keyed: dict[Hashable, DataLoader[int, Any]] = {}
+
+    @cached_property
+    def customer(self) -> DataLoader[int, CustomerRow | None]:
+        return self._by_id(CUSTOMERS, CustomerRow)
+
+    @cached_property
+    def contract(self) -> DataLoader[int, ContractRow | None]:
+        return self._by_id(CONTRACTS, ContractRow)
+
+    @cached_property
+    def invoice(self) -> DataLoader[int, InvoiceRow | None]:
+        return self._by_id(INVOICES, InvoiceRow, scoped_by=INVOICES.c.customer_id)
+
+    @cached_property
+    def payment(self) -> DataLoader[int, PaymentRow | None]:
+        return self._by_id(PAYMENTS, PaymentRow, scoped_by=PAYMENTS.c.customer_id)
+
+    @cached_property
+    def staff(self) -> DataLoader[int, StaffRow | None]:
+        return self._by_id(STAFF, StaffRow)
+
+    @cached_property
+    def team(self) -> DataLoader[int, TeamRow | None]:
+        return self._by_id(TEAMS, TeamRow)
+
+    @cached_property
+    def policy(self) -> DataLoader[int, PolicyRow | None]:
+        return self._by_id(POLICIES, PolicyRow)
+
+    @cached_property
+    def calendar(self) -> DataLoader[int, CalendarRow | None]:
+        return self._by_id(CALENDARS, CalendarRow)
+
+    @cached_property
+    def comment(self) -> DataLoader[int, CommentRow | None]:
+        return self._by_id(COMMENTS, CommentRow)
+
+    @cached_property
+    def approval(self) -> DataLoader[int, ApprovalRow | None]:
+        return self._by_id(APPROVALS, ApprovalRow)
+
+    @cached_property
+    def adjustment(self) -> DataLoader[int, AdjustmentRow | None]:
+        return self._by_id(ADJUSTMENTS, AdjustmentRow)
+
+    @cached_property
+    def service_request(self) -> DataLoader[int, RequestRecord | None]:
+        return DataLoader(self._load_requests)
+
+    @cached_property
+    def approvals_by_request(self) -> DataLoader[int, list[ApprovalRow]]:
+        return self._children(APPROVALS, ApprovalRow, "request_id")
+
+    @cached_property
+    def adjustments_by_request(self) -> DataLoader[int, list[AdjustmentRow]]:
+        return self._children(ADJUSTMENTS, AdjustmentRow, "request_id")
+
+    @cached_property
+    def adjustments_by_invoice(self) -> DataLoader[int, list[AdjustmentRow]]:
+        return self._children(ADJUSTMENTS, AdjustmentRow, "invoice_id")
+
+    @cached_property
+    def payments_by_invoice(self) -> DataLoader[int, list[PaymentRow]]:
+        return self._children(
             PAYMENTS,
             PaymentRow,
             "invoice_id",
             order_by=(PAYMENTS.c.received_at, PAYMENTS.c.id),
             scoped_by=PAYMENTS.c.customer_id,
         )
-        self.decisions_by_approval = self._children(
+
+    @cached_property
+    def decisions_by_approval(self) -> DataLoader[int, list[DecisionRow]]:
+        return self._children(
             DECISIONS, DecisionRow, "approval_id", order_by=(DECISIONS.c.decided_at, DECISIONS.c.id)
         )
-        self.teams_by_staff: DataLoader[int, list[TeamRow]] = self._grouped(lookups.teams_by_staff)
-        self.members_by_team: DataLoader[int, list[StaffRow]] = self._grouped(lookups.members_by_team)
-        self.open_balance: DataLoader[int, list[tuple[str, Decimal]]] = self._grouped(lookups.open_balances)
-        self.current_contract: DataLoader[tuple[int, date], ContractRow | None] = DataLoader(
-            self._load_current_contracts
-        )
+
+    @cached_property
+    def teams_by_staff(self) -> DataLoader[int, list[TeamRow]]:
+        return self._grouped(lookups.teams_by_staff)
+
+    @cached_property
+    def members_by_team(self) -> DataLoader[int, list[StaffRow]]:
+        return self._grouped(lookups.members_by_team)
+
+    @cached_property
+    def open_balance(self) -> DataLoader[int, list[tuple[str, Decimal]]]:
+        return self._grouped(lookups.open_balances)
+
+    @cached_property
+    def current_contract(self) -> DataLoader[tuple[int, date], ContractRow | None]:
+        return DataLoader(self._load_current_contracts)
+
+    @cached_property
+    def open_workload(self) -> DataLoader[int, int]:
         # Counted within the caller's customers: other customers' requests do not exist for them.
-        self.open_workload: DataLoader[int, int] = DataLoader(self._open_counts("assignee_id"))
-        self.team_open_requests: DataLoader[int, int] = DataLoader(self._open_counts("team_id"))
+        return DataLoader(self._open_counts("assignee_id"))
+
+    @cached_property
+    def team_open_requests(self) -> DataLoader[int, int]:
+        return DataLoader(self._open_counts("team_id"))
+
+    @cached_property
+    def payment_behavior(self) -> DataLoader[tuple[int, datetime], PaymentBehaviorRow | None]:
         # Credit insight: payment behaviour depends on the operation's clock.
-        self.payment_behavior: DataLoader[tuple[int, datetime], PaymentBehaviorRow | None] = DataLoader(
-            self._load_payment_behavior
-        )
-        self.financial_health: DataLoader[int, FinancialHealthRow | None] = DataLoader(
-            self._load_financial_health
-        )
+        return DataLoader(self._load_payment_behavior)
+
+    @cached_property
+    def financial_health(self) -> DataLoader[int, FinancialHealthRow | None]:
+        return DataLoader(self._load_financial_health)
+
+    @cached_property
+    def contacts_by_customer(self) -> DataLoader[int, list[ContactRow]]:
         # The email channel: relations of rows the caller already sees.
-        self.contacts_by_customer = self._children(
-            CONTACTS, ContactRow, "customer_id", order_by=(CONTACTS.c.email,)
-        )
-        self.requester_by_request: DataLoader[int, list[ContactRow]] = self._grouped(requesters)
-        self.attachments_by_request = self._children(ATTACHMENTS, AttachmentRow, "request_id")
-        self.attachments_by_comment = self._children(ATTACHMENTS, AttachmentRow, "comment_id")
-        self.attachments_by_inbound = self._children(ATTACHMENTS, AttachmentRow, "inbound_mail_id")
+        return self._children(CONTACTS, ContactRow, "customer_id", order_by=(CONTACTS.c.email,))
+
+    @cached_property
+    def requester_by_request(self) -> DataLoader[int, list[ContactRow]]:
+        return self._grouped(requesters)
+
+    @cached_property
+    def attachments_by_request(self) -> DataLoader[int, list[AttachmentRow]]:
+        return self._children(ATTACHMENTS, AttachmentRow, "request_id")
+
+    @cached_property
+    def attachments_by_comment(self) -> DataLoader[int, list[AttachmentRow]]:
+        return self._children(ATTACHMENTS, AttachmentRow, "comment_id")
+
+    @cached_property
+    def attachments_by_inbound(self) -> DataLoader[int, list[AttachmentRow]]:
+        return self._children(ATTACHMENTS, AttachmentRow, "inbound_mail_id")
+
+    @cached_property
+    def sla_policy(self) -> DataLoader[int, DomainSlaPolicy]:
         # The domain's view of a policy (with its calendar); built from primed rows, no SQL of its own.
-        self.sla_policy: DataLoader[int, DomainSlaPolicy] = DataLoader(self._load_sla_policies)
-        self._domain_policies: dict[int, DomainSlaPolicy] = {}
-        self._rules: asyncio.Task[Rules] | None = None
-        self._keyed: dict[Hashable, DataLoader[int, Any]] = {}
+        return DataLoader(self._load_sla_policies)
 
     def keyed(
         self, key: Hashable, batch: Callable[[AsyncConnection, list[int]], Awaitable[Mapping[int, V]]]

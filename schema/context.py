@@ -52,37 +52,65 @@ class TypeLoaders(Protocol):
     """The operation's DataLoaders the relation fields use (resolvers.loaders.Loaders).
 
     Requests, invoices, payments and open workloads are read within the caller's customers; the
-    other relations follow a foreign key from a row the caller already sees.
+    other relations follow a foreign key from a row the caller already sees. Each is made on
+    first use (an operation that reads no relation makes none).
     """
 
-    customer: DataLoader[int, CustomerRow | None]
-    invoice: DataLoader[int, InvoiceRow | None]
-    payment: DataLoader[int, PaymentRow | None]
-    staff: DataLoader[int, StaffRow | None]
-    team: DataLoader[int, TeamRow | None]
-    calendar: DataLoader[int, CalendarRow | None]
-    comment: DataLoader[int, CommentRow | None]
-    approval: DataLoader[int, ApprovalRow | None]
-    service_request: DataLoader[int, RequestRecord | None]
-    approvals_by_request: DataLoader[int, list[ApprovalRow]]
-    adjustments_by_request: DataLoader[int, list[AdjustmentRow]]
-    adjustments_by_invoice: DataLoader[int, list[AdjustmentRow]]
-    payments_by_invoice: DataLoader[int, list[PaymentRow]]
-    decisions_by_approval: DataLoader[int, list[DecisionRow]]
-    teams_by_staff: DataLoader[int, list[TeamRow]]
-    members_by_team: DataLoader[int, list[StaffRow]]
-    open_balance: DataLoader[int, list[tuple[str, Decimal]]]
-    current_contract: DataLoader[tuple[int, date], ContractRow | None]
-    open_workload: DataLoader[int, int]
-    team_open_requests: DataLoader[int, int]
-    payment_behavior: DataLoader[tuple[int, datetime], PaymentBehaviorRow | None]
-    financial_health: DataLoader[int, FinancialHealthRow | None]
+    @property
+    def customer(self) -> DataLoader[int, CustomerRow | None]: ...
+    @property
+    def invoice(self) -> DataLoader[int, InvoiceRow | None]: ...
+    @property
+    def payment(self) -> DataLoader[int, PaymentRow | None]: ...
+    @property
+    def staff(self) -> DataLoader[int, StaffRow | None]: ...
+    @property
+    def team(self) -> DataLoader[int, TeamRow | None]: ...
+    @property
+    def calendar(self) -> DataLoader[int, CalendarRow | None]: ...
+    @property
+    def comment(self) -> DataLoader[int, CommentRow | None]: ...
+    @property
+    def approval(self) -> DataLoader[int, ApprovalRow | None]: ...
+    @property
+    def service_request(self) -> DataLoader[int, RequestRecord | None]: ...
+    @property
+    def approvals_by_request(self) -> DataLoader[int, list[ApprovalRow]]: ...
+    @property
+    def adjustments_by_request(self) -> DataLoader[int, list[AdjustmentRow]]: ...
+    @property
+    def adjustments_by_invoice(self) -> DataLoader[int, list[AdjustmentRow]]: ...
+    @property
+    def payments_by_invoice(self) -> DataLoader[int, list[PaymentRow]]: ...
+    @property
+    def decisions_by_approval(self) -> DataLoader[int, list[DecisionRow]]: ...
+    @property
+    def teams_by_staff(self) -> DataLoader[int, list[TeamRow]]: ...
+    @property
+    def members_by_team(self) -> DataLoader[int, list[StaffRow]]: ...
+    @property
+    def open_balance(self) -> DataLoader[int, list[tuple[str, Decimal]]]: ...
+    @property
+    def current_contract(self) -> DataLoader[tuple[int, date], ContractRow | None]: ...
+    @property
+    def open_workload(self) -> DataLoader[int, int]: ...
+    @property
+    def team_open_requests(self) -> DataLoader[int, int]: ...
+    @property
+    def payment_behavior(self) -> DataLoader[tuple[int, datetime], PaymentBehaviorRow | None]: ...
+    @property
+    def financial_health(self) -> DataLoader[int, FinancialHealthRow | None]: ...
     # The email channel: a customer's contacts, a request's requester, attachments by owner.
-    contacts_by_customer: DataLoader[int, list[ContactRow]]
-    requester_by_request: DataLoader[int, list[ContactRow]]
-    attachments_by_request: DataLoader[int, list[AttachmentRow]]
-    attachments_by_comment: DataLoader[int, list[AttachmentRow]]
-    attachments_by_inbound: DataLoader[int, list[AttachmentRow]]
+    @property
+    def contacts_by_customer(self) -> DataLoader[int, list[ContactRow]]: ...
+    @property
+    def requester_by_request(self) -> DataLoader[int, list[ContactRow]]: ...
+    @property
+    def attachments_by_request(self) -> DataLoader[int, list[AttachmentRow]]: ...
+    @property
+    def attachments_by_comment(self) -> DataLoader[int, list[AttachmentRow]]: ...
+    @property
+    def attachments_by_inbound(self) -> DataLoader[int, list[AttachmentRow]]: ...
 
     async def business_rules(self) -> Rules:
         """The stored business rules (what the mutations apply), read once per operation."""

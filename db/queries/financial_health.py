@@ -12,30 +12,48 @@ loader reads the same statement.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, Row, bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import ColumnElement, Row, Table, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from db.models import FinancialStatement
+from db.tables import CUSTOMERS
 from domain import risk
 from domain.enums import RiskRating
 from domain.rules import DEFAULT_RULES, RiskRules
 from records.insight import FinancialHealthRow
 
-__all__ = ["effective_risk_ratings", "financial_health"]
+__all__ = ["effective_risk_of", "effective_risk_ratings", "financial_health", "latest_statement"]
 
-_LATEST_STATEMENT = """
-SELECT c.id AS customer_id, c.risk_rating, s.as_of, s.net_operating_income, s.total_debt_service,
-       s.current_assets, s.current_liabilities
-FROM customers AS c
-LEFT JOIN LATERAL (
-    SELECT * FROM financial_statements AS f WHERE f.customer_id = c.id ORDER BY f.as_of DESC LIMIT 1
-) AS s ON true
-WHERE c.id = ANY(:ids)
-"""
+_F = cast(Table, FinancialStatement.__table__).c
 
-_LATEST = text(_LATEST_STATEMENT).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
+
+def latest_statement(customer_id: ColumnElement[Any]) -> Any:
+    """The latest financial statement of the customer `customer_id` names, as a LATERAL subquery
+    `s` to outer-join (its columns are null without one)."""
+    return (
+        select(
+            _F.as_of,
+            _F.net_operating_income,
+            _F.total_debt_service,
+            _F.current_assets,
+            _F.current_liabilities,
+        )
+        .where(_F.customer_id == customer_id)
+        .order_by(_F.as_of.desc())
+        .limit(1)
+        .lateral("s")
+    )
+
+
+def _latest(customer_ids: Sequence[int]) -> Any:
+    s = latest_statement(CUSTOMERS.c.id)
+    return (
+        select(CUSTOMERS.c.id.label("customer_id"), CUSTOMERS.c.risk_rating, *s.c)
+        .select_from(CUSTOMERS.outerjoin(s, true()))
+        .where(CUSTOMERS.c.id.in_(list(customer_ids)))
+    )
 
 
 def _health(row: Row[Any], rules: RiskRules) -> FinancialHealthRow | None:
@@ -62,7 +80,7 @@ async def financial_health(
     """
     if not customer_ids:
         return {}
-    rows = await conn.execute(_LATEST, {"ids": list(customer_ids)})
+    rows = await conn.execute(_latest(customer_ids))
     return {row.customer_id: _health(row, rules) for row in rows}
 
 
@@ -75,11 +93,12 @@ async def effective_risk_ratings(
     """
     if not customer_ids:
         return {}
-    rows = await conn.execute(_LATEST, {"ids": list(customer_ids)})
-    ratings: dict[int, RiskRating] = {}
-    for row in rows:
-        health = _health(row, rules)
-        ratings[row.customer_id] = risk.effective_risk(
-            RiskRating(row.risk_rating), None if health is None else health.risk_rating
-        )
-    return ratings
+    rows = await conn.execute(_latest(customer_ids))
+    return {row.customer_id: effective_risk_of(row, rules) for row in rows}
+
+
+def effective_risk_of(row: Any, rules: RiskRules) -> RiskRating:
+    """The effective rating of a row carrying the customer's `risk_rating` and the columns of its
+    latest statement (`as_of`, ... null without one; LATEST_STATEMENT_JOIN reads them)."""
+    health = _health(row, rules)
+    return risk.effective_risk(RiskRating(row.risk_rating), None if health is None else health.risk_rating)

@@ -19,6 +19,7 @@ from records.rows import ContractRow, Row, StaffRow, TeamRow
 
 __all__ = [
     "all_teams",
+    "current_contract_order",
     "current_contracts",
     "members_by_team",
     "open_balances",
@@ -135,21 +136,23 @@ async def open_balances(
     return grouped
 
 
+def current_contract_order(today: date | ColumnElement[date]) -> list[ColumnElement[Any]]:
+    """The order that puts a customer's current contract first: in force today, latest started
+    (`today` a date, or a bound parameter standing for one)."""
+    c = CONTRACTS.c
+    in_force = and_(c.starts_on <= today, or_(c.ends_on.is_(None), c.ends_on >= today))
+    return [case((in_force, literal(0)), else_=literal(1)), c.starts_on.desc(), c.id.desc()]
+
+
 async def current_contracts(
     conn: AsyncConnection, customer_ids: Sequence[int], today: date
 ) -> dict[int, ContractRow]:
     """Each customer's current contract: the latest started one in force today, else the latest."""
     c = CONTRACTS.c
-    in_force = and_(c.starts_on <= today, or_(c.ends_on.is_(None), c.ends_on >= today))
     stmt = (
         select(*columns(CONTRACTS, ContractRow))
         .where(id_in(c.customer_id, customer_ids))
         .ext(distinct_on(c.customer_id))
-        .order_by(
-            c.customer_id,
-            case((in_force, literal(0)), else_=literal(1)),
-            c.starts_on.desc(),
-            c.id.desc(),
-        )
+        .order_by(c.customer_id, *current_contract_order(today))
     )
     return {r["customer_id"]: ContractRow.of(r) for r in (await conn.execute(stmt)).mappings()}

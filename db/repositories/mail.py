@@ -5,11 +5,13 @@ Nothing here commits; every function runs in the caller's transaction.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import BigInteger, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +31,7 @@ from records.events import Cursor
 from records.mail import ContactRow, InboundMailRow, MailboxRow, OutboundMailRow
 
 __all__ = [
+    "Received",
     "active_mailbox",
     "claim_due_mails",
     "contact_by_email",
@@ -44,6 +47,8 @@ __all__ = [
     "lock_mail_cursor",
     "mailbox_by_id",
     "mark_bouncing",
+    "processed_inbound",
+    "receive_inbound",
     "record_attempt",
     "request_by_number",
     "request_customer_id",
@@ -114,6 +119,141 @@ async def mark_bouncing(session: AsyncSession, *, message_ids: Sequence[str]) ->
         .returning(CONTACTS.c.email)
     )
     return list((await session.execute(stmt)).scalars())
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """What storing a received message found out in the same round trip (`receive_inbound`)."""
+
+    inbound_id: int | None  # None: a message with this Message-ID is stored already
+    mailbox: MailboxRow | None  # the first recipient that is an active mailbox
+    contact: ContactRow | None  # the contact of the sender's address, active or not
+    request_id: int | None  # the request the message names (subject tag, else its thread)
+    request_customer_id: int | None
+    # (id, number, currency) of the contact's customer's invoices whose number the text contains
+    invoices: list[tuple[int, str, str]]
+
+
+_RECEIVE = text(
+    """
+    WITH mb AS (
+        SELECT id, address, name, team_id, default_type, active FROM mailboxes
+        WHERE address = ANY(CAST(:addresses AS text[])) AND active
+        ORDER BY array_position(CAST(:addresses AS text[]), address::text) LIMIT 1
+    ),
+    ins AS (
+        INSERT INTO inbound_mails (message_id, mailbox_id, from_address, to_addresses, subject,
+                                   received_at, status, reason, text_body, raw)
+        VALUES (:message_id, (SELECT id FROM mb), :from_address, CAST(:addresses AS text[]), :subject,
+                :received_at, :status, :reason, :text_body, :raw)
+        ON CONFLICT (message_id) DO NOTHING
+        RETURNING id
+    ),
+    att AS (
+        INSERT INTO attachments (inbound_mail_id, filename, content_type, size, data, created_at)
+        SELECT ins.id, u.filename, u.content_type, octet_length(u.data), u.data, :received_at
+        FROM ins, unnest(CAST(:filenames AS text[]), CAST(:content_types AS text[]), CAST(:datas AS bytea[]))
+             WITH ORDINALITY AS u(filename, content_type, data, ord)
+        ORDER BY u.ord
+        RETURNING 1
+    ),
+    ct AS (SELECT id, email, name, customer_id, active, bouncing FROM contacts WHERE email = :sender),
+    req AS (
+        SELECT r.id, r.customer_id FROM service_requests r
+        WHERE r.id = coalesce(
+            (SELECT t.id FROM service_requests t WHERE t.number = :number),
+            (SELECT m.request_id FROM (
+                SELECT request_id, message_id FROM outbound_mails WHERE message_id = ANY(CAST(:ids AS text[]))
+                UNION ALL
+                SELECT request_id, message_id FROM inbound_mails
+                WHERE message_id = ANY(CAST(:ids AS text[])) AND request_id IS NOT NULL
+             ) m ORDER BY array_position(CAST(:ids AS text[]), m.message_id) DESC LIMIT 1)
+        )
+    )
+    SELECT (SELECT id FROM ins) AS inbound_id, (SELECT count(*) FROM att) AS attached,
+           (SELECT row_to_json(mb) FROM mb) AS mailbox, (SELECT row_to_json(ct) FROM ct) AS contact,
+           (SELECT id FROM req) AS request_id, (SELECT customer_id FROM req) AS request_customer_id,
+           (SELECT json_agg(json_build_array(i.id, i.number, i.currency) ORDER BY i.id) FROM invoices i
+            WHERE i.customer_id = (SELECT customer_id FROM ct)
+              AND strpos(lower(:subject || E'\n' || :text_body), lower(i.number)) > 0) AS invoices
+    """
+)
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+async def receive_inbound(
+    session: AsyncSession,
+    *,
+    values: Mapping[str, Any],
+    addresses: Sequence[str],
+    files: Sequence[tuple[str, str, bytes]],
+    sender: str,
+    request_number: str | None,
+    thread_ids: Sequence[str],
+) -> Received:
+    """Store a received message (as `values`, `addresses` its recipients, lower-cased) with its
+    attachments, unless its Message-ID is stored already, and read what the rules ask of it: the
+    mailbox, the sender's contact, the request it names (`request_number` first, then the latest of
+    `thread_ids`, the Message-IDs it answers, oldest first) and the invoices its text names. One
+    round trip; a concurrent delivery of the same message waits on the unique index until the first
+    transaction ends, then finds the conflict: one effect per Message-ID.
+    """
+    latest_first = list(dict.fromkeys(reversed(thread_ids)))  # a repeated id counts where it is last
+    params = {
+        **values,
+        "addresses": list(addresses),
+        "filenames": [f[0] for f in files],
+        "content_types": [f[1] for f in files],
+        "datas": [f[2] for f in files],
+        "sender": sender.lower(),
+        "number": request_number,
+        "ids": list(reversed(latest_first)),
+    }
+    row = (await session.execute(_RECEIVE, params)).mappings().one()
+    mailbox, contact = _json(row["mailbox"]), _json(row["contact"])
+    return Received(
+        inbound_id=None if row["inbound_id"] is None else int(row["inbound_id"]),
+        mailbox=None if mailbox is None else MailboxRow.of(mailbox),
+        contact=None if contact is None else ContactRow.of(contact),
+        request_id=None if row["request_id"] is None else int(row["request_id"]),
+        request_customer_id=None if row["request_customer_id"] is None else int(row["request_customer_id"]),
+        invoices=[(int(i), str(n), str(c)) for i, n, c in _json(row["invoices"]) or ()],
+    )
+
+
+async def processed_inbound(
+    session: AsyncSession,
+    *,
+    inbound_id: int,
+    request_id: int,
+    comment_id: int | None,
+    contact_id: int | None,
+) -> None:
+    """A mail that created or commented a request: PROCESSED, linked, and its attachments the
+    request's (and the comment's, for a reply); one statement."""
+    params = {"inbound_id": inbound_id, "request_id": request_id, "comment_id": comment_id}
+    await session.execute(_PROCESSED, {**params, "contact_id": contact_id})
+
+
+_PROCESSED = text(
+    """
+    WITH linked AS (
+        UPDATE attachments SET request_id = :request_id, comment_id = :comment_id
+        WHERE inbound_mail_id = :inbound_id RETURNING 1
+    )
+    UPDATE inbound_mails SET status = 'PROCESSED', reason = NULL, request_id = :request_id,
+           comment_id = :comment_id, contact_id = :contact_id
+    WHERE id = :inbound_id
+    """
+).bindparams(
+    bindparam("inbound_id", type_=BigInteger),
+    bindparam("request_id", type_=BigInteger),
+    bindparam("comment_id", type_=BigInteger),
+    bindparam("contact_id", type_=BigInteger),
+)
 
 
 async def insert_inbound(session: AsyncSession, *, values: Mapping[str, Any]) -> int | None:
@@ -246,10 +386,14 @@ async def requester_by_subject(
     return None if value is None else int(value)
 
 
-async def customer_invoices(session: AsyncSession, *, customer_id: int) -> list[tuple[int, str, str]]:
-    """(id, number, currency) of a customer's invoices."""
+async def customer_invoices(
+    session: AsyncSession, *, customer_id: int, mentioned_in: str
+) -> list[tuple[int, str, str]]:
+    """(id, number, currency) of a customer's invoices whose number `mentioned_in` contains
+    (ignoring case; whether it stands there as a word is domain.mail's rule)."""
     stmt = select(INVOICES.c.id, INVOICES.c.number, INVOICES.c.currency).where(
-        INVOICES.c.customer_id == customer_id
+        INVOICES.c.customer_id == customer_id,
+        func.strpos(func.lower(mentioned_in), func.lower(INVOICES.c.number)) > 0,
     )
     return [(int(i), str(n), str(c)) for i, n, c in (await session.execute(stmt)).all()]
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.tables import CALENDARS, POLICIES
@@ -46,11 +47,23 @@ def _loaded(row: Any) -> LoadedPolicy:
     return LoadedPolicy(row.id, SlaPolicy(row.first_response_seconds, row.resolution_seconds, calendar))
 
 
+@functools.cache
+def _policy_for_sql() -> Any:
+    return _policy_select().where(
+        POLICIES.c.tier == bindparam("tier", type_=POLICIES.c.tier.type),
+        POLICIES.c.priority == bindparam("priority", type_=POLICIES.c.priority.type),
+    )
+
+
+@functools.cache
+def _policy_by_id_sql() -> Any:
+    return _policy_select().where(POLICIES.c.id == bindparam("policy_id", type_=BigInteger))
+
+
 async def policy_for(session: AsyncSession, *, tier: SlaTier | None, priority: Priority) -> LoadedPolicy:
     """The SLA policy of (tier or STANDARD) x priority, with its calendar (None: 24x7)."""
     wanted = (tier or SlaTier.STANDARD).value
-    stmt = _policy_select().where(POLICIES.c.tier == wanted, POLICIES.c.priority == priority.value)
-    row = (await session.execute(stmt)).first()
+    row = (await session.execute(_policy_for_sql(), {"tier": wanted, "priority": priority.value})).first()
     if row is None:
         raise LookupError(f"no SLA policy for {wanted} x {priority}")
     return _loaded(row)
@@ -58,5 +71,5 @@ async def policy_for(session: AsyncSession, *, tier: SlaTier | None, priority: P
 
 async def policy_by_id(session: AsyncSession, *, policy_id: int) -> LoadedPolicy:
     """The request's stored SLA policy with its calendar."""
-    row = (await session.execute(_policy_select().where(POLICIES.c.id == policy_id))).one()
+    row = (await session.execute(_policy_by_id_sql(), {"policy_id": policy_id})).one()
     return _loaded(row)

@@ -31,11 +31,10 @@ async def audit_connection(ctx: Context, args: PageArgs, *, entity_id: str | Non
 
 
 async def verify_audit_chain(ctx: Context) -> AuditVerification:
-    """Recompute the hash chain. Reads one snapshot, so entries appended while it runs neither
-    hide a fault nor look like a deleted tail."""
+    """Recompute the hash chain in one statement (one snapshot, so entries appended while it runs
+    neither hide a fault nor look like a deleted tail); the read planner runs the same function."""
     ctx.require(Capability.READ_AUDIT)
-    engine = ctx.services.engine.execution_options(isolation_level="REPEATABLE READ")
-    async with engine.connect() as conn:
+    async with ctx.services.engine.connect() as conn:
         result = await verify_chain(conn)
         await conn.rollback()
     return AuditVerification(

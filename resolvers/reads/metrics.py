@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from auth.permissions import Capability
-from reporting.metrics import DurationRow, MetricsRow, service_metrics
+from reporting.metrics import DEFAULT_WINDOW, DurationRow, MetricsRow, metrics_window, service_metrics
 from schema import ids
 from schema.errors import BadUserInput
 from schema.types.metrics import AgingBucket, CountByKey, DurationStats, MetricsFilter, ServiceMetrics
@@ -16,9 +15,6 @@ if TYPE_CHECKING:
     from resolvers.context import Context
 
 __all__ = ["DEFAULT_WINDOW", "resolve_metrics"]
-
-# Without `from`, the window is the 30 days before `to` (itself defaulting to now).
-DEFAULT_WINDOW = timedelta(days=30)
 
 
 def _duration(row: DurationRow) -> DurationStats:
@@ -65,10 +61,10 @@ async def resolve_metrics(ctx: Context, filter: MetricsFilter | None) -> Service
     principal = ctx.principal
     given = filter or MetricsFilter()
     now = ctx.now()
-    end = given.to or now
-    start = given.from_ or end - DEFAULT_WINDOW
-    if start >= end:
+    window = metrics_window(given.from_, given.to, now)
+    if window is None:
         raise BadUserInput("filter: `from` must be before `to`")
+    start, end = window
     team_id, team_possible = ids.decode_optional_as(given.team_id, "Team")
     customer_id, customer_possible = ids.decode_optional_as(given.customer_id, "Customer")
     types = None if given.type is None else sorted({str(t) for t in given.type})

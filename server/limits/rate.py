@@ -36,8 +36,9 @@ __all__ = ["BudgetState", "Budgets", "RateLimited", "principal_key", "seconds_un
 
 log = logging.getLogger("casegraph.limits")
 
-LEASE_FRACTION = 100  # a process takes 1 % of a budget ahead ...
-LEASE_MAX_POINTS = 1_000  # ... and never more than this
+LEASE_FRACTION = 100  # a process holds at most 1 % of a budget ahead ...
+LEASE_MIN_POINTS = 1_000  # ... takes at least this much (when the 1 % allows) ...
+LEASE_DEMAND_SECONDS = 1.0  # ... or what the principal spent here in this long, if more
 LEASE_SECONDS = 5.0
 STATS_SECONDS = 1.0  # how stale the reported remaining points may be
 MAX_ACCOUNTS = 10_000  # principals remembered before idle ones are dropped
@@ -96,6 +97,8 @@ class _Account:
     reset_at: str | None = None
     expires: float = 0.0  # time.monotonic()
     read_at: float = -math.inf  # when the shared window was last read
+    spent: int = 0  # paid since `since`, to size the next lease
+    since: float = -math.inf  # time.monotonic() of the last acquisition
 
     def covers(self, points: int, cost: int, now: float) -> bool:
         return self.points == points and self.expires > now and self.balance >= cost
@@ -149,15 +152,24 @@ class Budgets:
 
     def _pay(self, account: _Account, cost: int) -> BudgetState:
         account.balance -= cost
+        account.spent += cost
         account.remaining = max(account.remaining - cost, 0)
         assert account.reset_at is not None
         return BudgetState(account.remaining, account.reset_at)
+
+    @staticmethod
+    def _lease(account: _Account, points: int, now: float) -> int:
+        """Points to take ahead: the principal's recent demand here, 1,000 at least, 1 % at most."""
+        elapsed = now - account.since
+        demand = 0 if elapsed <= 0 else math.ceil(account.spent * LEASE_DEMAND_SECONDS / max(elapsed, 0.1))
+        account.spent, account.since = 0, now
+        return min(points // LEASE_FRACTION, max(LEASE_MIN_POINTS, demand))
 
     async def _take(self, account: _Account, key: str, points: int, cost: int) -> BudgetState:
         item = RateLimitItemPerMinute(points)
         held = account.balance if account.points == points and account.expires > time.monotonic() else 0
         need = max(cost - held, 0)
-        top_up = min(points // LEASE_FRACTION, LEASE_MAX_POINTS)
+        top_up = self._lease(account, points, time.monotonic())
         taken = 0
         if top_up and await self.limiter.hit(item, key, cost=need + top_up):
             taken = need + top_up

@@ -8,24 +8,17 @@ inbound mail is the input, so intake and `linkInboundMail` share one path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from auth.principal import Principal
-from db.repositories.mail import (
-    customer_invoices,
-    link_attachments,
-    mailbox_by_id,
-    set_requester,
-    update_inbound,
-)
+from db.repositories.mail import customer_invoices, mailbox_by_id, processed_inbound
 from db.repositories.requests import lock_request
 from db.uow import UnitOfWork
 from domain.capture import MoneyInput
 from domain.enums import (
     Channel,
     CommentVisibility,
-    InboundMailStatus,
     RequestStatus,
     RequestType,
     Role,
@@ -33,14 +26,14 @@ from domain.enums import (
 )
 from domain.errors import DomainError, UserErrorCode, not_found
 from domain.mail import DESCRIPTION_MAX, NO_SUBJECT, SUBJECT_MAX, amounts_in, invoice_numbers_in
-from records.mail import ContactRow, InboundMailRow
+from records.mail import ContactRow, InboundMailRow, MailboxRow
 from records.rows import RequestRow
 from services.author import Author
 from services.requests.comments import add_comment
 from services.requests.create import CreateSpec, create_request
 from services.requests.transitions import TransitionSpec, perform_transition
 
-__all__ = ["MailEffect", "contact_author", "create_from_mail", "intake_author", "reply_by_mail"]
+__all__ = ["Known", "MailEffect", "contact_author", "create_from_mail", "intake_author", "reply_by_mail"]
 
 # The scopes a CUSTOMER token carries (ACCESS.md): a contact acting by mail has no more.
 _CUSTOMER_SCOPES = frozenset({"requests:read", "requests:write", "customers:read"})
@@ -53,6 +46,15 @@ class MailEffect:
     verb: str
     request: RequestRow
     comment_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What the intake read with the stored message (db.repositories.mail.receive_inbound): the
+    mailbox it came through and the invoices of the contact's customer its text names."""
+
+    mailbox: MailboxRow | None
+    invoices: list[tuple[int, str, str]]
 
 
 def contact_author(contact: ContactRow, *, uow: UnitOfWork) -> Author:
@@ -74,9 +76,15 @@ def intake_author() -> Author:
     return Author("mail-intake", "Mail intake", Role.AGENT, None, None)
 
 
-async def _detect(uow: UnitOfWork, *, customer_id: int, text: str) -> tuple[int | None, MoneyInput | None]:
+async def _detect(
+    uow: UnitOfWork, *, customer_id: int, text: str, known: Known | None
+) -> tuple[int | None, MoneyInput | None]:
     """The customer's invoice the text names, and the one amount in its currency (EMAIL.md 3)."""
-    invoices = await customer_invoices(uow.session, customer_id=customer_id)
+    invoices = (
+        known.invoices
+        if known is not None
+        else await customer_invoices(uow.session, customer_id=customer_id, mentioned_in=text)
+    )
     by_number = {number: (invoice_id, currency) for invoice_id, number, currency in invoices}
     named = invoice_numbers_in(text, by_number)
     if not named:
@@ -95,20 +103,26 @@ async def create_from_mail(
     requester: ContactRow | None,
     author: Author,
     follow_up_of: str | None = None,
+    known: Known | None = None,
 ) -> MailEffect:
-    """A new request from a stored mail (EMAIL.md 3): the mailbox's type, else GENERAL_INQUIRY + a note."""
-    mailbox = (
-        None
-        if inbound.mailbox_id is None
-        else await mailbox_by_id(uow.session, mailbox_id=inbound.mailbox_id)
-    )
+    """A new request from a stored mail (EMAIL.md 3): the mailbox's type, else GENERAL_INQUIRY + a note.
+
+    `known`: the mailbox and invoices the intake read already (None: read them here), for a
+    contact of `customer_id`.
+    """
+    if known is not None:
+        mailbox = known.mailbox
+    elif inbound.mailbox_id is not None:
+        mailbox = await mailbox_by_id(uow.session, mailbox_id=inbound.mailbox_id)
+    else:
+        mailbox = None
     subject = (inbound.subject or NO_SUBJECT)[:SUBJECT_MAX]
     description = inbound.text_body.strip() or subject
     if follow_up_of is not None:
         description = f"Follow-up to {follow_up_of}.\n\n{description}"
     description = description[:DESCRIPTION_MAX]
     invoice_id, impact = await _detect(
-        uow, customer_id=customer_id, text=f"{inbound.subject}\n{inbound.text_body}"
+        uow, customer_id=customer_id, text=f"{inbound.subject}\n{inbound.text_body}", known=known
     )
     wanted = RequestType(mailbox.default_type) if mailbox is not None else RequestType.GENERAL_INQUIRY
     spec = CreateSpec(
@@ -121,6 +135,8 @@ async def create_from_mail(
         invoice_id=invoice_id,
         payment_id=None,
         financial_impact=impact,
+        requester_contact_id=None if requester is None else requester.id,
+        mailbox_id=None if mailbox is None else mailbox.id,
     )
     refusal: DomainError | None = None
     try:
@@ -130,25 +146,9 @@ async def create_from_mail(
             raise
         # Validation runs before any write: the same transaction can try again as an inquiry.
         refusal = error
-        fallback = CreateSpec(
-            customer_id=customer_id,
-            type=RequestType.GENERAL_INQUIRY,
-            channel=Channel.EMAIL,
-            subject=subject,
-            description=description,
-            priority=None,
-            invoice_id=invoice_id,
-            payment_id=None,
-            financial_impact=None,
-        )
+        fallback = replace(spec, type=RequestType.GENERAL_INQUIRY, financial_impact=None)
         created = await create_request(uow, spec=fallback, author=author)
     row = created.row
-    await set_requester(
-        uow.session,
-        request_id=row.id,
-        contact_id=None if requester is None else requester.id,
-        mailbox_id=None if mailbox is None else mailbox.id,
-    )
     if refusal is not None:
         note = (
             f"Received by mail for {wanted.value}, created as GENERAL_INQUIRY for triage: "
@@ -167,7 +167,13 @@ async def create_from_mail(
 
 
 async def reply_by_mail(
-    uow: UnitOfWork, *, inbound: InboundMailRow, request_id: int, contact: ContactRow, reply_text: str
+    uow: UnitOfWork,
+    *,
+    inbound: InboundMailRow,
+    request_id: int,
+    contact: ContactRow,
+    reply_text: str,
+    known: Known | None = None,
 ) -> MailEffect:
     """A contact's reply on a request (EMAIL.md 2): comment, PROVIDE_INFO, REOPEN, or a follow-up request."""
     author = contact_author(contact, uow=uow)
@@ -188,11 +194,14 @@ async def reply_by_mail(
             requester=contact,
             author=author,
             follow_up_of=row.number,
+            known=known,
         )
     if action is not None:
         spec = TransitionSpec(action=action, expected_version=None, message=body, channel=Channel.EMAIL)
         try:
-            written, comment_ids = await perform_transition(uow, request_id=row.id, spec=spec, author=author)
+            written, comment_ids = await perform_transition(
+                uow, request_id=row.id, spec=spec, author=author, locked=row
+            )
         except DomainError:
             if action is not TransitionAction.REOPEN:
                 raise
@@ -204,6 +213,7 @@ async def reply_by_mail(
                 requester=contact,
                 author=author,
                 follow_up_of=row.number,
+                known=known,
             )
         comment_id = comment_ids[0] if comment_ids else None
     else:
@@ -214,6 +224,7 @@ async def reply_by_mail(
             visibility=CommentVisibility.PUBLIC,
             author=author,
             channel=Channel.EMAIL,
+            locked=row,
         )
     await _processed(uow, inbound, written.id, comment_id, contact)
     return MailEffect("commented", written, comment_id)
@@ -226,13 +237,10 @@ async def _processed(
     comment_id: int | None,
     contact: ContactRow | None,
 ) -> None:
-    await update_inbound(
+    await processed_inbound(
         uow.session,
         inbound_id=inbound.id,
-        status=InboundMailStatus.PROCESSED.value,
-        reason=None,
         request_id=request_id,
         comment_id=comment_id,
         contact_id=None if contact is None else contact.id,
     )
-    await link_attachments(uow.session, inbound_id=inbound.id, request_id=request_id, comment_id=comment_id)

@@ -30,9 +30,14 @@ async def add_comment(
     visibility: CommentVisibility,
     author: Author,
     channel: Channel = Channel.PORTAL,
+    locked: RequestRow | None = None,
 ) -> tuple[RequestRow, int]:
-    """(the request as written, the new comment's id); raises DomainError."""
-    row = await lock_request(uow.session, request_id=request_id, scope=author.scope)
+    """(the request as written, the new comment's id); raises DomainError.
+
+    `locked`: the request as the caller locked it in this transaction, within `author.scope`
+    (the mail channel reads its status first); otherwise it is locked here.
+    """
+    row = locked or await lock_request(uow.session, request_id=request_id, scope=author.scope)
     if row is None:
         raise not_found("service request", "serviceRequestId")
     error = text_error(body, maximum=TEXT_MAX, field=("input", "body"))

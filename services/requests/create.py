@@ -15,11 +15,9 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
-from db.repositories.configuration import exchange_rates, load_rules
-from db.repositories.customers import capture_facts, customer_facts
+from db.repositories.customers import capture_context
 from db.repositories.idempotency import find_idempotent_request, lock_idempotency_key, save_idempotency_key
 from db.repositories.ledger import set_invoice_disputed
-from db.repositories.mail import requester_by_subject
 from db.repositories.policies import policy_for
 from db.repositories.requests import insert_request, lock_request
 from db.uow import UnitOfWork
@@ -53,11 +51,16 @@ class CreateSpec:
     payment_id: int | None
     financial_impact: MoneyInput | None
     idempotency_key: str | None = None
+    # The channel's facts (the mail channel's): the requester contact and the mailbox it came
+    # through. Without a requester, a CUSTOMER author who is a contact of the customer is it.
+    requester_contact_id: int | None = None
+    mailbox_id: int | None = None
 
     def input_hash(self) -> str:
-        """What makes two retries "the same input" (everything but the key)."""
+        """What makes two retries "the same input" (everything the caller gave but the key)."""
         data = asdict(self)
-        data.pop("idempotency_key")
+        for name in ("idempotency_key", "requester_contact_id", "mailbox_id"):
+            data.pop(name)
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -93,14 +96,19 @@ async def create_request(uow: UnitOfWork, *, spec: CreateSpec, author: Author) -
             )
     if spec.customer_id is None:
         raise DomainError(UserErrorCode.VALIDATION_FAILED, "customerId is required", ("input", "customerId"))
-    rules = await load_rules(session)
     today = utc_date(uow.now)
-    customer = await customer_facts(
-        session, customer_id=spec.customer_id, today=today, rules=rules, scope=author.scope
+    # Rules, customer, contract, risk, invoice, payment and rates: one round trip.
+    context = await capture_context(
+        session,
+        customer_id=spec.customer_id,
+        invoice_id=spec.invoice_id,
+        payment_id=spec.payment_id,
+        today=today,
+        scope=author.scope,
     )
-    if customer is None:
+    if context is None:
         raise not_found("customer", "customerId")
-    invoice, payment = await capture_facts(session, invoice_id=spec.invoice_id, payment_id=spec.payment_id)
+    rules, customer, invoice, payment = context.rules, context.customer, context.invoice, context.payment
     errors = capture_errors(
         customer_id=spec.customer_id,
         request_type=spec.type,
@@ -116,7 +124,7 @@ async def create_request(uow: UnitOfWork, *, spec: CreateSpec, author: Author) -
         today=today,
         rules=rules.lifecycle,
     )
-    impact, impact_usd = await _impact(uow, spec, errors)
+    impact, impact_usd = _impact(spec, errors, context.rates)
     error = first_error([*errors, duplicate])
     if error is not None:
         raise error
@@ -158,12 +166,14 @@ async def create_request(uow: UnitOfWork, *, spec: CreateSpec, author: Author) -
         "created_at": uow.now,
         "updated_at": uow.now,
     }
-    row = await insert_request(session, values=values)
-    if author.role is Role.CUSTOMER:
+    channel_values = {"mailbox_id": spec.mailbox_id}
+    of_subject = None
+    if spec.requester_contact_id is not None:
+        channel_values["requester_contact_id"] = spec.requester_contact_id
+    elif author.role is Role.CUSTOMER:
         # EMAIL.md: a portal user who is a contact of the customer is the request's requester.
-        await requester_by_subject(
-            session, request_id=row.id, customer_id=row.customer_id, subject=author.subject
-        )
+        of_subject = author.subject
+    row = await insert_request(session, values={**values, **channel_values}, requester_of_subject=of_subject)
     uow.audit(
         "CREATE", "ServiceRequest", row.id, None, {**values, "number": row.number, "version": row.version}
     )
@@ -203,8 +213,8 @@ async def create_request(uow: UnitOfWork, *, spec: CreateSpec, author: Author) -
     return Created(row, replayed=False)
 
 
-async def _impact(
-    uow: UnitOfWork, spec: CreateSpec, errors: list[DomainError]
+def _impact(
+    spec: CreateSpec, errors: list[DomainError], rates: dict[str, Decimal]
 ) -> tuple[Money | None, Decimal | None]:
     """The validated impact and its USD value; a currency without a rate adds VALIDATION_FAILED."""
     if spec.financial_impact is None:
@@ -218,7 +228,7 @@ async def _impact(
     except DomainError:
         return None, None  # capture_errors reported it
     try:
-        return impact, to_usd(impact, await exchange_rates(uow.session))
+        return impact, to_usd(impact, rates)
     except DomainError as error:
         errors.append(DomainError(error.code, error.message, ("input", "financialImpact", "currency")))
         return impact, None

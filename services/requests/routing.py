@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from db.repositories.staff import mark_assigned, routing_candidates, team_by_name
+from db.repositories.staff import lock_team_by_name, mark_assigned, routing_candidates
 from db.uow import UnitOfWork
 from domain.enums import RequestType, RiskRating
 from domain.errors import DomainError
@@ -41,9 +41,14 @@ def impact_usd(row: RequestRow, rates: dict[str, Decimal]) -> Decimal | None:
         return None
 
 
-async def route_within(uow: UnitOfWork, *, team_id: int, request_type: RequestType) -> Routed:
-    """The agent of `team_id` routing picks (fewest open, then least recently assigned), if any."""
-    candidates = await routing_candidates(uow.session, team_id=team_id)
+async def route_within(
+    uow: UnitOfWork, *, team_id: int, request_type: RequestType, locked: bool = False
+) -> Routed:
+    """The agent of `team_id` routing picks (fewest open, then least recently assigned), if any.
+
+    `locked`: the team's members are locked already (`lock_team_by_name`).
+    """
+    candidates = await routing_candidates(uow.session, team_id=team_id, locked=locked)
     choice = pick_agent(candidates=candidates, request_type=request_type)
     if choice.staff_id is not None:
         previous = await mark_assigned(uow.session, staff_id=choice.staff_id, now=uow.now)
@@ -67,8 +72,8 @@ async def route(
         request_type=request_type, impact_usd=impact, risk=risk, escalated=escalated, rules=rules.routing
     )
     team_details = {"team": team.team, "teamRule": team.rule, "teamReason": team.reason}
-    team_id = await team_by_name(uow.session, name=team.team)
+    team_id = await lock_team_by_name(uow.session, name=team.team)
     if team_id is None:
         return Routed(None, None, {"rule": "no-team", "reason": f"no team named {team.team}", **team_details})
-    routed = await route_within(uow, team_id=team_id, request_type=request_type)
+    routed = await route_within(uow, team_id=team_id, request_type=request_type, locked=True)
     return Routed(routed.team_id, routed.assignee_id, {**routed.details, **team_details})

@@ -77,11 +77,20 @@ class _Work:
 
 
 async def perform_transition(
-    uow: UnitOfWork, *, request_id: int, spec: TransitionSpec, author: Author
+    uow: UnitOfWork,
+    *,
+    request_id: int,
+    spec: TransitionSpec,
+    author: Author,
+    locked: RequestRow | None = None,
 ) -> tuple[RequestRow, list[int]]:
     """Apply `spec` to the request; (the row as written, ids of comments written). Raises DomainError
-    (nothing written once the caller rolls back) or TransitionForbidden."""
-    row = await lock_request(uow.session, request_id=request_id, scope=author.scope)
+    (nothing written once the caller rolls back) or TransitionForbidden.
+
+    `locked`: the request as the caller locked it in this transaction, within `author.scope`;
+    otherwise it is locked here.
+    """
+    row = locked or await lock_request(uow.session, request_id=request_id, scope=author.scope)
     if row is None:
         raise not_found("service request", "id")
     # Pending approval, business rules (read in every transaction) and SLA policy: one round trip.

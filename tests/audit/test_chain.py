@@ -4,16 +4,20 @@ chain and points at the first entry that does not verify, concurrent writers nev
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.audit import GENESIS, canonical, entry_hash
+from db.audit import GENESIS
 from db.engine import make_engine, make_sessionmaker
 from db.uow import ChangeActor, UnitOfWork
 from server.settings import sqlalchemy_url
@@ -39,6 +43,36 @@ async def _entries(engine: AsyncEngine, after: int = 0) -> list[Any]:
             text("SELECT * FROM audit_entries WHERE sequence > :after ORDER BY sequence"), {"after": after}
         )
         return list(result.all())
+
+
+def canonical(
+    *,
+    sequence: int,
+    occurred_at: datetime,
+    actor_subject: str,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    before: Any,
+    after: Any,
+) -> str:
+    """LIFECYCLE.md's canonical JSON of an entry, written independently of the SQL that defines it
+    (migration 0016): sorted keys, no spaces, non-ASCII as is, the instant with microseconds."""
+    body = {
+        "sequence": sequence,
+        "occurredAt": occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "actorSubject": actor_subject,
+        "action": action,
+        "entityType": entity_type,
+        "entityId": entity_id,
+        "before": before,
+        "after": after,
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def entry_hash(previous_hash: str, content: str) -> str:
+    return hashlib.sha256((previous_hash + content).encode("utf-8")).hexdigest()
 
 
 def _assert_chained(entries: list[Any]) -> None:
@@ -255,3 +289,52 @@ async def test_an_open_transaction_never_holds_up_another_commit(
     entries = await _entries(engine)
     _assert_chained(entries)
     assert [e.actor_subject for e in entries] == ["fast@example.com", "slow@example.com"]
+
+
+# What the write path stores in `before`/`after` (db.audit._plain): strings (amounts and instants
+# too), integers, booleans, null, and decimals written without an exponent, nested in objects and
+# lists. No NUL: PostgreSQL's text and jsonb cannot hold it (the API refuses it on input).
+_TEXT = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")  # UTF-8 only
+_KEYS = st.text(_TEXT, max_size=8)
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    # (-0.0 is stored as 0.0: NUMERIC has no negative zero, and the hash covers what is stored.)
+    | st.floats(allow_nan=False, allow_infinity=False).filter(lambda x: "e" not in repr(x) and x != 0)
+    | st.text(_TEXT, max_size=20)
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_KEYS, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=_VALUES)
+async def test_the_sql_canonical_text_is_the_specified_json(engine: AsyncEngine, value: Any) -> None:
+    written = json.dumps(value, ensure_ascii=False)  # as the write path sends jsonb
+    async with engine.connect() as conn:
+        found = (
+            await conn.execute(text("SELECT cg_json_canonical(CAST(:v AS jsonb))"), {"v": written})
+        ).scalar_one()
+    assert found == json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+async def test_awkward_values_chain_and_verify(api: Api, engine: AsyncEngine) -> None:
+    """Unicode, escapes, control characters, nested lists and key order through a real commit."""
+    sessions = make_sessionmaker(engine)
+    actor = ChangeActor(subject="zoë@example.com", name="Zoë")
+    async with UnitOfWork(sessions, actor=actor, now=datetime(2026, 3, 29, 1, 30, tzinfo=UTC)) as uow:
+        uow.audit(
+            "TEST",
+            "ServiceRequest",
+            7,
+            {"b": 'quote " and \\ back', "a": ["\u0001\t\n", {"Z": 1, "z": 2, "é": 3, "": None}]},
+            {"emoji": "💶 €", "amount": "12.50", "n": 10**20, "ok": True, "ratio": 0.125},
+        )
+        await uow.commit()
+    entries = await _entries(engine)
+    _assert_chained(entries)
+    assert await _verify(api) == {"valid": True, "checkedEntries": 1, "firstInvalidSequence": None}

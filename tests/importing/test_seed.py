@@ -137,6 +137,23 @@ async def test_seed_400_requests_in_every_status_with_consistent_rows(session: A
     assert visibilities == {"PUBLIC", "INTERNAL"}
     assert await scalar(session, "SELECT count(*) FROM request_events WHERE kind = 'ASSIGNED'") >= 400
     assert await scalar(session, "SELECT count(DISTINCT customer_id) FROM service_requests") == 14
+    # EMAIL.md: a mailbox per team (billing@ among them) and a contact per customer, the demo
+    # CUSTOMER token's subject.
+    await _none(
+        session,
+        "SELECT count(*) FROM teams t WHERE NOT EXISTS "
+        "(SELECT 1 FROM mailboxes m WHERE m.team_id = t.id AND m.active)",
+    )
+    assert (
+        await scalar(session, "SELECT count(*) FROM mailboxes WHERE address = 'billing@casegraph.example'")
+        == 1
+    )
+    await _none(
+        session,
+        "SELECT count(*) FROM customers c WHERE NOT EXISTS (SELECT 1 FROM contacts k WHERE "
+        "k.customer_id = c.id AND k.active AND k.email = 'ap.' || lower(c.external_ref) || "
+        "'@customers.example.com')",
+    )
 
 
 async def test_seeding_twice_keeps_the_organisation_and_adds_requests(engine: AsyncEngine) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest
@@ -13,9 +14,12 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from auth.principal import Principal
+from domain.enums import Role
 from server.limits.pg_storage import PostgresStorage
-from server.limits.rate import seconds_until_available
+from server.limits.rate import Budgets, principal_key, seconds_until_available
 from server.limits.subscriptions import PostgresLeases, RedisLeases, SubscriptionLeases
+from tests.support.graphql import staff_principal
 
 
 async def _age(engine: AsyncEngine, seconds: float) -> None:
@@ -119,3 +123,51 @@ async def test_leases_of_a_dead_process_run_out(engine: AsyncEngine, pool: async
     async with engine.begin() as conn:  # nobody renewed them
         await conn.execute(text("UPDATE subscription_leases SET expires_at = now() - interval '1 second'"))
     assert await leases.acquire("staff:a@example.com", uuid.uuid4().hex, 2)
+
+
+class _CountingStorage(PostgresStorage):
+    """The PostgreSQL storage, counting the acquisitions that reach the database."""
+
+    acquisitions = 0
+
+    async def acquire_sliding_window_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        self.acquisitions += 1
+        return await super().acquire_sliding_window_entry(key, limit, expiry, amount)
+
+
+async def test_a_busy_principal_takes_points_ahead_by_its_demand(pool: asyncpg.Pool) -> None:
+    # 300 pages of 1,401 points each (bench/peer_page.py's page) for one principal with a large
+    # budget: the lease follows the demand, so the store is asked a few times, not 300 times, and
+    # every point spent is counted in the shared window.
+    storage = _CountingStorage(pool)
+    budget = 10**9
+
+    async def points_for(_: Principal) -> int:
+        return budget
+
+    budgets = Budgets(storage, points_for=points_for, clock=lambda: datetime.now(UTC))
+    principal = staff_principal(1, "busy@example.com", Role.ADMIN)
+    for _ in range(300):
+        assert await budgets.spend(principal, 1_401) is not None
+    assert storage.acquisitions <= 12
+    previous, _, current, _ = await storage.get_sliding_window(
+        RateLimitItemPerMinute(budget).key_for(principal_key(principal)), 60
+    )
+    assert 300 * 1_401 <= previous + current <= 300 * 1_401 + budget // 100  # at most 1 % held ahead
+
+
+async def test_a_small_budget_is_never_held_ahead_beyond_one_percent(pool: asyncpg.Pool) -> None:
+    storage = _CountingStorage(pool)
+
+    async def points_for(_: Principal) -> int:
+        return 100_000
+
+    budgets = Budgets(storage, points_for=points_for, clock=lambda: datetime.now(UTC))
+    principal = staff_principal(2, "steady@example.com", Role.AGENT)
+    for _ in range(20):
+        await budgets.spend(principal, 1_401)  # more than 1 % each: one acquisition per operation
+    assert storage.acquisitions == 20
+    previous, _, current, _ = await storage.get_sliding_window(
+        RateLimitItemPerMinute(100_000).key_for(principal_key(principal)), 60
+    )
+    assert previous + current == 20 * 1_401 + 1_000

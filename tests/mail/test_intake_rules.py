@@ -74,15 +74,20 @@ async def test_loop_bulk_and_bounce_mail_is_ignored(mail_world: MailWorld) -> No
     cases: list[EmailMessage] = [
         message(Auto_Submitted="auto-replied", subject="Out of office"),
         message(Precedence="bulk"),
+        message(Precedence="list"),
         message(List_Id="<news.acme.example>"),
         message(X_Casegraph_Loop="casegraph.example"),
         message(sender="MAILER-DAEMON@acme.example"),
     ]
     outcomes = [await mail_world.deliver(m) for m in cases]
     outcomes.append(await mail_world.deliver(message(), envelope_from=""))
-    assert [o.verb for o in outcomes] == ["ignored"] * 6
-    assert "auto-submitted" in outcomes[0].detail and "empty return path" in outcomes[5].detail
+    assert [o.verb for o in outcomes] == ["ignored"] * 7
+    assert "auto-submitted" in outcomes[0].detail and "empty return path" in outcomes[6].detail
+    # Stored, never acted upon and never answered: no request, no event to mail about.
+    statuses = await mail_world.all("SELECT status FROM inbound_mails")
+    assert [s.status for s in statuses] == ["IGNORED"] * 7
     assert (await mail_world.one("SELECT count(*) FROM service_requests"))[0] == 0
+    assert (await mail_world.one("SELECT count(*) FROM request_events"))[0] == 0
 
 
 async def test_html_only_mail_becomes_text_without_script(mail_world: MailWorld) -> None:

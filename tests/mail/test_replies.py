@@ -127,7 +127,15 @@ async def test_mail_import_prints_what_it_did(
     monkeypatch.setenv("DATABASE_URL", db_url)
     path = tmp_path / "mail.eml"
     path.write_bytes(message(to=SERVICE, subject="From a pipe").as_bytes())
-    codes = [await asyncio.to_thread(cli.main, ["mail-import", str(path)]) for _ in range(2)]
+    held = tmp_path / "held.eml"
+    held.write_bytes(message(sender="who@nowhere.example", to=SERVICE).as_bytes())
+    bulk = tmp_path / "bulk.eml"
+    bulk.write_bytes(message(to=SERVICE, Precedence="bulk").as_bytes())
+    runs = [["mail-import", str(p)] for p in (path, path, held)] + [
+        ["mail-import", "--sender", "", str(bulk)]
+    ]
+    codes = [await asyncio.to_thread(cli.main, argv) for argv in runs]
     out = capsys.readouterr().out.splitlines()
-    assert codes == [0, 0]
+    assert codes == [0, 0, 0, 0]
     assert out[0].startswith("created SR-") and out[1].startswith("duplicate <")
+    assert out[2].startswith("held ") and out[3] == "ignored precedence: bulk"

@@ -116,3 +116,28 @@ def test_quoted_printable_and_base64_bodies() -> None:
     parsed = parse_message(qp)
     assert (parsed.subject, parsed.text) == ("Rückfrage", "Grüße")
     assert parse_message(b64).text == "invoice €100"
+
+
+def test_smtp_urls() -> None:
+    from mail.sender import SmtpTarget, parse_smtp_url
+
+    assert parse_smtp_url("smtp://relay.example") == SmtpTarget("relay.example", 25, None, None, False, False)
+    assert parse_smtp_url("smtps://u%40x:p%2Fw@relay.example") == SmtpTarget(
+        "relay.example", 465, "u@x", "p/w", True, False
+    )
+    assert parse_smtp_url("smtp+starttls://u:p@relay.example:2587").start_tls
+    assert parse_smtp_url("smtp+starttls://relay.example").port == 587
+    for bad in ("http://relay.example", "smtp://", "relay.example:25"):
+        with pytest.raises(ValueError):
+            parse_smtp_url(bad)
+
+
+def test_templates_have_text_and_escaped_html() -> None:
+    from services.mail.templates import render
+
+    mail = render(
+        "COMMENT", name="Jane <Roe>", number="SR-000001", subject="x", body="1 < 2 & <b>", signature="Billing"
+    )
+    assert "Hello Jane <Roe>," in mail.text and "1 < 2 & <b>" in mail.text
+    assert "Jane &lt;Roe&gt;" in mail.html and "1 &lt; 2 &amp; &lt;b&gt;" in mail.html
+    assert "<b>" not in mail.html

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from db.engine import make_engine, make_sessionmaker
 from server.settings import Settings, sqlalchemy_url
 from tests.conftest import Tokens
-from tests.planner.support import NOW, PRINCIPALS, Pair, Pool, load_pool
+from tests.planner.support import NOW, PRINCIPALS, Pair, Pool, load_pool, seed_audit, seed_webhooks
 
 REQUESTS = 120  # demo requests: every status, comments, approvals and events, a few pages of each
 
@@ -39,8 +39,14 @@ async def seeded_url(pg_server_url: str, template_db: str) -> AsyncIterator[str]
     engine = make_engine(sqlalchemy_url(url), pool_size=2)
     try:
         await seed_demo(engine, requests=REQUESTS, now=NOW, progress=None)
+        await seed_audit(engine)  # seed-demo backfills history and writes no audit entries
     finally:
         await engine.dispose()
+    conn = await asyncpg.connect(url)
+    try:
+        await seed_webhooks(conn)
+    finally:
+        await conn.close()
     yield url
     conn = await asyncpg.connect(pg_server_url)
     try:

@@ -47,6 +47,7 @@ from graphql import (
     type_from_ast,
 )
 
+from schema import ids
 from tests.planner.support import NOW, Pool, Who
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,6 +141,7 @@ _ID_ARGS = {
     "invoiceId": "Invoice",
     "serviceRequestId": "ServiceRequest",
     "entityId": "ServiceRequest",
+    "endpointId": "WebhookEndpoint",
 }
 _ID_KINDS = {name: [kind] for name, kind in _ID_ARGS.items()}
 
@@ -294,3 +296,189 @@ def paging_rounds(op: Op, base: dict[str, Any] | None, cursor: str | None) -> li
                 backwards["first"] = None  # over the operation's default page size
         rounds.append(backwards)
     return rounds
+
+
+# ------------------------------------------------------- the planner's own ----
+
+_WEBHOOK_ENDPOINT = "id url description eventKinds enabled disabledReason createdAt ownerClientId"
+_EVENT = (
+    "id cursor kind occurredAt actorName fromStatus toStatus serviceRequest { number customer { name } } "
+    "comment { body visibility } approval { id status }"
+)
+_AUDIT_ENTRY = (
+    "__typename id sequence occurredAt actorSubject action entityType entityId before after hash previousHash"
+)
+_PAGE_INFO = "pageInfo { hasNextPage hasPreviousPage startCursor endCursor }"
+
+# Operations written for fields the SDK and the suite reach only in one or two shapes: every field,
+# pages from a cursor (`$after`), counts alone, filters (an empty one too), IDs of another caller's
+# row or of another type. The seeded rows they read are made by tests.planner.support.
+PLANNER_QUERIES: dict[str, str] = {
+    "webhook-endpoints": f"""query WebhookEndpointsPage($first: Int, $after: String) {{
+      webhookEndpoints(first: $first, after: $after) {{
+        totalCount {_PAGE_INFO} __typename
+        edges {{ cursor node {{ __typename {_WEBHOOK_ENDPOINT} }} }}
+      }}
+    }}""",
+    "webhook-endpoints-count": "query WebhookEndpointCount { webhookEndpoints { totalCount } }",
+    "webhook-deliveries": f"""query WebhookDeliveryLog($endpointId: ID!, $first: Int, $after: String) {{
+      webhookDeliveries(endpointId: $endpointId, first: $first, after: $after) {{
+        totalCount {_PAGE_INFO}
+        edges {{ cursor node {{
+          id webhookId status attempts nextAttemptAt lastStatusCode lastError lastResponseBody createdAt
+          deliveredAt endpoint {{ {_WEBHOOK_ENDPOINT} }} event {{ {_EVENT} }} __typename
+        }} }}
+      }}
+    }}""",
+    "webhook-deliveries-status": """query WebhookDeliveriesByStatus(
+      $endpointId: ID!, $status: [WebhookDeliveryStatus!], $after: String
+    ) {
+      webhookDeliveries(endpointId: $endpointId, status: $status, first: 2, after: $after) {
+        totalCount pageInfo { hasNextPage endCursor } nodes { id status event { id kind } }
+      }
+    }""",
+    "webhook-deliveries-no-status": """query WebhookDeliveriesNoStatus($endpointId: ID!) {
+      none: webhookDeliveries(endpointId: $endpointId, status: []) { totalCount nodes { id } }
+      failed: webhookDeliveries(endpointId: $endpointId, status: [FAILED, RETRYING]) { totalCount }
+    }""",
+    "webhook-deliveries-others": f"""query WebhookDeliveriesOfOthers {{
+      other: webhookDeliveries(endpointId: "{ids.encode("WebhookEndpoint", 3)}") {{ totalCount }}
+    }}""",
+    "webhook-deliveries-admins": f"""query WebhookDeliveriesOfAdmins {{
+      admins: webhookDeliveries(endpointId: "{ids.encode("WebhookEndpoint", 4)}", first: 1) {{
+        nodes {{ endpoint {{ ownerClientId }} event {{ comment {{ visibility }} }} }}
+      }}
+    }}""",
+    "webhook-deliveries-wrong-type": f"""query WebhookDeliveriesWrongType {{
+      webhookDeliveries(endpointId: "{ids.encode("ServiceRequest", 1)}") {{ totalCount }}
+    }}""",
+    "webhook-deliveries-bad-id": """query WebhookDeliveriesBadId {
+      webhookDeliveries(endpointId: "not-an-id") { totalCount }
+    }""",
+    "audit-log": f"""query AuditLogPage($first: Int, $after: String) {{
+      auditLog(first: $first, after: $after) {{
+        totalCount {_PAGE_INFO} __typename
+        edges {{ cursor node {{ {_AUDIT_ENTRY} }} }}
+      }}
+    }}""",
+    "audit-log-tail": f"""query AuditLogTail {{
+      auditLog(first: 20) {{ nodes {{ {_AUDIT_ENTRY} }} }}
+      count: auditLog {{ totalCount }}
+    }}""",
+    "audit-log-entity": f"""query AuditOfEntity($entityId: ID, $after: String) {{
+      auditLog(entityId: $entityId, first: 1, after: $after) {{
+        totalCount pageInfo {{ hasNextPage endCursor }} nodes {{ {_AUDIT_ENTRY} }}
+      }}
+    }}""",
+    "audit-log-spellings": f"""query AuditOfSpellings {{
+      request: auditLog(entityId: "{ids.encode("ServiceRequest", 1)}") {{
+        totalCount nodes {{ entityType entityId }}
+      }}
+      endpoint: auditLog(entityId: "{ids.encode("WebhookEndpoint", 42)}") {{
+        nodes {{ entityType entityId after }}
+      }}
+      none: auditLog(entityId: "{ids.encode("Team", 999)}") {{ totalCount nodes {{ id }} }}
+    }}""",
+    "audit-log-bad-entity": """query AuditOfBadEntity { auditLog(entityId: "not-an-id") { totalCount } }""",
+    "audit-entry-node": f"""query AuditEntryNode {{
+      node(id: "{ids.encode("AuditEntry", 1)}") {{ id ... on AuditEntry {{ {_AUDIT_ENTRY} }} }}
+      nodes(ids: ["{ids.encode("AuditEntry", 2)}", "{ids.encode("AuditEntry", 999999)}"]) {{
+        __typename ... on AuditEntry {{ sequence before after }}
+      }}
+    }}""",
+}
+
+
+# ------------------------------------------------ the planner's own: credit and metrics ----
+
+_PAYMENT_BEHAVIOR = (
+    "paymentBehavior { averageDaysToPay latePaymentRatio openDisputes disputesLast90Days "
+    "recurringDisputes __typename }"
+)
+_FINANCIAL_HEALTH = "financialHealth { asOf dscr currentRatio riskRating __typename }"
+_DURATION = "{ count averageSeconds p50Seconds p90Seconds }"
+_MONEY = "{ amount currency }"
+_ALL_METRICS = (
+    "from to createdCount resolvedCount openCount byStatus { key count } byType { key count } "
+    "byChannel { key count } byPriority { key count __typename } "
+    f"firstResponseTime {_DURATION} resolutionTime {_DURATION} approvalTurnaround {_DURATION} "
+    "slaCompliance breachedCount atRiskCount backlogAging { label count __typename } "
+    f"disputedAmountOpen {_MONEY} adjustmentsPosted {_MONEY} reopenRate __typename"
+)
+
+# Documents written for what the planner computes with floats or restricts by role (credit data,
+# metrics), run by the differential as every principal: the forbidden callers get the resolver
+# path's error, the others the same figures from both paths.
+PLANNER_DOCUMENTS: dict[str, str] = {
+    "customers with credit data": (
+        f"query Credit {{ customers(first: 50) {{ totalCount nodes {{ id externalRef creditLimit {_MONEY} "
+        f"riskRating {_PAYMENT_BEHAVIOR} {_FINANCIAL_HEALTH} }} }} }}"
+    ),
+    "credit data of one customer": (
+        f"query CreditOf($id: ID!) {{ node(id: $id) {{ ... on Customer {{ name "
+        f"pb: paymentBehavior {{ latePaymentRatio averageDaysToPay }} {_FINANCIAL_HEALTH} }} }} }}"
+    ),
+    "own credit data": (
+        f"query OwnCredit {{ viewer {{ customer {{ id creditLimit {_MONEY} {_PAYMENT_BEHAVIOR} "
+        f"{_FINANCIAL_HEALTH} }} }} }}"
+    ),
+    "credit data of requests' customers": (
+        f"query RequestCredit {{ serviceRequests(first: 30) {{ nodes {{ number customer {{ id "
+        f"{_PAYMENT_BEHAVIOR} {_FINANCIAL_HEALTH} }} }} }} }}"
+    ),
+    "metrics, default window": f"query Metrics {{ metrics {{ {_ALL_METRICS} }} }}",
+    "metrics, every request": (
+        f'query MetricsEver {{ metrics(filter: {{ from: "2000-01-01T00:00:00Z" }}) {{ {_ALL_METRICS} }} }}'
+    ),
+    "metrics, partial days and an offset": (
+        'query MetricsPartial { metrics(filter: { from: "2026-10-20T06:30:00+02:00", '
+        f'to: "2026-11-23T09:15:30.250000Z" }}) {{ {_ALL_METRICS} }} }}'
+    ),
+    "metrics, until a past instant": (
+        f'query MetricsUntil {{ metrics(filter: {{ to: "2026-11-10T00:00:00Z" }}) {{ {_ALL_METRICS} }} }}'
+    ),
+    "metrics, the future": (
+        'query MetricsFuture { metrics(filter: { from: "2027-01-01T00:00:00Z", '
+        f'to: "2027-02-01T00:00:00Z" }}) {{ {_ALL_METRICS} }} }}'
+    ),
+    "metrics of a team": (
+        "query MetricsTeam($teamId: ID) { metrics(filter: { teamId: $teamId, "
+        f'from: "2026-01-01T00:00:00Z" }}) {{ {_ALL_METRICS} }} }}'
+    ),
+    "metrics of a customer": (
+        "query MetricsCustomer($customerId: ID!) { metrics(filter: { customerId: $customerId, "
+        f'from: "2026-01-01T00:00:00Z" }}) {{ {_ALL_METRICS} }} }}'
+    ),
+    "metrics of types": (
+        "query MetricsTypes { metrics(filter: { type: [BILLING_DISPUTE, GENERAL_INQUIRY], "
+        f'from: "2026-06-01T00:00:00Z" }}) {{ {_ALL_METRICS} }} }}'
+    ),
+    "metrics of no type": f"query MetricsNoType {{ metrics(filter: {{ type: [] }}) {{ {_ALL_METRICS} }} }}",
+    "metrics by a filter variable": (
+        f"query MetricsFilter($filter: MetricsFilter) {{ metrics(filter: $filter) {{ {_ALL_METRICS} }} }}"
+    ),
+    "metrics, a team ID of another type": (
+        f'query MetricsWrongType {{ metrics(filter: {{ teamId: "Q3VzdG9tZXI6MQ==" }}) {{ {_ALL_METRICS} }} }}'
+    ),
+    "metrics, an ID that does not parse": (
+        'query MetricsBadId { metrics(filter: { customerId: "not-an-id" }) { openCount } }'
+    ),
+    "metrics, an empty window": (
+        'query MetricsEmpty { metrics(filter: { from: "2026-11-01T00:00:00Z", to: "2026-11-01T00:00:00Z" }) '
+        "{ openCount } }"
+    ),
+    "two windows and more": (
+        "query Two { a: metrics { slaCompliance reopenRate firstResponseTime { p50Seconds p90Seconds } } "
+        'b: metrics(filter: { from: "2026-09-01T00:00:00Z" }) { ...Figures } viewer { subject } } '
+        f"fragment Figures on ServiceMetrics {{ {_ALL_METRICS} }}"
+    ),
+}
+
+
+def planner_operations() -> list[Op]:
+    """The operations of PLANNER_QUERIES and PLANNER_DOCUMENTS (source `planner:<name>`)."""
+    return [
+        op
+        for source, text in {**PLANNER_QUERIES, **PLANNER_DOCUMENTS}.items()
+        for op in _query_ops(f"planner:{source}", text, parse(text))
+    ]

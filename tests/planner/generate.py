@@ -111,6 +111,7 @@ _ID_KINDS = {
     "invoiceId": "Invoice",
     "serviceRequestId": "ServiceRequest",
     "entityId": "ServiceRequest",
+    "endpointId": "WebhookEndpoint",
 }
 _NODE_KINDS = ["ServiceRequest", "Customer", "Invoice", "Payment", "Comment", "Approval", "Team", "Agent"]
 
@@ -325,30 +326,42 @@ ROOT_WEIGHTS = {
     "serviceRequestByNumber": 2,
     "approvals": 2,
     "teams": 1,
+    "auditLog": 2,
+    "webhookDeliveries": 2,
+    "webhookEndpoints": 2,
     "metrics": 1,
-    "auditLog": 1,
     "verifyAuditChain": 1,
 }
 
 
+# The root fields whose answers hold floats and credit data (planner.metrics, planner.credit).
+FLOAT_ROOTS = {"metrics": 3, "customers": 2, "node": 1, "viewer": 1}
+
+
 @st.composite
-def root_field(draw: st.DrawFn, doc: Doc, query: GraphQLObjectType) -> str:
-    names = [n for n, w in ROOT_WEIGHTS.items() if n in query.fields for _ in range(w)]
-    names += sorted(n for n in query.fields if n not in ROOT_WEIGHTS)  # fields added later
+def root_field(
+    draw: st.DrawFn, doc: Doc, query: GraphQLObjectType, weights: dict[str, int] | None = None
+) -> str:
+    names = [n for n, w in (weights or ROOT_WEIGHTS).items() if n in query.fields for _ in range(w)]
+    if weights is None:
+        names += sorted(n for n in query.fields if n not in ROOT_WEIGHTS)  # fields added later
     only = GraphQLObjectType("Query", {n: query.fields[n] for n in {draw(st.sampled_from(names))}})
     return draw(field_selection(doc, only, MAX_DEPTH))
 
 
 @st.composite
-def operations(draw: st.DrawFn, doc: Doc) -> tuple[str, dict[str, Any] | None]:
-    """A query operation over Query (1-2 root fields) and its variables."""
+def operations(
+    draw: st.DrawFn, doc: Doc, weights: dict[str, int] | None = None
+) -> tuple[str, dict[str, Any] | None]:
+    """A query operation over Query (1-2 root fields, drawn by `weights`: ROOT_WEIGHTS and every
+    other field by default) and its variables."""
     query = doc.schema.query_type
     assert query is not None
     # Mostly one root field: a planner falls back per operation, so one unplannable root field
     # would hide what the other one does.
-    roots = [draw(root_field(doc, query))]
+    roots = [draw(root_field(doc, query, weights))]
     if draw(st.integers(0, 3)) == 0:
-        roots.append(draw(root_field(doc, query)))
+        roots.append(draw(root_field(doc, query, weights)))
     header = f"({', '.join(doc.definitions)})" if doc.definitions else ""
     text = " ".join([f"query Generated{header} {{ {' '.join(roots)} }}", *doc.fragments])
     return text, doc.variables or None

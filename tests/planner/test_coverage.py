@@ -38,24 +38,9 @@ MANIFEST = ROOT / "frontend-sdk" / "src" / "generated" / "persisted-documents.js
 OPERATIONS = ROOT / "frontend-sdk" / "src" / "operations"
 
 # Root query fields not planned yet, and why (the resolver path answers them).
-UNPLANNED_ROOT_FIELDS = {
-    # Aggregates over the reporting SQL with floats (averages, ratios): reporting/metrics_sql.py.
-    "metrics": "unsupported_root_field",
-    # Hash chain verification in Python.
-    "verifyAuditChain": "unsupported_root_field",
-    # AuditEntry.before/after are JSON values written by orjson (key order, spacing).
-    "auditLog": "unsupported_root_field",
-    # Partner webhooks (WEBHOOKS.md): endpoints and their delivery logs, not planned yet.
-    "webhookEndpoints": "unsupported_root_field",
-    "webhookDeliveries": "unsupported_root_field",
-}
+UNPLANNED_ROOT_FIELDS = {}
 # Fields (type.field) reachable from planned root fields that are not planned yet.
-UNPLANNED_FIELDS = {
-    # Floats (ratios, averages): their text from PostgreSQL and from Python differ in places.
-    "Customer.paymentBehavior",
-    "Customer.financialHealth",
-}
-# SDK documents not planned yet: those reading `metrics`.
+UNPLANNED_FIELDS: set[str] = set()
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

@@ -165,8 +165,9 @@ async def test_socket_closes_4403_when_the_token_expires(
     code = await ws.wait_closed(within=10)
     assert code == 4403
     assert ws.close_reason == "token expired"
-    # JWT exp has second precision: the close comes within ~2 s of minting, not at some later sweep.
-    assert time.monotonic() - started < 4
+    # JWT exp has second precision: the close comes within ~2 s of minting (a busy machine adds a
+    # little), not at some later sweep.
+    assert time.monotonic() - started < 6
 
 
 async def test_at_most_50_subscriptions_per_connection(
