@@ -1033,10 +1033,12 @@ class WebhookDelivery(Base):
         _one_of("status", e.WebhookDeliveryStatus),
         UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_deliveries_endpoint_event"),
         Index("ix_webhook_deliveries_endpoint_id_id", "endpoint_id", "id"),
-        # What the delivery worker claims from.
+        # What the delivery worker claims from: each endpoint's earliest due deliveries (0019).
         Index(
-            "ix_webhook_deliveries_due",
+            "ix_webhook_deliveries_endpoint_due",
+            "endpoint_id",
             "next_attempt_at",
+            "id",
             postgresql_where=text("status IN ('PENDING', 'RETRYING')"),
         ),
         # Per-request order at one endpoint: earlier unfinished deliveries hold later ones back.

@@ -1,15 +1,26 @@
 """The webhook delivery worker (WEBHOOKS.md): claims due deliveries, signs and POSTs them, records
 what the partner answered. Runs in every process with CASEGRAPH_WORKERS on; any number may run.
 
-- Claims: `FOR UPDATE SKIP LOCKED` in a short transaction that moves the
-  delivery's next attempt one lease ahead (db.repositories.webhooks.claim_due):
-  one attempt per schedule step whatever the number of processes, and a
-  delivery whose sender died is taken again once the lease ends.
+- Claims: one statement (`FOR UPDATE SKIP LOCKED`, autocommit) takes each
+  endpoint's earliest due deliveries, as many as it has free slots, and moves
+  their next attempt one lease ahead (db.repositories.webhooks.claim_due): one
+  attempt per schedule step whatever the number of processes, and a delivery
+  whose sender died is taken again once the lease ends. The bodies' facts are
+  read on the same connection, a page at a time.
 - Order: a delivery waits while an earlier event of the same request is
   unfinished at the same endpoint (in the claim's SQL); nothing else waits.
 - Isolation: at most `per_endpoint` attempts in flight per endpoint and
   `concurrency` overall, each bounded by `timeout` in total; the claim skips
   endpoints with no free slot, so a hanging endpoint holds its own slots only.
+  Each slot has one more delivery claimed behind it, sent as soon as the slot
+  frees (claim order; only deliveries free to go in per-request order are ever
+  claimed). Each endpoint has its own pooled httpx client of `per_endpoint`
+  connections.
+- Results: successes at healthy endpoints are written together, one statement
+  for all that ended meanwhile (services.webhooks.attempts.record_successes);
+  the rest (failures, 410, a failing endpoint's first success) one endpoint at
+  a time in a unit of work, so a failing endpoint's slower writes hold up no
+  other endpoint's.
 - Access: each event is checked with `requestEvents`' rule for the endpoint's
   owner (services.webhooks.owner) before it is sent; one that fails is dropped.
 - Destinations are checked again before every attempt (SSRF), unless
@@ -25,8 +36,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import random as _random
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -46,7 +59,7 @@ from db.uow import ChangeActor, UnitOfWork
 from domain.errors import DomainError
 from domain.webhooks import MAX_RESPONSE_BODY, RETRY_SCHEDULE, SUCCESS_TIMEOUT, AttemptResult, classify
 from server.webhook_payload import event_body, load_facts, ping_body
-from services.webhooks.attempts import AttemptReport, record_attempts
+from services.webhooks.attempts import AttemptReport, record_attempts, record_successes
 from services.webhooks.config import WebhookConfig, check_destination
 from services.webhooks.owner import event_visible, owner_principal
 from services.webhooks.secrets import open_secret
@@ -55,9 +68,21 @@ __all__ = ["WebhookSender"]
 
 log = logging.getLogger("casegraph.webhooks")
 
+# httpcore asks for `sniffio` several times per request; when it is not installed every asking is a
+# failed import that searches sys.path again (a tenth of the sender's CPU under load). Recorded as
+# absent once, the asking fails at once, as it would have anyway.
+if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+    sys.modules["sniffio"] = None  # type: ignore[assignment]
+
 _OWNER_TTL = 5.0  # seconds an endpoint owner's principal (linked customers) is reused
 NO_ENDPOINT_RECHECK = 30.0  # seconds
 _GATHER = 0.01  # seconds between a wake-up and the claim it causes
+# Deliveries claimed per slot: the one being sent and the one that follows as soon as it ends,
+# without waiting for the next claim.
+_QUEUED = 2
+_CLIENT_IDLE = 60.0  # seconds an endpoint's HTTP client (its open connections) is kept unused
+_AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
+_USER_AGENT = "casegraph-webhooks/1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +91,7 @@ class _Prepared:
     url: str
     body: bytes
     secrets: tuple[str, ...]
+    send_by: float  # time.monotonic() after which an attempt could outlast the claim's lease
 
 
 class EventSource(Protocol):
@@ -96,7 +122,6 @@ class WebhookSender:
         poll_interval: float = 0.1,
         hub: EventSource | None = None,
         idle_check: float = 5.0,
-        transport: httpx.AsyncBaseTransport | None = None,
         background: bool = True,
     ) -> None:
         self._sessionmaker = sessionmaker
@@ -121,23 +146,33 @@ class WebhookSender:
         self._none_enabled_at: float | None = None
         # False: no loop of its own; the caller steps it with `run_once` and `drain` (tests).
         self._background = background
-        # Longer than any attempt: a claimed delivery is not taken again while it may still be sent.
-        self._lease = timedelta(seconds=timeout + 30)
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-            headers={"user-agent": "casegraph-webhooks/1"},
-            transport=transport,
-            trust_env=False,
-        )
-        self._in_flight: Counter[int] = Counter()
+        # A claimed delivery waits for at most one attempt at its endpoint (`_QUEUED`), then is
+        # sent: longer than both, it is not taken again while it may still be sent.
+        self._lease = timedelta(seconds=2 * timeout + 30)
+        # Sending: at most `concurrency` attempts, and `per_endpoint` per endpoint.
+        self._slots = asyncio.Semaphore(concurrency)
+        self._endpoint_slots: dict[int, asyncio.Semaphore] = {}
+        # One connection pool per endpoint (at most `per_endpoint` connections): httpcore looks at
+        # every connection of its pool on each request, so one pool for all endpoints cost more
+        # CPU per request the more endpoints there were. httpx's transport is used as it is: the
+        # client around it would only add what a webhook must not do (cookies, redirects, auth)
+        # and a third of the CPU of an attempt. One TLS context serves them all.
+        self._clients: dict[int, tuple[httpx.AsyncHTTPTransport, float]] = {}
+        self._ssl = httpx.create_ssl_context()
+        self._timeouts = httpx.Timeout(timeout).as_dict()
+        self._clients_swept = time.monotonic()
+        self._in_flight: Counter[int] = Counter()  # deliveries claimed and not sent yet, per endpoint
+        self._unrecorded: set[int] = set()  # deliveries claimed whose result is not written yet
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._owners: dict[int | None, tuple[float, Principal | None]] = {}
-        # Results waiting to be written, per endpoint: one transaction writes all that wait for one
-        # endpoint, so a failing endpoint's slower writes hold up no other endpoint's.
+        # Successes waiting to be written: one statement writes all that wait (whether each was
+        # written is the future's result).
+        self._successes: list[tuple[AttemptReport, asyncio.Future[bool]]] = []
+        self._success_writer: asyncio.Task[None] | None = None
+        # Other results waiting to be written, per endpoint: one transaction writes all that wait for
+        # one endpoint, so a failing endpoint's slower writes hold up no other endpoint's.
         self._results: dict[int, list[tuple[AttemptReport, asyncio.Future[None]]]] = {}
         self._recorders: dict[int, asyncio.Task[None]] = {}
 
@@ -161,10 +196,13 @@ class WebhookSender:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for recorder in self._recorders.values():
-            recorder.cancel()
-        await asyncio.gather(*self._recorders.values(), return_exceptions=True)
-        await self._client.aclose()
+        writers = [*self._recorders.values(), *([self._success_writer] if self._success_writer else [])]
+        for writer in writers:
+            writer.cancel()
+        await asyncio.gather(*writers, return_exceptions=True)
+        clients, self._clients = self._clients, {}
+        for client, _ in clients.values():
+            await client.aclose()
 
     def _on_events(self, rows: Sequence[object]) -> None:
         # Runs in the hub's pump: deliveries are written with the events (a trigger); only wake up.
@@ -180,11 +218,20 @@ class WebhookSender:
 
     @property
     def in_flight(self) -> int:
+        """Deliveries claimed and not sent yet (being sent, or waiting for a slot)."""
         return sum(self._in_flight.values())
+
+    def _free(self) -> int:
+        # Claimed and not sent yet: for every slot, the attempt in it and one waiting to follow at
+        # once; and as many whose result is being written (after the slot is free again).
+        return min(
+            _QUEUED * self._concurrency - self.in_flight,
+            2 * _QUEUED * self._concurrency - len(self._unrecorded),
+        )
 
     async def _run(self) -> None:
         while True:
-            free = self._concurrency - self.in_flight
+            free = self._free()
             try:
                 claimed = await self.run_once()
             except asyncio.CancelledError:
@@ -192,6 +239,7 @@ class WebhookSender:
             except Exception:
                 log.exception("claiming webhook deliveries failed; retrying")
                 claimed = 0
+            await self._sweep_clients()
             if free < 1 or claimed < free:
                 # Nothing more is due (or only for endpoints without a free slot): wait for an
                 # attempt to end, a wake-up or the poll, then a moment more so that one claim
@@ -222,38 +270,47 @@ class WebhookSender:
 
     async def run_once(self) -> int:
         """Claim what is due now and start sending it; how many were claimed."""
-        free = self._concurrency - self.in_flight
+        free = self._free()
         if free < 1:
             return 0
-        left = {ep: self._per_endpoint - n for ep, n in self._in_flight.items() if n}
         now = self._clock()
-        async with self._sessionmaker() as session, session.begin():
+        async with self._sessionmaker() as session:
+            # Autocommit: the claim is one statement, committed before anything is sent.
+            await session.connection(execution_options=_AUTOCOMMIT)
             claims = await repo.claim_due(
                 session,
                 now=now,
                 lease=self._lease,
                 free=free,
-                free_per_endpoint=left,
-                per_endpoint=self._per_endpoint,
+                in_flight=self._in_flight,
+                per_endpoint=_QUEUED * self._per_endpoint,
+                unrecorded=self._unrecorded,
             )
-        if not claims:
-            return 0
-        for claim in claims:
-            self._in_flight[claim.endpoint_id] += 1
-        try:
-            prepared = await self._prepare(claims, now)
-        except BaseException:
+            if not claims:
+                return 0
             for claim in claims:
-                self._in_flight[claim.endpoint_id] -= 1
-            raise
+                self._in_flight[claim.endpoint_id] += 1
+                self._unrecorded.add(claim.id)
+            try:
+                prepared, failures = await self._prepare(session, claims, now)
+            except BaseException:
+                for claim in claims:
+                    self._release(claim.endpoint_id)
+                    self._unrecorded.discard(claim.id)
+                raise
         for claim in claims:
             item = prepared.get(claim.id)
-            if item is None:  # dropped or already recorded
-                self._in_flight[claim.endpoint_id] -= 1
-                continue
-            task = asyncio.create_task(self._deliver(item))
+            failure = failures.get(claim.id)
+            if item is not None:
+                task = asyncio.create_task(self._deliver(item))
+            else:
+                self._release(claim.endpoint_id)  # nothing to send
+                if failure is None:  # dropped
+                    self._unrecorded.discard(claim.id)
+                    continue
+                task = asyncio.create_task(self._record(claim.endpoint_id, failure))
             self._tasks.add(task)
-            task.add_done_callback(self._done(claim.endpoint_id))
+            task.add_done_callback(self._done(claim.id))
         return len(claims)
 
     async def drain(self) -> None:
@@ -261,15 +318,44 @@ class WebhookSender:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    def _done(self, endpoint_id: int) -> Callable[[asyncio.Task[None]], None]:
+    def _done(self, delivery_id: int) -> Callable[[asyncio.Task[None]], None]:
         def finished(task: asyncio.Task[None]) -> None:
             self._tasks.discard(task)
-            self._in_flight[endpoint_id] -= 1
-            if self._in_flight[endpoint_id] <= 0:
-                del self._in_flight[endpoint_id]
+            self._unrecorded.discard(delivery_id)
             self._wake.set()
 
         return finished
+
+    def _release(self, endpoint_id: int) -> None:
+        self._in_flight[endpoint_id] -= 1
+        if self._in_flight[endpoint_id] <= 0:
+            del self._in_flight[endpoint_id]
+            self._endpoint_slots.pop(endpoint_id, None)  # nobody holds or waits for it
+
+    def _transport(self, endpoint_id: int) -> httpx.AsyncHTTPTransport:
+        entry = self._clients.get(endpoint_id)
+        transport = entry[0] if entry is not None else None
+        if transport is None:
+            transport = httpx.AsyncHTTPTransport(
+                verify=self._ssl,
+                trust_env=False,
+                limits=httpx.Limits(
+                    max_connections=self._per_endpoint, max_keepalive_connections=self._per_endpoint
+                ),
+            )
+        self._clients[endpoint_id] = (transport, time.monotonic())
+        return transport
+
+    async def _sweep_clients(self) -> None:
+        """Close the clients (and connections) of endpoints not sent to for a while."""
+        now = time.monotonic()
+        if now - self._clients_swept < _CLIENT_IDLE:
+            return
+        self._clients_swept = now
+        for endpoint_id, (client, used) in list(self._clients.items()):
+            if now - used > _CLIENT_IDLE and not self._in_flight.get(endpoint_id):
+                del self._clients[endpoint_id]
+                await client.aclose()
 
     async def _owner(self, session: AsyncSession, owner_partner_id: int | None) -> Principal | None:
         cached = self._owners.get(owner_partner_id)
@@ -279,60 +365,74 @@ class WebhookSender:
         self._owners[owner_partner_id] = (time.monotonic(), principal)
         return principal
 
-    async def _prepare(self, claims: Sequence[repo.ClaimedDelivery], now: datetime) -> dict[int, _Prepared]:
-        """The body and secrets of each claimed delivery; deliveries the owner may not see are
-        dropped, those that cannot be prepared are recorded as failed attempts."""
+    async def _prepare(
+        self, session: AsyncSession, claims: Sequence[repo.ClaimedDelivery], now: datetime
+    ) -> tuple[dict[int, _Prepared], dict[int, AttemptReport]]:
+        """The body and secrets of each claimed delivery, and the failed attempts of those that
+        cannot be prepared (a secret that does not open); deliveries the owner may not see are
+        deleted (neither)."""
         prepared: dict[int, _Prepared] = {}
-        failures: list[tuple[int, AttemptReport]] = []
+        failures: dict[int, AttemptReport] = {}
+        send_by = time.monotonic() + (self._lease.total_seconds() - self._timeout - 1)
         dropped: list[int] = []
-        async with self._sessionmaker() as session:
-            endpoints = await repo.endpoint_secrets(session, endpoint_ids=[c.endpoint_id for c in claims])
-            conn = await session.connection()
-            facts = await load_facts(conn, [c.event_id for c in claims if c.event_id is not None])
-            for claim in claims:
-                endpoint = endpoints.get(claim.endpoint_id)
-                if endpoint is None:
-                    continue
-                try:
-                    secrets = [
-                        open_secret(self._config.vault, endpoint_id=endpoint.id, sealed=endpoint.secret)
-                    ]
-                    until = endpoint.previous_secret_until
-                    if endpoint.previous_secret is not None and until is not None and until > now:
-                        secrets.append(
-                            open_secret(
-                                self._config.vault, endpoint_id=endpoint.id, sealed=endpoint.previous_secret
-                            )
+        endpoints = await repo.endpoint_secrets(session, endpoint_ids=[c.endpoint_id for c in claims])
+        conn = await session.connection()
+        facts = await load_facts(conn, [c.event_id for c in claims if c.event_id is not None])
+        for claim in claims:
+            endpoint = endpoints.get(claim.endpoint_id)
+            if endpoint is None:
+                dropped.append(claim.id)  # deleted meanwhile (its deliveries with it)
+                continue
+            try:
+                secrets = [open_secret(self._config.vault, endpoint_id=endpoint.id, sealed=endpoint.secret)]
+                until = endpoint.previous_secret_until
+                if endpoint.previous_secret is not None and until is not None and until > now:
+                    secrets.append(
+                        open_secret(
+                            self._config.vault, endpoint_id=endpoint.id, sealed=endpoint.previous_secret
                         )
-                except KeyVaultError as exc:
-                    failure = AttemptReport(claim.id, claim.attempt, AttemptResult.FAILURE, error=str(exc))
-                    failures.append((claim.endpoint_id, failure))
+                    )
+            except KeyVaultError as exc:
+                failures[claim.id] = AttemptReport(
+                    claim.id, claim.attempt, AttemptResult.FAILURE, error=str(exc)
+                )
+                continue
+            if claim.event_id is None:
+                body = ping_body(endpoint.id, now)
+            else:
+                event = facts.events.get(claim.event_id)
+                owner = await self._owner(session, endpoint.owner_partner_id)
+                if event is None or owner is None or not await event_visible(owner, event, facts.comments):
+                    dropped.append(claim.id)
                     continue
-                if claim.event_id is None:
-                    body = ping_body(endpoint.id, now)
-                else:
-                    event = facts.events.get(claim.event_id)
-                    owner = await self._owner(session, endpoint.owner_partner_id)
-                    if event is None or owner is None or not await event_visible(session, owner, event):
-                        dropped.append(claim.id)
-                        continue
-                    body = event_body(facts, event, owner)
-                prepared[claim.id] = _Prepared(claim, endpoint.url, body, tuple(secrets))
+                body = event_body(facts, event, owner)
+            prepared[claim.id] = _Prepared(claim, endpoint.url, body, tuple(secrets), send_by)
         if dropped:
-            async with self._sessionmaker() as session, session.begin():
-                for delivery_id in dropped:
-                    await repo.delete_delivery(session, delivery_id=delivery_id)
-        for endpoint_id, report in failures:
-            await self._record(endpoint_id, report)
-        return prepared
+            await repo.delete_deliveries(session, delivery_ids=dropped, now=now)
+        return prepared, failures
 
     async def _deliver(self, item: _Prepared) -> None:
         claim = item.claim
+        slots = self._endpoint_slots.get(claim.endpoint_id)
+        if slots is None:
+            slots = self._endpoint_slots[claim.endpoint_id] = asyncio.Semaphore(self._per_endpoint)
         try:
-            report = await self._attempt(item)
+            # In claim order (the semaphores are fair): its endpoint's slot, then one of all.
+            async with slots, self._slots:
+                if time.monotonic() > item.send_by:
+                    # Waited so long for a slot that the lease could end mid-attempt: left to the
+                    # next claim (here or in another process), as after a crash.
+                    log.warning("webhook delivery %s waited past its lease; claimed again later", claim.id)
+                    return
+                report = await self._attempt(item)
         except Exception as exc:  # never lose the result of an attempt to a bug in reporting it
             log.exception("webhook attempt failed unexpectedly")
             report = AttemptReport(claim.id, claim.attempt, AttemptResult.FAILURE, error=type(exc).__name__)
+        finally:
+            # The endpoint's slot is free once its answer is in: the result is written meanwhile
+            # (the row stays leased until then, and what waits behind it in order waits for that).
+            self._release(claim.endpoint_id)
+            self._wake.set()
         await self._record(claim.endpoint_id, report)
 
     async def _attempt(self, item: _Prepared) -> AttemptReport:
@@ -346,17 +446,22 @@ class WebhookSender:
             Webhook(secret).sign(claim.webhook_id, sent_at, item.body) for secret in item.secrets
         )
         headers = {
+            "user-agent": _USER_AGENT,
             "content-type": "application/json",
             "webhook-id": claim.webhook_id,
             "webhook-timestamp": str(int(sent_at.timestamp())),
             "webhook-signature": signature,
         }
+        request = httpx.Request(
+            "POST", item.url, content=item.body, headers=headers, extensions={"timeout": self._timeouts}
+        )
         try:
             async with asyncio.timeout(self._timeout):
-                async with self._client.stream(
-                    "POST", item.url, content=item.body, headers=headers
-                ) as response:
+                response = await self._transport(claim.endpoint_id).handle_async_request(request)
+                try:
                     text = await _read_some(response)
+                finally:
+                    await response.aclose()
         except TimeoutError:
             return AttemptReport(
                 claim.id, claim.attempt, AttemptResult.FAILURE, error=f"no answer within {self._timeout:g} s"
@@ -372,9 +477,18 @@ class WebhookSender:
         )
 
     async def _record(self, endpoint_id: int, report: AttemptReport) -> None:
-        """Write an attempt's result (with the others of its endpoint that end meanwhile, in one
-        transaction)."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        """Write an attempt's result: a success with every other that ends meanwhile, in one
+        statement; otherwise (or when that statement leaves it to it) with the others of its
+        endpoint that end meanwhile, in one transaction."""
+        loop = asyncio.get_running_loop()
+        if report.result is AttemptResult.SUCCESS:
+            written: asyncio.Future[bool] = loop.create_future()
+            self._successes.append((report, written))
+            if self._success_writer is None or self._success_writer.done():
+                self._success_writer = asyncio.create_task(self._write_successes())
+            if await written:
+                return
+        done: asyncio.Future[None] = loop.create_future()
         self._results.setdefault(endpoint_id, []).append((report, done))
         recorder = self._recorders.get(endpoint_id)
         if recorder is None or recorder.done():
@@ -400,6 +514,22 @@ class WebhookSender:
                     done.set_result(None)
         self._recorders.pop(endpoint_id, None)
 
+    async def _write_successes(self) -> None:
+        while self._successes:
+            batch, self._successes = self._successes, []
+            written: set[int] = set()
+            try:
+                async with self._sessionmaker() as session:
+                    await session.connection(execution_options=_AUTOCOMMIT)
+                    written = await record_successes(
+                        session, reports=[report for report, _ in batch], now=self._clock()
+                    )
+            except Exception:  # each is tried again on its own, in its endpoint's transaction
+                log.warning("writing %d webhook successes together failed", len(batch), exc_info=True)
+            for report, future in batch:
+                if not future.done():
+                    future.set_result(report.delivery_id in written)
+
     async def _write(self, reports: Sequence[AttemptReport]) -> None:
         async with UnitOfWork(self._sessionmaker, actor=ChangeActor.system(), now=self._clock()) as uow:
             disabled = await record_attempts(
@@ -412,9 +542,10 @@ class WebhookSender:
 
 
 async def _read_some(response: httpx.Response) -> str:
-    """Up to MAX_RESPONSE_BODY bytes of the answer (what the delivery log keeps)."""
+    """Up to MAX_RESPONSE_BODY bytes of the answer (what the delivery log keeps; asked for
+    without content coding, read as it comes)."""
     chunks = bytearray()
-    async for chunk in response.aiter_bytes():
+    async for chunk in response.aiter_raw():
         chunks.extend(chunk)
         if len(chunks) >= MAX_RESPONSE_BODY:
             break

@@ -8,13 +8,12 @@ recording of an attempt. Nothing commits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, bindparam, delete, func, insert, select, text, true, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import ColumnElement, delete, insert, select, text, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,17 +25,16 @@ __all__ = [
     "ClaimedDelivery",
     "EndpointSecrets",
     "claim_due",
-    "delete_delivery",
+    "delete_deliveries",
     "delete_endpoint",
-    "delivery_endpoint",
     "earliest_due",
     "endpoint_secrets",
-    "healthy_endpoints_of",
     "insert_endpoint",
     "insert_ping",
     "lock_endpoint",
+    "lock_endpoints_of",
     "owned_by",
-    "record_attempt",
+    "record_attempts",
     "record_deliveries",
     "requeue_events",
     "update_endpoint",
@@ -178,41 +176,102 @@ class ClaimedDelivery:
     attempt: int
 
 
-# Rows locked beyond what is free, for endpoints that turn out to have fewer slots left: every
-# row locked is a tuple written, so the margin stays small.
-_SCAN_MARGIN = 16
+# Rows looked at beyond what is free, per endpoint: deliveries held back by an earlier event of
+# their request are moved out of the way (see `claim_due`), so a few more are enough.
+_SCAN_MARGIN = 8
 
-# Due, on an enabled endpoint, not behind an unfinished earlier event of the same request at the
-# same endpoint (per-request order), and not on an endpoint this process has no free slot for.
+# Per enabled endpoint with a free slot in this process, its earliest due deliveries (the
+# (endpoint_id, next_attempt_at, id) index; a dead endpoint's backlog is never scanned for the
+# others). A delivery behind an unfinished earlier event of the same request at the same endpoint
+# (per-request order) is not taken: it is parked until that earlier one is due again (its
+# `next_attempt_at`), and released when it finishes (`_RELEASE`), so it is not looked at on every
+# claim meanwhile. Not when the earlier one is this process's own attempt whose result is not
+# written yet: that write releases it, possibly between this statement's snapshot and its locks,
+# and would miss the parking. The rest, up to each endpoint's free slots and `free` overall,
+# earliest first, are claimed: their attempt counted, their next attempt moved one lease ahead.
 _CLAIM = text(f"""
-    SELECT d.id, d.endpoint_id, d.event_id, d.webhook_id, d.attempts
-    FROM webhook_deliveries d
-    JOIN webhook_endpoints w ON w.id = d.endpoint_id AND w.enabled
-    WHERE d.status IN {UNFINISHED!r} AND d.next_attempt_at <= :now
-      AND d.endpoint_id <> ALL (:saturated)
-      AND NOT EXISTS (
-          SELECT 1 FROM webhook_deliveries p
-          WHERE p.endpoint_id = d.endpoint_id AND p.request_id = d.request_id
-            AND p.status IN {UNFINISHED!r}
-            AND (p.event_txid, p.event_id) < (d.event_txid, d.event_id)
-      )
-    ORDER BY d.next_attempt_at, d.id
-    LIMIT :scan
-    FOR UPDATE OF d SKIP LOCKED
-""").bindparams(bindparam("saturated", type_=ARRAY(BigInteger)))
+    WITH slots AS (
+        SELECT w.id AS endpoint_id, coalesce(f.free, :per_endpoint) AS free
+        FROM webhook_endpoints w
+        LEFT JOIN unnest(CAST(:busy_ids AS bigint[]), CAST(:busy_free AS int[])) AS f(endpoint_id, free)
+               ON f.endpoint_id = w.id
+        WHERE w.enabled AND coalesce(f.free, :per_endpoint) > 0
+    ),
+    scanned AS (
+        SELECT s.free, c.*
+        FROM slots s
+        CROSS JOIN LATERAL (
+            SELECT d.id, d.endpoint_id, d.request_id, d.event_txid, d.event_id, d.next_attempt_at
+            FROM webhook_deliveries d
+            WHERE d.endpoint_id = s.endpoint_id AND d.status IN {UNFINISHED!r}
+              AND d.next_attempt_at <= :now
+            ORDER BY d.next_attempt_at, d.id
+            LIMIT s.free + {_SCAN_MARGIN}
+            FOR UPDATE SKIP LOCKED
+        ) c
+    ),
+    judged AS (
+        SELECT sc.*, head.id AS head_id, head.next_attempt_at AS head_due
+        FROM scanned sc
+        LEFT JOIN LATERAL (
+            SELECT p.id, p.next_attempt_at
+            FROM webhook_deliveries p
+            WHERE p.endpoint_id = sc.endpoint_id AND p.request_id = sc.request_id
+              AND p.status IN {UNFINISHED!r}
+              AND (p.event_txid, p.event_id) < (sc.event_txid, sc.event_id)
+            ORDER BY p.event_txid, p.event_id
+            LIMIT 1
+        ) head ON true
+    ),
+    ranked AS (
+        SELECT j.id, j.next_attempt_at, j.free,
+               row_number() OVER (PARTITION BY j.endpoint_id ORDER BY j.next_attempt_at, j.id) AS n
+        FROM judged j
+        WHERE j.head_due IS NULL
+    ),
+    picked AS (
+        SELECT r.id FROM ranked r WHERE r.n <= r.free ORDER BY r.next_attempt_at, r.id LIMIT :free
+    ),
+    changes AS (
+        SELECT id, true AS claimed, CAST(:lease_until AS timestamptz) AS next_at FROM picked
+        UNION ALL
+        SELECT id, false, head_due FROM judged
+        WHERE head_due > :now AND head_id <> ALL (CAST(:unrecorded AS bigint[]))
+    )
+    UPDATE webhook_deliveries d
+    SET attempts = d.attempts + CASE WHEN c.claimed THEN 1 ELSE 0 END, next_attempt_at = c.next_at
+    FROM changes c
+    WHERE d.id = c.id
+    RETURNING d.id, d.endpoint_id, d.event_id, d.webhook_id, d.attempts, c.claimed
+""")
+
+# When a delivery finishes (delivered, finally failed, dropped), the later unattempted deliveries of
+# its request at its endpoint are due at once (they may have been parked behind it). Not narrowed
+# to parked rows: it waits for a claim that is parking one of them right now, then releases it.
+_RELEASE = f"""
+    UPDATE webhook_deliveries s SET next_attempt_at = LEAST(s.next_attempt_at, :now)
+    FROM finished f
+    WHERE s.endpoint_id = f.endpoint_id AND s.request_id = f.request_id
+      AND s.status IN {UNFINISHED!r} AND s.attempts = 0
+      AND (s.event_txid, s.event_id) > (f.event_txid, f.event_id)
+"""
 
 
 async def earliest_due(session: AsyncSession) -> tuple[datetime | None, bool]:
-    """When the next unfinished delivery falls due (None: nothing waits), and whether any endpoint
-    is enabled at all (none: only a new event can call for a delivery)."""
+    """When the next unfinished delivery of an enabled endpoint falls due (None: nothing waits),
+    and whether any endpoint is enabled at all (none: only a new event can call for a delivery)."""
     row = (
         await session.execute(
-            select(
-                select(func.min(D.next_attempt_at))
-                .where(D.status.in_(("PENDING", "RETRYING")))
-                .scalar_subquery(),
-                select(E.id).where(E.enabled).limit(1).exists(),
-            )
+            text(f"""
+                SELECT min(n.next_attempt_at), count(*) > 0
+                FROM webhook_endpoints w
+                LEFT JOIN LATERAL (
+                    SELECT d.next_attempt_at FROM webhook_deliveries d
+                    WHERE d.endpoint_id = w.id AND d.status IN {UNFINISHED!r}
+                    ORDER BY d.next_attempt_at LIMIT 1
+                ) n ON true
+                WHERE w.enabled
+            """)
         )
     ).one()
     return row[0], bool(row[1])
@@ -224,101 +283,170 @@ async def claim_due(
     now: datetime,
     lease: timedelta,
     free: int,
-    free_per_endpoint: Mapping[int, int],
+    in_flight: Mapping[int, int],
     per_endpoint: int,
+    unrecorded: Collection[int] = (),
 ) -> list[ClaimedDelivery]:
-    """Claim up to `free` due deliveries, at most `per_endpoint` (or what `free_per_endpoint`
-    says is left) per endpoint, for one attempt each.
+    """Claim up to `free` due deliveries, at most `per_endpoint` per endpoint less what this
+    process has `in_flight` there, for one attempt each, in one statement (commit right after, or
+    run it in autocommit).
 
     Rows locked by another worker are skipped; a claimed row's next attempt moves to
     `now + lease`, so nobody else takes it while it is sent, and another worker retries it if
-    this process dies before recording the result. Commit right after.
+    this process dies before recording the result. `unrecorded`: the deliveries this process
+    claimed and has not recorded the result of yet.
     """
     if free < 1:
         return []
-    saturated = sorted(ep for ep, left in free_per_endpoint.items() if left < 1)
-    rows = (
-        await session.execute(_CLAIM, {"now": now, "saturated": saturated, "scan": free + _SCAN_MARGIN})
-    ).all()
-    picked: list[ClaimedDelivery] = []
-    taken: dict[int, int] = {}
-    for row in rows:
-        left = free_per_endpoint.get(row.endpoint_id, per_endpoint) - taken.get(row.endpoint_id, 0)
-        if left < 1:
-            continue
-        taken[row.endpoint_id] = taken.get(row.endpoint_id, 0) + 1
-        picked.append(
-            ClaimedDelivery(row.id, row.endpoint_id, row.event_id, row.webhook_id, row.attempts + 1)
-        )
-        if len(picked) >= free:
-            break
-    if picked:
-        await session.execute(
-            update(WEBHOOK_DELIVERIES)
-            .where(D.id.in_([c.id for c in picked]))
-            .values(attempts=D.attempts + 1, next_attempt_at=now + lease)
-        )
+    busy = sorted((ep, n) for ep, n in in_flight.items() if n > 0)
+    rows = await session.execute(
+        _CLAIM,
+        {
+            "now": now,
+            "lease_until": now + lease,
+            "free": free,
+            "per_endpoint": per_endpoint,
+            "busy_ids": [ep for ep, _ in busy],
+            "busy_free": [max(per_endpoint - n, 0) for _, n in busy],
+            "unrecorded": sorted(unrecorded),
+        },
+    )
+    picked = [
+        ClaimedDelivery(row.id, row.endpoint_id, row.event_id, row.webhook_id, row.attempts)
+        for row in rows
+        if row.claimed
+    ]
+    picked.sort(key=lambda c: c.id)
     return picked
 
 
-async def record_attempt(
-    session: AsyncSession, *, delivery_id: int, attempt: int, values: Mapping[str, Any]
-) -> int | None:
-    """Write an attempt's result when the row is still this attempt's (not re-claimed after its
-    lease ran out, nor reset by a redelivery); the endpoint id, None when it was not."""
-    stmt = (
-        update(WEBHOOK_DELIVERIES)
-        .where(D.id == delivery_id, D.attempts == attempt, D.status.in_(UNFINISHED))
-        .values(**values)
-        .returning(D.endpoint_id)
-    )
-    return (await session.execute(stmt)).scalar_one_or_none()
+_RECORD = text(f"""
+    WITH reports AS (
+        SELECT * FROM unnest(
+            CAST(:ids AS bigint[]), CAST(:attempts AS int[]), CAST(:statuses AS text[]),
+            CAST(:next_attempts AS timestamptz[]), CAST(:delivered AS timestamptz[]), CAST(:codes AS int[]),
+            CAST(:errors AS text[]), CAST(:bodies AS text[])
+        ) AS r(delivery_id, attempt, status, next_attempt_at, delivered_at, status_code, error, body)
+    ),
+    written AS (
+        UPDATE webhook_deliveries d
+        SET status = r.status, next_attempt_at = r.next_attempt_at, delivered_at = r.delivered_at,
+            last_status_code = r.status_code, last_error = r.error, last_response_body = r.body
+        FROM reports r
+        WHERE d.id = r.delivery_id AND d.attempts = r.attempt AND d.status IN {UNFINISHED!r}
+        RETURNING d.id, d.status, d.endpoint_id, d.request_id, d.event_txid, d.event_id
+    ),
+    finished AS (SELECT * FROM written WHERE status NOT IN {UNFINISHED!r}),
+    released AS ({_RELEASE} RETURNING s.id)
+    SELECT id FROM written
+""")
 
 
-async def delivery_endpoint(
-    session: AsyncSession, *, delivery_id: int, lock: bool
-) -> WebhookEndpointRow | None:
-    """The endpoint of a delivery (locked FOR UPDATE when `lock`)."""
-    stmt = select(*columns(WEBHOOK_ENDPOINTS, WebhookEndpointRow)).where(
-        E.id == select(D.endpoint_id).where(D.id == delivery_id).scalar_subquery()
-    )
-    if lock:
-        # Not FOR UPDATE: inserting a delivery (the events' trigger) takes FOR KEY SHARE on its
-        # endpoint, which NO KEY UPDATE does not block.
-        stmt = stmt.with_for_update(key_share=True)  # FOR NO KEY UPDATE
-    found = (await session.execute(stmt)).mappings().first()
-    return None if found is None else WebhookEndpointRow.of(found)
-
-
-async def healthy_endpoints_of(session: AsyncSession, *, delivery_ids: Sequence[int]) -> set[int]:
-    """Which of these deliveries belong to an endpoint that has succeeded and is not failing."""
-    if not delivery_ids:
+async def record_attempts(
+    session: AsyncSession, *, rows: Sequence[Mapping[str, Any]], now: datetime
+) -> set[int]:
+    """Write attempts' results (delivery_id, attempt, status, next_attempt_at, delivered_at,
+    last_status_code, last_error, last_response_body) in one statement, each only when the row is
+    still that attempt's (not re-claimed after its lease ran out, nor reset by a redelivery); the
+    ids written. What waited behind a delivery that finished is released."""
+    if not rows:
         return set()
-    stmt = (
-        select(D.id)
-        .join(WEBHOOK_ENDPOINTS, E.id == D.endpoint_id)
-        .where(D.id.in_(sorted(delivery_ids)), E.failing_since.is_(None), E.last_success_at.is_not(None))
+    result = await session.execute(
+        _RECORD,
+        {
+            "ids": [r["delivery_id"] for r in rows],
+            "attempts": [r["attempt"] for r in rows],
+            "statuses": [r["status"] for r in rows],
+            "next_attempts": [r["next_attempt_at"] for r in rows],
+            "delivered": [r["delivered_at"] for r in rows],
+            "codes": [r["last_status_code"] for r in rows],
+            "errors": [r["last_error"] for r in rows],
+            "bodies": [r["last_response_body"] for r in rows],
+            "now": now,
+        },
     )
-    return set((await session.execute(stmt)).scalars())
+    return set(result.scalars())
 
 
+async def lock_endpoints_of(
+    session: AsyncSession, *, delivery_ids: Sequence[int]
+) -> dict[int, WebhookEndpointRow]:
+    """The endpoint of each delivery (by delivery id), locked FOR NO KEY UPDATE (in id order).
+
+    Not FOR UPDATE: inserting a delivery (the events' trigger) takes FOR KEY SHARE on its
+    endpoint, which NO KEY UPDATE does not block.
+    """
+    if not delivery_ids:
+        return {}
+    locked = (
+        select(*columns(WEBHOOK_ENDPOINTS, WebhookEndpointRow))
+        .where(E.id.in_(select(D.endpoint_id).where(D.id.in_(sorted(set(delivery_ids))))))
+        .order_by(E.id)
+        .with_for_update(key_share=True)
+    )
+    endpoints = {r["id"]: WebhookEndpointRow.of(r) for r in (await session.execute(locked)).mappings()}
+    owners = select(D.id, D.endpoint_id).where(D.id.in_(sorted(set(delivery_ids))))
+    return {
+        row.id: endpoints[row.endpoint_id]
+        for row in await session.execute(owners)
+        if row.endpoint_id in endpoints
+    }
+
+
+# Successes at endpoints that have succeeded before and are not failing change nothing but their
+# delivery (no endpoint lock): many in one statement. A row no longer that attempt's (re-claimed
+# after its lease ran out, reset by a redelivery) is left as it is.
 _DELIVERED = text(f"""
-    UPDATE webhook_deliveries d
-    SET status = 'DELIVERED', next_attempt_at = NULL, delivered_at = :now, last_status_code = :status_code,
-        last_error = NULL, last_response_body = :response_body
-    WHERE d.id = :delivery_id AND d.attempts = :attempt AND d.status IN {UNFINISHED!r}
+    WITH reports AS (
+        SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS int[]), CAST(:codes AS int[]),
+                             CAST(:bodies AS text[])) AS r(delivery_id, attempt, status_code, response_body)
+    ),
+    finished AS (
+        UPDATE webhook_deliveries d
+        SET status = 'DELIVERED', next_attempt_at = NULL, delivered_at = :now,
+            last_status_code = r.status_code, last_error = NULL, last_response_body = r.response_body
+        FROM reports r, webhook_endpoints w
+        WHERE d.id = r.delivery_id AND d.attempts = r.attempt AND d.status IN {UNFINISHED!r}
+          AND w.id = d.endpoint_id AND w.failing_since IS NULL AND w.last_success_at IS NOT NULL
+        RETURNING d.id, d.endpoint_id, d.request_id, d.event_txid, d.event_id
+    ),
+    released AS ({_RELEASE} RETURNING s.id)
+    SELECT id FROM finished
 """)
 
 
 async def record_deliveries(
     session: AsyncSession, *, rows: Sequence[Mapping[str, Any]], now: datetime
-) -> None:
-    """Successful attempts (delivery_id, attempt, status_code, response_body) in one round trip;
-    a row that is no longer that attempt's is left as it is (see `record_attempt`)."""
-    if rows:
-        await session.execute(_DELIVERED, [{**row, "now": now} for row in rows])
+) -> set[int]:
+    """Successful attempts (delivery_id, attempt, status_code, response_body) at healthy endpoints,
+    in one statement; the ids written. The others (an endpoint failing or never successful, or a
+    row no longer that attempt's) are left for `record_attempt`."""
+    if not rows:
+        return set()
+    result = await session.execute(
+        _DELIVERED,
+        {
+            "ids": [r["delivery_id"] for r in rows],
+            "attempts": [r["attempt"] for r in rows],
+            "codes": [r["status_code"] for r in rows],
+            "bodies": [r["response_body"] for r in rows],
+            "now": now,
+        },
+    )
+    return set(result.scalars())
 
 
-async def delete_delivery(session: AsyncSession, *, delivery_id: int) -> None:
-    """Drop a delivery its endpoint's owner may not see (the sender's check found it so)."""
-    await session.execute(delete(WEBHOOK_DELIVERIES).where(D.id == delivery_id))
+async def delete_deliveries(session: AsyncSession, *, delivery_ids: Sequence[int], now: datetime) -> None:
+    """Drop deliveries their endpoint's owner may not see (the sender's check found it so), and
+    release what waited behind them."""
+    if delivery_ids:
+        await session.execute(
+            text(f"""
+                WITH finished AS (
+                    DELETE FROM webhook_deliveries WHERE id = ANY (CAST(:ids AS bigint[]))
+                    RETURNING endpoint_id, request_id, event_txid, event_id
+                )
+                {_RELEASE}
+            """),
+            {"ids": sorted(delivery_ids), "now": now},
+        )

@@ -20,7 +20,7 @@ from records.events import Cursor
 from records.webhooks import WebhookDeliveryRow, WebhookEndpointRow
 from services.author import Author
 from services.webhooks.config import WebhookConfig, check_destination
-from services.webhooks.owner import event_visible, owner_principal
+from services.webhooks.owner import event_comments, event_visible, owner_principal
 from services.webhooks.secrets import seal_secret
 
 __all__ = [
@@ -203,10 +203,11 @@ async def redeliver(uow: UnitOfWork, *, author: Author, endpoint_id: int, after:
         )
         if not batch:
             break
+        comments = await event_comments(uow.session, batch)
         chosen = [
             (event.id, event.request_id, event.txid)
             for event in batch
-            if await event_visible(uow.session, principal, event)
+            if await event_visible(principal, event, comments)
         ]
         queued += await repo.requeue_events(uow.session, endpoint_id=endpoint_id, events=chosen, now=uow.now)
         position = batch[-1].cursor

@@ -3,6 +3,7 @@ comments), or an ADMIN's for an endpoint without an owner (WEBHOOKS.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -18,7 +19,7 @@ from domain.enums import Role
 from records.events import EventRow
 from records.rows import CommentRow
 
-__all__ = ["event_visible", "owner_principal"]
+__all__ = ["event_comments", "event_visible", "owner_principal"]
 
 # Endpoints act for their owner with no token: nothing expires.
 _NEVER = datetime(9999, 1, 1, tzinfo=UTC)
@@ -38,12 +39,20 @@ async def owner_principal(session: AsyncSession, *, owner_partner_id: int | None
     )
 
 
-async def event_visible(session: AsyncSession, principal: Principal, row: EventRow) -> bool:
-    """`requestEvents`' rule (auth.event_access.can_see_event) for this owner and event."""
+async def event_comments(session: AsyncSession, events: Sequence[EventRow]) -> dict[int, CommentRow]:
+    """The comments of these events (what `event_visible` may ask about), by id."""
+    ids = sorted({e.comment_id for e in events if e.comment_id is not None})
+    if not ids:
+        return {}
+    stmt = select(*columns(COMMENTS, CommentRow)).where(COMMENTS.c.id.in_(ids))
+    return {r["id"]: CommentRow.of(r) for r in (await session.execute(stmt)).mappings()}
+
+
+async def event_visible(principal: Principal, row: EventRow, comments: Mapping[int, CommentRow]) -> bool:
+    """`requestEvents`' rule (auth.event_access.can_see_event) for this owner and event; its
+    comment, when the rule asks for it, from `comments` (read with the page's other facts)."""
 
     async def load_comment(comment_id: int) -> CommentRow | None:
-        stmt = select(*columns(COMMENTS, CommentRow)).where(COMMENTS.c.id == comment_id)
-        found = (await session.execute(stmt)).mappings().first()
-        return None if found is None else CommentRow.of(found)
+        return comments.get(comment_id)
 
     return await can_see_event(principal, row, load_comment)

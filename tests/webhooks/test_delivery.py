@@ -5,6 +5,7 @@ isolated per endpoint, and only what the owner may see."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 
 from sqlalchemy import text
@@ -12,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.webhooks import RETRY_SCHEDULE
 from records.rows import RequestRow
+from schema import ids
+from schema.scalars import serialize_datetime
 from server.webhook_sender import WebhookSender
 from tests.support.builders import Builder, gid
 from tests.webhooks.conftest import Api, Org, create_endpoint, step
@@ -166,7 +169,12 @@ async def test_an_endpoint_failing_for_five_days_is_disabled(
         enabled, reason = (
             await conn.execute(text("SELECT enabled, disabled_reason FROM webhook_endpoints"))
         ).one()
-    assert (enabled, reason) == (False, "no successful delivery for 5 days")
+        audit = (
+            await conn.execute(
+                text("SELECT count(*) FROM audit_entries WHERE action = 'webhook_endpoint.disable'")
+            )
+        ).scalar_one()
+    assert (enabled, reason, audit) == (False, "no successful delivery for 5 days", 1)
 
 
 async def test_per_request_order_and_other_requests_do_not_wait(
@@ -242,3 +250,70 @@ async def test_no_answer_within_the_timeout_is_a_failed_attempt(
     assert (row["status"], row["attempts"], row["last_status_code"]) == ("RETRYING", 1, None)
     assert row["last_error"] == "no answer within 0.3 s"
     assert row["next_attempt_at"] == clock.now + timedelta(seconds=5)
+
+
+async def test_the_body_and_headers_of_a_delivery(
+    engine: AsyncEngine, api: Api, org: Org, sender: WebhookSender, hooks: Receiver, clock: Clock
+) -> None:
+    _, secret = await create_endpoint(api, org.admin, hooks.url("/ok"), ["APPROVAL_REQUESTED"])
+    hooks.secrets = [secret]
+    b = Builder(engine)
+    requester = await b.staff(name="Rita", email="rita@example.com", teams=[org.billing])
+    approval = await b.approval(request=org.acme_request, requested_by=requester)
+    event = await b.event(
+        request=org.acme_request,
+        kind="APPROVAL_REQUESTED",
+        actor_name="Rita",
+        approval=approval,
+        occurred_at=clock.now,
+    )
+    before = int(time.time())
+    assert await step(sender) == 1
+    [received] = hooks.at("/ok")
+    assert received.verified_by == [0]
+    body = received.json
+    assert (body["type"], body["timestamp"]) == ("APPROVAL_REQUESTED", serialize_datetime(event.occurred_at))
+    data = body["data"]
+    assert (data["eventId"], data["cursor"], data["actorName"]) == (
+        ids.encode("RequestEvent", event.id),
+        event.cursor_token,
+        "Rita",
+    )
+    assert data["approval"] == {
+        "id": ids.encode("Approval", approval.id),
+        "kind": "INVOICE_ADJUSTMENT",
+        "status": "PENDING",
+    }
+    assert data["comment"] is None
+    headers = received.headers
+    [delivery] = await _deliveries(engine)
+    assert headers["webhook-id"] == f"msg_{delivery['endpoint_id']}_{event.id}"
+    assert before <= int(headers["webhook-timestamp"]) <= int(time.time())  # this attempt's, Unix seconds
+    assert headers["webhook-signature"].startswith("v1,") and headers["content-type"] == "application/json"
+
+
+async def test_a_finally_failed_event_lets_the_next_one_of_its_request_go(
+    engine: AsyncEngine, api: Api, org: Org, hooks: Receiver, clock: Clock
+) -> None:
+    from db.engine import make_sessionmaker
+    from services.webhooks.config import WebhookConfig
+
+    await create_endpoint(api, org.partner, hooks.url("/flaky/2"), ["TRIAGED", "ASSIGNED"])
+    await _event(engine, clock, org.acme_request, "TRIAGED")
+    await _event(engine, clock, org.acme_request, "ASSIGNED")
+    async with WebhookSender(
+        make_sessionmaker(engine),
+        config=WebhookConfig(allow_private=True),
+        clock=clock,
+        schedule=[timedelta(seconds=1)],  # one retry, then FAILED
+        random=lambda: 0.5,
+        background=False,
+    ) as short:
+        assert await step(short) == 1  # TRIAGED: 500; ASSIGNED waits behind it
+        assert await step(short) == 0
+        clock.advance(timedelta(seconds=1))
+        assert await step(short) == 1  # TRIAGED again: 500, finally FAILED
+        assert await step(short) == 1  # ASSIGNED goes at once, without waiting for any schedule
+    rows = await _deliveries(engine)
+    assert [(r["status"], r["attempts"]) for r in rows] == [("FAILED", 2), ("DELIVERED", 1)]
+    assert [r.json["type"] for r in hooks.at("/flaky/2")] == ["TRIAGED", "TRIAGED", "ASSIGNED"]

@@ -89,8 +89,8 @@ async def test_two_processes_attempt_once_per_step_and_a_kill_9_loses_nothing(
     query = text("SELECT status, attempts FROM webhook_deliveries WHERE webhook_id = :id")
     async with engine.connect() as conn:
         assert (await conn.execute(query, {"id": first.webhook_id})).one() == ("PENDING", 1)
-    # Once the dead sender's lease (timeout + 30 s) has passed, any sender takes it again.
-    clock.now = datetime.now(UTC) + timedelta(seconds=33)
+    # Once the dead sender's lease (twice the timeout + 30 s) has passed, any sender takes it again.
+    clock.now = datetime.now(UTC) + timedelta(seconds=2 * 2 + 31)
     async with WebhookSender(
         make_sessionmaker(engine), config=WebhookConfig(allow_private=True), clock=clock, background=False
     ) as sender:
