@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.read_bench [--requests 20000] [--connections 32] [--seconds 20]
                                          [--workers 1] [--runs 3] [--warmup 3] [--clients 1]
                                          [--limits on|off|compare] [--planner on|off|both] [--incident]
+                                         [--variants admin,customer,viewer,node]
 
 Seeds the demo organisation plus N requests (bench.common: private PostgreSQL
 unless DATABASE_URL is set), starts the real server
@@ -13,7 +14,8 @@ complete inside the measured window count. Variants:
 
 - admin:    the nested `serviceRequests(first: 50)` query with a staff (ADMIN) token;
 - customer: the same query with a CUSTOMER token (C-1001, scoped to its own requests);
-- viewer:   `{ viewer { subject } }`, the floor (HTTP, auth, GraphQL overhead without SQL).
+- viewer:   `{ viewer { subject } }`, the floor (HTTP, auth, GraphQL overhead without SQL);
+- node:     `node(id:)` of one request (number, status, customer, SLA), as a console opens a link.
 
 The load generator is a minimal HTTP/1.1 client on asyncio streams (a prebuilt
 POST, Content-Length framing), not httpx: on a 2-core machine an httpx client
@@ -47,11 +49,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import httpx
 import orjson
 
 from bench.common import RunningServer, bench_database, dev_token, percentile, running_server
 from demo.data import ADMIN_EMAIL
+from schema import ids
 
 NESTED = """query Bench { serviceRequests(first: 50) { totalCount edges { cursor node {
   id number status priority subject financialImpact { amount currency }
@@ -60,8 +64,11 @@ NESTED = """query Bench { serviceRequests(first: 50) { totalCount edges { cursor
   sla { state remainingSeconds resolutionDueAt policy { name } }
   approvals { id status } } } pageInfo { hasNextPage endCursor } } }"""
 VIEWER = "query Floor { viewer { subject } }"
+# node(id:) of one request (the newest), as a console opens a request from a link.
+NODE = """query One($id: ID!) { node(id: $id) { id ... on ServiceRequest {
+  number status priority subject customer { name } sla { state resolutionDueAt } } } }"""
 CUSTOMER_REF = "C-1001"
-VARIANTS = ("admin", "customer", "viewer")
+VARIANTS = ("admin", "customer", "viewer", "node")
 LIMIT_MODES = {"on": (True,), "off": (False,), "compare": (True, False)}
 PLANNER_MODES = {"on": ("on",), "off": ("off",), "both": ("on", "off")}
 # A server variant: (limits on, READ_PLANNER).
@@ -95,8 +102,9 @@ class Result:
     cpu_seconds: float  # this client process, over the window
 
 
-def _request_bytes(port: int, token: str, query: str) -> bytes:
-    body = orjson.dumps({"query": query})
+def _request_bytes(port: int, token: str, query: str | tuple[str, dict[str, object]]) -> bytes:
+    text, variables = (query, None) if isinstance(query, str) else query
+    body = orjson.dumps({"query": text, "variables": variables} if variables else {"query": text})
     head = (
         f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n"
         f"Content-Type: application/json\r\nAccept: application/json\r\n"
@@ -232,11 +240,14 @@ def _line(label: str, f: RunFigures) -> str:
     )
 
 
-async def _check(server: RunningServer, token: str, query: str) -> str:
+async def _check(server: RunningServer, token: str, query: str | tuple[str, dict[str, object]]) -> str:
     """One request by httpx before measuring: fail loudly if the variant does not work at all."""
+    text, variables = (query, None) if isinstance(query, str) else query
     async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
         response = await http.post(
-            "/graphql", json={"query": query}, headers={"Authorization": f"Bearer {token}"}
+            "/graphql",
+            json={"query": text, "variables": variables},
+            headers={"Authorization": f"Bearer {token}"},
         )
     doc = response.json()
     if response.status_code != 200 or doc.get("errors"):
@@ -258,7 +269,20 @@ async def _bench(args: argparse.Namespace) -> None:
         customer = await dev_token(
             url, subject="portal@c-1001", roles=["CUSTOMER"], customer_ref=CUSTOMER_REF
         )
-        plan = {"admin": (admin, NESTED), "customer": (customer, NESTED), "viewer": (admin, VIEWER)}
+        conn = await asyncpg.connect(url)
+        try:
+            newest = await conn.fetchval(
+                "SELECT id FROM service_requests ORDER BY created_at DESC, id DESC LIMIT 1"
+            )
+        finally:
+            await conn.close()
+        node = (NODE, {"id": ids.encode("ServiceRequest", newest)})
+        plan = {
+            "admin": (admin, NESTED),
+            "customer": (customer, NESTED),
+            "viewer": (admin, VIEWER),
+            "node": (admin, node),
+        }
         async with contextlib.AsyncExitStack() as stack:
             servers = {
                 mode: await stack.enter_async_context(
