@@ -55,6 +55,21 @@ def test_clock() -> Iterator[datetime | None]:
         yield instant
 
 
+@pytest.fixture(autouse=True)
+def _forget_validated_documents() -> Iterator[None]:
+    """After each test, drop strawberry's process-wide validation cache.
+
+    The cache (ValidationCache, 512 entries) is keyed by the schema, and every app a test starts
+    builds its own: across the suite it kept hundreds of schemas (millions of objects) alive, and
+    the full collection each app runs at start (server.app) took most of a second. A server keeps
+    one schema for its life; the tests start a new one per test.
+    """
+    yield
+    from strawberry.extensions.validation_cache import _get_validate_cache
+
+    _get_validate_cache.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def pg_server_url() -> Iterator[str]:
     """postgresql:// URL of a server where the suite may create databases."""
