@@ -117,7 +117,7 @@ async def db_url(pg_server_url: str, template_db: str) -> AsyncIterator[str]:
     name = f"cg_t_{os.getpid()}_{next(_counter)}"
     conn = await asyncpg.connect(pg_server_url)
     try:
-        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}" STRATEGY FILE_COPY')
     finally:
         await conn.close()
     yield _with_db(pg_server_url, name)
