@@ -8,6 +8,7 @@ repeatable); it is dropped afterwards.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import tempfile
@@ -68,6 +69,18 @@ def _forget_validated_documents() -> Iterator[None]:
     from strawberry.extensions.validation_cache import _get_validate_cache
 
     _get_validate_cache.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _freeze_older_objects() -> None:
+    """Before each test, move the objects that exist already out of the collector's scans.
+
+    Each app the tests start runs a full collection (server.app, then gc.freeze; gc.unfreeze when
+    it stops): in the test process that full collection scanned everything the earlier tests and
+    their imports left behind. Frozen, they are skipped; an app's stop puts them back, and they are
+    collected as usual by the collections that follow.
+    """
+    gc.freeze()
 
 
 @pytest.fixture(scope="session")
