@@ -8,6 +8,7 @@ repeatable); it is dropped afterwards.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import tempfile
@@ -53,6 +54,33 @@ def test_clock() -> Iterator[datetime | None]:
         raise pytest.UsageError(f"{TEST_CLOCK}={value!r} needs a time zone")
     with time_machine.travel(instant, tick=True):
         yield instant
+
+
+@pytest.fixture(autouse=True)
+def _forget_validated_documents() -> Iterator[None]:
+    """After each test, drop strawberry's process-wide validation cache.
+
+    The cache (ValidationCache, 512 entries) is keyed by the schema, and every app a test starts
+    builds its own: across the suite it kept hundreds of schemas (millions of objects) alive, and
+    the full collection each app runs at start (server.app) took most of a second. A server keeps
+    one schema for its life; the tests start a new one per test.
+    """
+    yield
+    from strawberry.extensions.validation_cache import _get_validate_cache
+
+    _get_validate_cache.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _freeze_older_objects() -> None:
+    """Before each test, move the objects that exist already out of the collector's scans.
+
+    Each app the tests start runs a full collection (server.app, then gc.freeze; gc.unfreeze when
+    it stops): in the test process that full collection scanned everything the earlier tests and
+    their imports left behind. Frozen, they are skipped; an app's stop puts them back, and they are
+    collected as usual by the collections that follow.
+    """
+    gc.freeze()
 
 
 @pytest.fixture(scope="session")
@@ -102,7 +130,7 @@ async def db_url(pg_server_url: str, template_db: str) -> AsyncIterator[str]:
     name = f"cg_t_{os.getpid()}_{next(_counter)}"
     conn = await asyncpg.connect(pg_server_url)
     try:
-        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}" STRATEGY FILE_COPY')
     finally:
         await conn.close()
     yield _with_db(pg_server_url, name)

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.enums import Role
 from schema.ids import encode
 from server.limits.documents import DocumentAnalyser
-from server.schema import MAX_TOKENS, build_schema, validation_rules
+from server.schema import MAX_ALIASES, MAX_TOKENS, build_schema, validation_rules
 from tests.support.builders import Builder, gid
 from tests.support.graphql import execute, staff_principal
 
@@ -87,10 +87,11 @@ FIELDS: dict[str, list[tuple[str, str, str]]] = {
 
 @dataclass
 class Document:
-    """A document being written: its named fragments, and a counter for names."""
+    """A document being written: its named fragments, a counter for names, the aliases used."""
 
     fragments: list[str]
     names: itertools.count[int]
+    aliases: int = 0  # at most MAX_ALIASES: a document with more is refused before it runs
 
 
 @st.composite
@@ -102,6 +103,8 @@ def selection(draw: st.DrawFn, type_name: str, depth: int, doc: Document) -> str
     parts = []
     for index, (name, kind, of_type) in enumerate(picked):
         repeated = any(name == earlier for earlier, _, _ in picked[:index])  # needs an alias to differ
+        if repeated and doc.aliases >= MAX_ALIASES:
+            continue
         parts.append(draw(field(type_name, name, kind, of_type, depth, doc, aliased=repeated)))
     body = " ".join(parts) if parts else "__typename"
     wrap = draw(st.sampled_from(["plain", "plain", "inline", "named"]))
@@ -126,7 +129,10 @@ def field(
     *,
     aliased: bool,
 ) -> str:
-    alias = f"a{next(doc.names)}: " if aliased or draw(st.booleans()) else ""
+    alias = ""
+    if aliased or (doc.aliases < MAX_ALIASES and draw(st.booleans())):
+        doc.aliases += 1
+        alias = f"a{next(doc.names)}: "
     if kind == "scalar" or not target:
         return alias + name
     if kind in ("object", "list"):
