@@ -14,6 +14,7 @@ import orjson
 from graphql import FieldNode, OperationDefinitionNode
 
 from auth.permissions import Capability, can_decide_level
+from db.queries.nodes import NODE_TYPES
 from domain.enums import ApprovalLevel, Role
 from planner import audit, webhooks
 from planner.audit_chain import verify_audit_chain
@@ -172,6 +173,13 @@ def _node_branches(b: Builder, nodes: list[FieldNode], type_expr: str, pk: str) 
     return f"CASE {type_expr} {' '.join(branches)} ELSE 'null' END", frozenset(unplanned)
 
 
+def _resolver_only(type_name: str, unplanned: frozenset[str]) -> bool:
+    """Whether a node of this type is the resolver path's to answer: its selection is not planned,
+    or the planner has no SQL for the type at all (the mail and webhook types: `node(id:)` of them
+    is answered by the resolvers, with their access rules)."""
+    return type_name in unplanned or (type_name in NODE_TYPES and type_name not in _NODES)
+
+
 def _decode_all(values: object) -> list[tuple[str, int]] | None:
     try:
         return [ids.decode(v) for v in values]  # type: ignore[attr-defined]
@@ -195,8 +203,7 @@ def _node(b: Builder, nodes: list[FieldNode]) -> str:
     type_param = b.param(lambda bd: decoded(bd)[0], "text")  # type: ignore[index]
     pk = b.param(lambda bd: decoded(bd)[1], "bigint")  # type: ignore[index]
     value, unplanned = _node_branches(b, nodes, type_param, pk)
-    if unplanned:
-        b.check(lambda bd: "node_type" if decoded(bd)[0] in unplanned else None)  # type: ignore[index]
+    b.check(lambda bd: "node_type" if _resolver_only(decoded(bd)[0], unplanned) else None)  # type: ignore[index]
     return value
 
 
@@ -217,7 +224,7 @@ def _nodes(b: Builder, nodes: list[FieldNode]) -> str:
         found = decoded(binding)
         if found is None:
             return "bad_id"
-        return "node_type" if any(t in unplanned for t, _ in found) else None
+        return "node_type" if any(_resolver_only(t, unplanned) for t, _ in found) else None
 
     b.check(check)
     types = b.param(lambda bd: [t for t, _ in decoded(bd) or ()], "text[]")

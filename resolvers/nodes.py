@@ -15,7 +15,8 @@ from typing import Any, TypeVar, cast
 from strawberry.dataloader import DataLoader
 
 from auth.permissions import Capability
-from db.queries.nodes import NODE_TYPES, fetch_nodes
+from db.queries import webhooks as webhook_queries
+from db.queries.nodes import NODE_TYPES, WEBHOOK_NODE_TYPES, fetch_nodes
 from records.rows import RequestRecord
 from resolvers.context import Context
 from schema import ids
@@ -24,10 +25,12 @@ from schema.types.approval import Approval
 from schema.types.audit import AuditEntry
 from schema.types.customer import Contract, Customer
 from schema.types.invoice import Adjustment, Invoice, Payment
+from schema.types.mail import Attachment, Contact, InboundMail, OutboundMail
 from schema.types.node import Node
 from schema.types.request import ServiceRequest
 from schema.types.sla import BusinessCalendar, SlaPolicy
 from schema.types.timeline import Comment, RequestEvent
+from schema.types.webhook import WebhookDelivery, WebhookEndpoint
 
 __all__ = ["load_nodes", "node_from_record", "node_of", "resolve_node_ids"]
 
@@ -49,8 +52,12 @@ _TYPES: dict[str, tuple[Callable[[Any], Node], Capability]] = {
     "SlaPolicy": (SlaPolicy.from_row, Capability.READ_REQUESTS),
     "BusinessCalendar": (BusinessCalendar.from_row, Capability.READ_REQUESTS),
     "AuditEntry": (AuditEntry.from_row, Capability.READ_AUDIT),
+    "Contact": (Contact.from_row, Capability.READ_CUSTOMERS),
+    "Attachment": (Attachment.from_row, Capability.READ_REQUESTS),
+    "InboundMail": (InboundMail.from_row, Capability.READ_MAIL),
+    "OutboundMail": (OutboundMail.from_row, Capability.READ_MAIL),
 }
-assert set(_TYPES) == NODE_TYPES
+assert set(_TYPES) | WEBHOOK_NODE_TYPES == NODE_TYPES
 
 
 def _prime(ctx: Context, type_name: str, rows: Sequence[Any]) -> None:
@@ -77,8 +84,39 @@ def _prime(ctx: Context, type_name: str, rows: Sequence[Any]) -> None:
             loader.prime(row.id, row)
 
 
+async def _webhook_nodes(ctx: Context, type_name: str, pks: Sequence[int]) -> dict[int, Node]:
+    """Endpoints and deliveries of the endpoints the caller manages (a partner its own, an ADMIN
+    all); nothing for anyone else, as if they did not exist."""
+    principal = ctx.principal
+    if not ctx.can(Capability.MANAGE_WEBHOOKS):
+        return {}
+    owner = principal.partner_id if principal.is_partner else None
+    found: dict[int, Node] = {}
+    async with ctx.loaders.connection() as conn:
+        if type_name == "WebhookEndpoint":
+            for pk in pks:
+                view = await webhook_queries.endpoint_view(conn, endpoint_id=pk, owner=owner)
+                if view is not None:
+                    found[pk] = WebhookEndpoint.from_row(*view)
+            return found
+        deliveries = await webhook_queries.deliveries_by_id(conn, list(pks))
+        events = await webhook_queries.events_by_id(
+            conn, [d.event_id for d in deliveries.values() if d.event_id is not None]
+        )
+        for pk, delivery in deliveries.items():
+            view = await webhook_queries.endpoint_view(conn, endpoint_id=delivery.endpoint_id, owner=owner)
+            if view is not None:
+                event = None if delivery.event_id is None else events.get(delivery.event_id)
+                found[pk] = WebhookDelivery.from_row(
+                    delivery, endpoint=WebhookEndpoint.from_row(*view), event=event
+                )
+    return found
+
+
 async def load_nodes(ctx: Context, type_name: str, pks: Sequence[int]) -> dict[int, Node]:
     """Strawberry objects of one node type by pk, only those that exist for the caller (fresh read)."""
+    if type_name in WEBHOOK_NODE_TYPES and pks:
+        return await _webhook_nodes(ctx, type_name, pks)
     if type_name not in _TYPES or not pks:
         return {}
     build, capability = _TYPES[type_name]
@@ -91,6 +129,7 @@ async def load_nodes(ctx: Context, type_name: str, pks: Sequence[int]) -> dict[i
             pks,
             scope=ctx.principal.customer_ids,
             internal=ctx.sees_internal_comments(),
+            held_mail=ctx.can(Capability.READ_MAIL),
         )
     _prime(ctx, type_name, list(rows.values()))
     return {pk: build(row) for pk, row in rows.items()}

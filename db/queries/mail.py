@@ -6,12 +6,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.queries import keyset
 from db.queries.keyset import KeyPart, Ordering, Page, PageRequest
-from db.queries.scope import CustomerScope, in_scope
+from db.queries.nodes import attachment_visible
+from db.queries.scope import CustomerScope
 from db.tables import ATTACHMENTS, COMMENTS, CONTACTS, INBOUND_MAILS, OUTBOUND_MAILS, REQUESTS, columns
 from records.mail import ContactRow, InboundMailRow, OutboundMailRow
 
@@ -105,14 +106,7 @@ async def attachment_download(
         )
         .where(
             ATTACHMENTS.c.id == attachment_id,
-            or_(
-                and_(
-                    ATTACHMENTS.c.request_id.is_not(None),
-                    in_scope(REQUESTS.c.customer_id, scope),
-                    true() if internal else or_(COMMENTS.c.id.is_(None), COMMENTS.c.visibility != "INTERNAL"),
-                ),
-                and_(ATTACHMENTS.c.request_id.is_(None), true() if held_mail else false()),
-            ),
+            attachment_visible(scope, internal=internal, held_mail=held_mail),
         )
     )
     row = (await conn.execute(stmt)).one_or_none()

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, Table, select, true
+from sqlalchemy import ColumnElement, FromClause, Table, and_, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.queries.requests import fetch_request_rows
@@ -15,13 +15,17 @@ from db.queries.timeline import comment_visible, event_visible
 from db.tables import (
     ADJUSTMENTS,
     APPROVALS,
+    ATTACHMENTS,
     AUDIT,
     CALENDARS,
     COMMENTS,
+    CONTACTS,
     CONTRACTS,
     CUSTOMERS,
     EVENTS,
+    INBOUND_MAILS,
     INVOICES,
+    OUTBOUND_MAILS,
     PAYMENTS,
     POLICIES,
     REQUESTS,
@@ -30,6 +34,7 @@ from db.tables import (
     columns,
 )
 from records.events import EventRow
+from records.mail import AttachmentRow, ContactRow, InboundMailRow, OutboundMailRow
 from records.rows import (
     AdjustmentRow,
     ApprovalRow,
@@ -46,7 +51,7 @@ from records.rows import (
     TeamRow,
 )
 
-__all__ = ["NODE_TYPES", "fetch_nodes"]
+__all__ = ["NODE_TYPES", "WEBHOOK_NODE_TYPES", "attachment_visible", "fetch_nodes"]
 
 
 @dataclass(frozen=True)
@@ -88,12 +93,47 @@ _SOURCES: dict[str, _Source] = {
     "SlaPolicy": _Source(POLICIES, PolicyRow),
     "BusinessCalendar": _Source(CALENDARS, CalendarRow),
     "AuditEntry": _Source(AUDIT, AuditRow, key="sequence"),
+    # The email channel (EMAIL.md): contacts follow their customer; mails are staff-only reads
+    # (the capability decides); attachments as `attachment_visible` says.
+    "Contact": _Source(CONTACTS, ContactRow, CONTACTS.c.customer_id),
+    "InboundMail": _Source(INBOUND_MAILS, InboundMailRow),
+    "OutboundMail": _Source(OUTBOUND_MAILS, OutboundMailRow),
+    "Attachment": _Source(
+        ATTACHMENTS,
+        AttachmentRow,
+        joined=ATTACHMENTS.outerjoin(REQUESTS, REQUESTS.c.id == ATTACHMENTS.c.request_id).outerjoin(
+            COMMENTS, COMMENTS.c.id == ATTACHMENTS.c.comment_id
+        ),
+    ),
 }
-NODE_TYPES = frozenset({*_SOURCES, "ServiceRequest"})
+# Partner webhooks are nodes too; their owner decides who reads them (resolvers.reads.webhooks).
+WEBHOOK_NODE_TYPES = frozenset({"WebhookEndpoint", "WebhookDelivery"})
+NODE_TYPES = frozenset({*_SOURCES, "ServiceRequest", *WEBHOOK_NODE_TYPES})
+
+
+def attachment_visible(scope: CustomerScope, *, internal: bool, held_mail: bool) -> ColumnElement[bool]:
+    """Whether an attachment (joined with its request and comment) is the caller's to read: one of a
+    request in the caller's customers (an INTERNAL comment's only with `internal`), or one of held
+    mail not linked to a request (only with `held_mail`: staff who read mail). The download and
+    `node(id:)` both ask this."""
+    return or_(
+        and_(
+            ATTACHMENTS.c.request_id.is_not(None),
+            in_scope(REQUESTS.c.customer_id, scope),
+            true() if internal else or_(COMMENTS.c.id.is_(None), COMMENTS.c.visibility != "INTERNAL"),
+        ),
+        and_(ATTACHMENTS.c.request_id.is_(None), true() if held_mail else false()),
+    )
 
 
 async def fetch_nodes(
-    conn: AsyncConnection, type_name: str, ids: Sequence[int], *, scope: CustomerScope, internal: bool
+    conn: AsyncConnection,
+    type_name: str,
+    ids: Sequence[int],
+    *,
+    scope: CustomerScope,
+    internal: bool,
+    held_mail: bool = False,
 ) -> dict[int, Any]:
     """Rows of `type_name` by primary key that exist for the caller (scope, INTERNAL comments).
 
@@ -112,6 +152,8 @@ async def fetch_nodes(
         conds.append(comment_visible(internal))
     elif type_name == "RequestEvent":
         conds.append(event_visible(internal))
+    elif type_name == "Attachment":
+        conds.append(attachment_visible(scope, internal=internal, held_mail=held_mail))
     stmt = select(*columns(table, src.row_type)).select_from(src.joined if src.joined is not None else table)
     stmt = stmt.where(true(), *conds)
     return {r[src.key]: src.row_type.of(r) for r in (await conn.execute(stmt)).mappings()}

@@ -23,6 +23,7 @@ __all__ = [
     "EndpointView",
     "count_deliveries",
     "count_endpoints",
+    "deliveries_by_id",
     "endpoint_view",
     "events_by_id",
     "fetch_delivery_page",
@@ -93,3 +94,10 @@ async def count_deliveries(conn: AsyncConnection, *, endpoint_id: int, statuses:
 async def events_by_id(conn: AsyncConnection, event_ids: Sequence[int]) -> dict[int, EventRow]:
     """The events of a page of deliveries, in one statement."""
     return await rows_by_ids(conn, EVENTS, EventRow, event_ids)
+
+
+async def deliveries_by_id(
+    conn: AsyncConnection, delivery_ids: Sequence[int]
+) -> dict[int, WebhookDeliveryRow]:
+    """Deliveries by primary key (`node(id:)`; whose endpoint they are decides who may read them)."""
+    return await rows_by_ids(conn, WEBHOOK_DELIVERIES, WebhookDeliveryRow, delivery_ids)

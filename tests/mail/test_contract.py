@@ -230,6 +230,71 @@ async def test_access_to_contacts_mails_and_attachments_of_internal_comments(
     assert (staff.status_code, customer.status_code) == (200, 404)
 
 
+NODE = """query($id: ID!) { node(id: $id) { id __typename } }"""
+IDS = """query($n: String!) {
+  inboundMails(first: 1) { nodes { id } }
+  outboundMails(first: 1) { nodes { id } }
+  serviceRequestByNumber(number: $n) { requester { id } }
+}"""
+
+
+async def test_node_reads_contacts_mails_and_attachments_with_their_access_rules(
+    mail_world: MailWorld, api: Api
+) -> None:
+    """Contact, InboundMail, OutboundMail and Attachment are Nodes (EMAIL.md): `node(id:)` answers
+    them to whoever may read them and null to everyone else, as the lists and the download do."""
+    created = await mail_world.deliver(message(to=SERVICE, subject="Nodes"))
+    await worker(mail_world, None).plan_once()
+    found = (await api.query("ana@example.com", IDS, {"n": created.detail}))["data"]
+    inbound = found["inboundMails"]["nodes"][0]["id"]
+    outbound = found["outboundMails"]["nodes"][0]["id"]
+    contact = found["serviceRequestByNumber"]["requester"]["id"]
+    async with mail_world.sessionmaker() as s, s.begin():
+        found_ids = await s.execute(
+            text(
+                "WITH c AS (INSERT INTO comments (request_id, body, visibility, author_subject, author_name,"
+                " author_role, channel, created_at) SELECT id, 'note', 'INTERNAL', 'ana@example.com', 'Ana',"
+                " 'AGENT', 'PORTAL', :now FROM service_requests WHERE number = :n RETURNING id, request_id)"
+                " INSERT INTO attachments (request_id, comment_id, filename, content_type, size, data,"
+                " created_at) SELECT request_id, NULL, 'invoice.pdf', 'application/pdf', 3, 'pdf'::bytea, :now"
+                " FROM c"
+                " UNION ALL SELECT request_id, id, 'ledger.csv', 'text/csv', 3, 'a,b'::bytea, :now FROM c"
+                " RETURNING id, filename"
+            ),
+            {"n": created.detail, "now": mail_world.clock()},
+        )
+        attachments = {r.filename: ids.encode("Attachment", r.id) for r in found_ids}
+
+    async def node(who: str, global_id: str) -> str | None:
+        body = await api.query(who, NODE, {"id": global_id})
+        assert not body.get("errors"), body
+        answer = body["data"]["node"]
+        assert answer is None or answer["id"] == global_id
+        return None if answer is None else str(answer["__typename"])
+
+    staff = {
+        inbound: "InboundMail",
+        outbound: "OutboundMail",
+        contact: "Contact",
+        attachments["invoice.pdf"]: "Attachment",
+        attachments["ledger.csv"]: "Attachment",
+    }
+    for who in ("ana@example.com", "audit@example.com"):
+        assert {g: await node(who, g) for g in staff} == staff
+    # The customer: its own contact and the PUBLIC attachment; never mails, nor an INTERNAL
+    # comment's attachment. A partner: its linked customer's contact, no mail.
+    customer = {g: await node("customer:C-1001", g) for g in staff}
+    assert customer == {
+        inbound: None,
+        outbound: None,
+        contact: "Contact",
+        attachments["invoice.pdf"]: "Attachment",
+        attachments["ledger.csv"]: None,
+    }
+    assert await node("partner:erp-connector", inbound) is None
+    assert await node("partner:erp-connector", outbound) is None
+
+
 class _Hub:
     """The event hub as the worker sees it (nothing is announced: the worker must not need it)."""
 

@@ -97,6 +97,52 @@ async def test_a_partner_manages_its_own_endpoints_and_an_admin_all(api: Api, or
     assert admins
 
 
+NODE = """
+query($id: ID!) {
+  node(id: $id) {
+    __typename
+    ... on WebhookEndpoint { id url ownerClientId }
+    ... on WebhookDelivery { id status endpoint { id } }
+  }
+}
+"""
+
+
+async def test_node_reads_the_endpoints_and_deliveries_the_caller_manages(api: Api, org: Org) -> None:
+    mine, _ = await create_endpoint(api, org.partner, "https://erp.example.com/hooks")
+    theirs, _ = await create_endpoint(api, org.other_partner, "https://crm.example.com/hooks")
+    pinged = await api(org.partner, PING, {"input": {"id": mine}})
+    delivery = pinged.data["sendTestWebhook"]["delivery"]["id"]  # type: ignore[index]
+
+    async def node(principal: object, global_id: str) -> object:
+        result = await api(principal, NODE, {"id": global_id})  # type: ignore[arg-type]
+        assert not result.codes
+        return result.data["node"]  # type: ignore[index]
+
+    assert await node(org.partner, mine) == {
+        "__typename": "WebhookEndpoint",
+        "id": mine,
+        "url": "https://erp.example.com/hooks",
+        "ownerClientId": "erp-connector",
+    }
+    assert await node(org.partner, delivery) == {
+        "__typename": "WebhookDelivery",
+        "id": delivery,
+        "status": "PENDING",
+        "endpoint": {"id": mine},
+    }
+    # Another partner's endpoint and its deliveries do not exist for this one, nor for staff who
+    # do not manage webhooks, nor for customers; the ADMIN reads them all.
+    assert await node(org.other_partner, mine) is None
+    assert await node(org.other_partner, delivery) is None
+    assert await node(org.partner, theirs) is None
+    for principal in (org.agent, customer_principal(org.acme.id)):
+        assert await node(principal, mine) is None
+        assert await node(principal, delivery) is None
+    assert (await node(org.admin, theirs))["url"] == "https://crm.example.com/hooks"  # type: ignore[index]
+    assert (await node(org.admin, delivery))["endpoint"] == {"id": mine}  # type: ignore[index]
+
+
 async def test_invalid_urls_kinds_and_refused_destinations_are_validation_failed(api: Api, org: Org) -> None:
     async def errors(url: str, kinds: list[str], config: WebhookConfig | None = None) -> list[object]:
         result = await api(org.partner, CREATE, {"input": {"url": url, "eventKinds": kinds}}, config=config)
