@@ -256,8 +256,8 @@ async def test_node_reads_contacts_mails_and_attachments_with_their_access_rules
                 " author_role, channel, created_at) SELECT id, 'note', 'INTERNAL', 'ana@example.com', 'Ana',"
                 " 'AGENT', 'PORTAL', :now FROM service_requests WHERE number = :n RETURNING id, request_id)"
                 " INSERT INTO attachments (request_id, comment_id, filename, content_type, size, data,"
-                " created_at) SELECT request_id, NULL, 'invoice.pdf', 'application/pdf', 3, 'pdf'::bytea, :now"
-                " FROM c"
+                " created_at) SELECT request_id, NULL, 'invoice.pdf', 'application/pdf', 3, 'pdf'::bytea,"
+                " :now FROM c"
                 " UNION ALL SELECT request_id, id, 'ledger.csv', 'text/csv', 3, 'a,b'::bytea, :now FROM c"
                 " RETURNING id, filename"
             ),
