@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from auth.key_vault import KeyVault, new_encryption_key
+from schema import ids
 from server.webhook_sender import WebhookSender
 from services.webhooks.config import WebhookConfig
 from tests.support.builders import Builder
@@ -95,6 +96,52 @@ async def test_a_partner_manages_its_own_endpoints_and_an_admin_all(api: Api, or
     done = await api(org.admin, DELETE, {"input": {"id": theirs}})
     assert done.data["deleteWebhookEndpoint"] == {"deletedId": theirs, "userErrors": []}  # type: ignore[index]
     assert admins
+
+
+V2 = "https://erp.example.com/v2/hooks"
+
+
+async def test_an_update_changes_the_url_and_kinds_and_an_unknown_id_is_not_found(api: Api, org: Org) -> None:
+    mine, _ = await create_endpoint(api, org.partner, "https://erp.example.com/hooks", ["COMMENTED"])
+    changed = await api(
+        org.partner,
+        UPDATE,
+        {
+            "input": {
+                "id": mine,
+                "url": "https://erp.example.com/v2/hooks",
+                "eventKinds": ["CREATED", "STATUS_CHANGED"],
+            }
+        },
+    )
+    assert changed.errors == [], changed.errors
+    assert changed.data["updateWebhookEndpoint"] == {  # type: ignore[index]
+        "endpoint": {
+            "id": mine,
+            "url": V2,
+            "enabled": True,
+            "disabledReason": None,
+            "eventKinds": ["CREATED", "STATUS_CHANGED"],
+        },
+        "userErrors": [],
+    }
+    listed = (await api(org.partner, LIST)).data["webhookEndpoints"]["nodes"]  # type: ignore[index]
+    assert listed == [
+        {"id": mine, "url": "https://erp.example.com/v2/hooks", "ownerClientId": "erp-connector"}
+    ]
+    # An id no endpoint ever had is NOT_FOUND for the partner and the ADMIN alike, on every mutation.
+    unknown = ids.encode("WebhookEndpoint", 987_654)
+    for principal in (org.partner, org.admin):
+        for query, field, arguments in (
+            (UPDATE, "updateWebhookEndpoint", {"id": unknown, "enabled": False}),
+            (DELETE, "deleteWebhookEndpoint", {"id": unknown}),
+            (ROTATE, "rotateWebhookSecret", {"id": unknown}),
+            (PING, "sendTestWebhook", {"id": unknown}),
+            (REDELIVER, "redeliverWebhooks", {"endpointId": unknown}),
+        ):
+            result = await api(principal, query, {"input": arguments})
+            assert [e["code"] for e in result.data[field]["userErrors"]] == ["NOT_FOUND"], field  # type: ignore[index]
+        assert (await api(principal, DELIVERIES, {"id": unknown})).codes == ["NOT_FOUND"]
 
 
 NODE = """
