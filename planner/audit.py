@@ -19,8 +19,8 @@ from auth.permissions import Capability
 from db.queries.audit import AUDIT_ORDER, entity_type_names
 from planner.builder import Binding, Builder, Unplannable
 from planner.connections import Listing, compile_connection
-from planner.objects import Handler, _datetime, _id, _int, _text, compile_object
-from planner.sql import REFUSED, json_text
+from planner.objects import Handler, _datetime, _id, _int, _text, compile_object, typename
+from planner.sql import REFUSED, json_bool, json_int, json_object, json_text
 
 __all__ = ["HANDLERS", "ROOT_FIELDS", "TABLES"]
 
@@ -134,4 +134,26 @@ HANDLERS: dict[str, dict[str, Handler]] = {
     },
 }
 
-ROOT_FIELDS = {"auditLog": _audit_log}
+
+def _verify_audit_chain(b: Builder, nodes: list[FieldNode]) -> str:
+    """verifyAuditChain: the SQL function the resolvers run too (`cg_audit_verify()`, migration
+    0016), so both paths answer from one definition."""
+    if not b.access.can(Capability.READ_AUDIT):
+        raise Unplannable("forbidden", Capability.READ_AUDIT.value)  # the resolvers say FORBIDDEN
+    v = b.alias("v")
+    columns = {
+        "valid": json_bool(f"{v}.valid"),
+        "checkedEntries": json_int(f"{v}.checked_entries"),
+        "firstInvalidSequence": json_int(f"{v}.first_invalid_sequence"),
+        "__typename": typename("AuditVerification"),
+    }
+    members = []
+    for key, fields in b.collect("AuditVerification", nodes).items():
+        name = fields[0].name.value
+        if name not in columns:
+            raise Unplannable("unsupported_field", f"AuditVerification.{name}")
+        members.append((key, columns[name]))
+    return f"(SELECT {json_object(members)} FROM cg_audit_verify() AS {v})"
+
+
+ROOT_FIELDS = {"auditLog": _audit_log, "verifyAuditChain": _verify_audit_chain}

@@ -17,7 +17,6 @@ from auth.permissions import Capability, can_decide_level
 from db.queries.nodes import NODE_TYPES
 from domain.enums import ApprovalLevel, Role
 from planner import audit, webhooks
-from planner.audit_chain import verify_audit_chain
 from planner.builder import Binding, Builder, Unplannable
 from planner.connections import MAX_PAGE_SIZE, Listing, compile_connection
 from planner.objects import HANDLERS, TABLES, compile_object, to_one, typename
@@ -479,7 +478,6 @@ ROOT_FIELDS: dict[str, RootHandler] = {
     "approvals": _approvals,
     "outboundMails": _outbound_mails,
     "inboundMails": _inbound_mails,
-    "verifyAuditChain": verify_audit_chain,
     "metrics": _metrics,
 }
 

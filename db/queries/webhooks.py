@@ -25,6 +25,7 @@ __all__ = [
     "count_endpoints",
     "deliveries_by_id",
     "endpoint_view",
+    "endpoint_views",
     "events_by_id",
     "fetch_delivery_page",
     "fetch_endpoint_page",
@@ -66,9 +67,15 @@ async def count_endpoints(conn: AsyncConnection, *, owner: int | None) -> int:
 
 
 async def endpoint_view(conn: AsyncConnection, *, endpoint_id: int, owner: int | None) -> EndpointView | None:
-    stmt = _endpoints(_endpoint_cols(), owner).where(E.id == endpoint_id)
-    found = (await conn.execute(stmt)).mappings().first()
-    return None if found is None else _view(found)
+    return (await endpoint_views(conn, [endpoint_id], owner=owner)).get(endpoint_id)
+
+
+async def endpoint_views(
+    conn: AsyncConnection, endpoint_ids: Sequence[int], *, owner: int | None
+) -> dict[int, EndpointView]:
+    """The endpoints among `endpoint_ids` that the caller manages, by id, in one statement."""
+    stmt = _endpoints(_endpoint_cols(), owner).where(E.id.in_(list(endpoint_ids)))
+    return {r["id"]: _view(r) for r in (await conn.execute(stmt)).mappings()}
 
 
 def _deliveries(cols: Sequence[Any], endpoint_id: int, statuses: Sequence[str] | None) -> Select[Any]:
