@@ -30,6 +30,7 @@ from server.limits.oauth import guard_token_endpoint
 from server.request_log import RequestLog
 from server.schema import MAX_TOKENS, build_schema, validation_rules
 from server.settings import Settings, asyncpg_url, sqlalchemy_url
+from server.socket_frames import CaptureSocketProtocol
 from server.tracing import instrumented, tracer_provider_from_env
 from services.webhooks.config import WebhookConfig
 
@@ -96,6 +97,8 @@ def create_app(
                     planner=planner,
                 )
                 app.state.graphql.app = view
+                resources.push_async_callback(view.audiences.close)
+                resources.callback(view.expiries.close)
                 app.state.attachments.app = attachment_endpoint(services, auth.authenticate)
                 app.state.oauth_token.app = guard_token_endpoint(
                     auth.token_endpoint, limits.client_authentications
@@ -137,6 +140,8 @@ def create_app(
         from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
         middleware.insert(0, Middleware(OpenTelemetryMiddleware, tracer_provider=tracer_provider))
+    # Outermost of all: the server's WebSocket connection, for frames pushed to it directly.
+    middleware.insert(0, Middleware(CaptureSocketProtocol))
     cors = graphql_cors(graphql, origins=settings.allowed_origins, max_age=settings.cors_max_age)
     app = Starlette(
         routes=[

@@ -36,7 +36,7 @@ import dataclasses
 import functools
 import logging
 from collections import deque
-from collections.abc import Callable, Coroutine, Generator, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,6 +57,7 @@ from strawberry.types.execution import PreExecutionError
 
 from auth.principal import Principal
 from resolvers.context import AppServices, Context
+from server.socket_frames import DirectFrames, text_frame
 
 __all__ = [
     "FAN_OUT_SLICE",
@@ -148,19 +149,25 @@ def audience_key(
 
 
 class SocketSender:
-    """One connection's outgoing frames: inline when the socket takes them, else queued (bounded)."""
+    """One connection's outgoing frames: inline when the socket takes them, else queued (bounded).
 
-    __slots__ = ("_on_overflow", "_queue", "_send_text", "_task", "closed", "limit")
+    A frame is its UTF-8 payload and, when the connection has a `DirectFrames`
+    writer, the whole framed bytes to write as they are (server.socket_frames).
+    """
+
+    __slots__ = ("_direct", "_on_overflow", "_queue", "_send_text", "_task", "closed", "limit")
 
     def __init__(
         self,
         send_text: Callable[[str], Coroutine[Any, Any, None]],
         on_overflow: Callable[[], None],
         limit: int = SEND_QUEUE_LIMIT,
+        direct: DirectFrames | None = None,
     ) -> None:
         self._send_text = send_text
         self._on_overflow = on_overflow
-        self._queue: deque[str] = deque()
+        self._direct = direct
+        self._queue: deque[bytes] | None = None  # made when a write first has to wait
         self._task: asyncio.Task[None] | None = None
         self.closed = False
         self.limit = limit
@@ -168,26 +175,39 @@ class SocketSender:
     @property
     def pending(self) -> int:
         """Frames queued behind a write the socket could not take at once."""
-        return len(self._queue)
+        return 0 if self._queue is None else len(self._queue)
 
     @property
     def waiting(self) -> bool:
         """Whether a write is waiting for the socket (flow control)."""
         return self._task is not None
 
-    def push(self, frame: str) -> None:
-        """Send `frame` now if the socket accepts it without waiting, else queue it (never blocks)."""
+    def push(self, payload: bytes, wire: bytes | None = None) -> None:
+        """Send a frame now if the socket accepts it without waiting, else queue it (never blocks).
+
+        `wire`: the payload already framed (`text_frame(payload)`), shared by every socket
+        sending the same bytes; written straight to the transport when it can take it.
+        """
         if self.closed:
             return
         if self._task is not None:
+            if self._queue is None:
+                self._queue = deque()
             if len(self._queue) >= self.limit:
                 self.closed = True
                 self._queue.clear()
                 self._on_overflow()
                 return
-            self._queue.append(frame)
+            self._queue.append(payload)
             return
-        coro = self._send_text(frame)
+        if self._direct is not None:
+            try:
+                if self._direct.write(text_frame(payload) if wire is None else wire):
+                    return
+            except Exception:
+                self.closed = True  # the socket is gone; its handler cleans up
+                return
+        coro = self._send_text(payload.decode())
         try:
             waiting = coro.send(None)
         except StopIteration:
@@ -202,46 +222,38 @@ class SocketSender:
         try:
             await _resume(coro, waiting)
             while self._queue and not self.closed:
-                await self._send_text(self._queue.popleft())
+                await self._send_text(self._queue.popleft().decode())
         except Exception:
             self.closed = True
-            self._queue.clear()
+            self._queue = None
         finally:
             self._task = None
 
     def cancel(self) -> None:
         self.closed = True
-        self._queue.clear()
+        self._queue = None
         if self._task is not None:
             self._task.cancel()
 
 
 async def _resume(coro: Coroutine[Any, Any, None], waiting: Any) -> None:
-    """Drive a coroutine that was started by hand and suspended on `waiting` to its end."""
+    """Drive a coroutine that was started by hand and suspended on `waiting` to its end.
+
+    A Future the coroutine yielded is waited for with a callback (`asyncio.wait`), not
+    awaited again: the coroutine's own `await` already marked it as being waited for.
+    """
     try:
         while True:
-            await _Yield(waiting)
+            if waiting is None:
+                await asyncio.sleep(0)  # a bare yield
+            else:
+                await asyncio.wait((waiting,))
             waiting = coro.send(None)
     except StopIteration:
         return
     except BaseException:
         coro.close()
         raise
-
-
-class _Yield:
-    """Await what a hand-driven coroutine yielded (a Future, or None for a bare yield)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __await__(self) -> Generator[Any, None, None]:
-        if self.value is None:
-            yield None
-        else:
-            yield from asyncio.ensure_future(self.value).__await__()
 
 
 # ---------------------------------------------------------------------------- members ----
@@ -267,11 +279,10 @@ class Member:
         self.on_end = on_end
         self.active = True
         self.extensions = extensions
-        op = orjson.dumps(operation_id).decode()
-        self.head = '{"id":' + op + ',"type":"next","payload":{'
-        self.tail = "}}" if not extensions else ',"extensions":' + orjson.dumps(extensions).decode() + "}}"
+        self.head = b'{"id":' + orjson.dumps(operation_id) + b',"type":"next","payload":{'
+        self.tail = b"}}" if not extensions else b',"extensions":' + orjson.dumps(extensions) + b"}}"
 
-    def end(self, frame: str) -> None:
+    def end(self, frame: bytes) -> None:
         """The last frame of this operation (`complete` or `error`); the handler forgets it."""
         if not self.active:
             return
@@ -280,11 +291,11 @@ class Member:
         self.sender.push(frame)
 
 
-def _final(operation_id: str, kind: str, payload: Any = None) -> str:
+def _final(operation_id: str, kind: str, payload: Any = None) -> bytes:
     message: dict[str, Any] = {"id": operation_id, "type": kind}
     if payload is not None:
         message["payload"] = payload
-    return orjson.dumps(message).decode()
+    return orjson.dumps(message)
 
 
 class Audience:
@@ -351,12 +362,14 @@ class Audience:
         self._end_all(kind, payload)
 
     async def _fan_out(self, result: ExecutionResult) -> None:
-        body = '"data":' + orjson.dumps(result.data).decode()
+        body = b'"data":' + orjson.dumps(result.data)
         if result.errors:
-            body += ',"errors":' + orjson.dumps([e.formatted for e in result.errors]).decode()
+            body += b',"errors":' + orjson.dumps([e.formatted for e in result.errors])
         self.events += 1
         now = self.context.now()
         members = list(self.members.values())
+        # Members with the same operation id and cost send the same bytes: framed once for all.
+        frames: dict[tuple[bytes, bytes], tuple[bytes, bytes]] = {}
         for index, member in enumerate(members):
             if index and index % FAN_OUT_SLICE == 0:
                 await asyncio.sleep(0)  # let requests on this process run between slices
@@ -367,10 +380,14 @@ class Audience:
                 member.end(_final(member.operation_id, "complete"))
                 continue
             if result.extensions:
-                frame = member.head + body + _merged_tail(member, result.extensions)
-            else:
-                frame = member.head + body + member.tail
-            member.sender.push(frame)
+                payload = member.head + body + _merged_tail(member, result.extensions)
+                member.sender.push(payload)
+                continue
+            shared = frames.get((member.head, member.tail))
+            if shared is None:
+                payload = member.head + body + member.tail
+                shared = frames[member.head, member.tail] = (payload, text_frame(payload))
+            member.sender.push(*shared)
 
     def _end_all(self, kind: str, payload: Any) -> None:
         self.registry._drop(self)
@@ -379,10 +396,10 @@ class Audience:
         self.members.clear()
 
 
-def _merged_tail(member: Member, extensions: dict[str, Any]) -> str:
+def _merged_tail(member: Member, extensions: dict[str, Any]) -> bytes:
     """The execution's own extensions with the operation's (`cost`) over them, as strawberry merges."""
     merged = {**extensions, **(member.extensions or {})}
-    return ',"extensions":' + orjson.dumps(merged).decode() + "}}"
+    return b',"extensions":' + orjson.dumps(merged) + b"}}"
 
 
 class Audiences:

@@ -43,6 +43,7 @@ from server.audiences import (
 from server.limits.admission import OperationRequest
 from server.limits.bodies import MAX_MESSAGE_BYTES, message_too_large
 from server.limits.errors import RATE_LIMITED, Refusal
+from server.socket_frames import PROTOCOL_KEY, DirectFrames
 
 if TYPE_CHECKING:
     from server.limits.admission import Limits
@@ -231,7 +232,9 @@ class LimitedTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     def _socket_sender(self) -> SocketSender:
         if self._sender is None:
-            self._sender = SocketSender(self.websocket.ws.send_text, self._overflowed)  # type: ignore[attr-defined]
+            ws = self.websocket.ws  # type: ignore[attr-defined]
+            direct = DirectFrames.of(ws.scope.get(PROTOCOL_KEY))
+            self._sender = SocketSender(ws.send_text, self._overflowed, direct=direct)
         return self._sender
 
     def _member_ended(self, member: Member) -> None:

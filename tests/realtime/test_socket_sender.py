@@ -28,7 +28,7 @@ async def test_frames_are_written_inline_queued_when_the_peer_stalls_and_overflo
     try:
         # A reading peer: every frame goes out inline, nothing waits.
         for i in range(3):
-            sender.push(f"small {i}")
+            sender.push(f"small {i}".encode())
             assert not sender.waiting and sender.pending == 0
         for i in range(3):
             assert await peer_reader.readline() == f"small {i}\n".encode()
@@ -38,13 +38,13 @@ async def test_frames_are_written_inline_queued_when_the_peer_stalls_and_overflo
         big = "x" * 65_536
         pushed = 0
         while not sender.waiting:
-            sender.push(f"{pushed} {big}")
+            sender.push(f"{pushed} {big}".encode())
             pushed += 1
         for i in range(5):
-            sender.push(f"{pushed + i} {big}")
+            sender.push(f"{pushed + i} {big}".encode())
         assert sender.pending == 5 and not overflows
-        sender.push("one too many")
-        sender.push("and another")
+        sender.push(b"one too many")
+        sender.push(b"and another")
         assert overflows == [1] and sender.closed and sender.pending == 0
 
         # What was accepted before the overflow arrives complete and in order.

@@ -16,7 +16,9 @@ __all__ = ["serving"]
 
 
 @contextlib.asynccontextmanager
-async def serving(settings: Settings, *, log_level: str = "warning") -> AsyncIterator[str]:
+async def serving(
+    settings: Settings, *, log_level: str = "warning", deflate: bool = False
+) -> AsyncIterator[str]:
     """Serve `create_app(settings)` until the block ends; yields its base URL."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -28,6 +30,7 @@ async def serving(settings: Settings, *, log_level: str = "warning") -> AsyncIte
         log_level=log_level,
         lifespan="on",
         ws_ping_interval=None,
+        ws_per_message_deflate=deflate,  # off, as `casegraph serve` runs it
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
