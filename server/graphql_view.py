@@ -12,7 +12,6 @@ passes `Limits.admit` first (server.limits: LIMITS.md) and its response carries
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -41,6 +40,8 @@ from server.audiences import Audiences
 from server.error_mapping import malformed_body, unavailable_response, unavailable_status
 from server.limits import Admission, Limits, OperationRequest, Refusal, bodies, refusal_response
 from server.limits.websocket import LimitedTransportWSHandler
+from server.socket_expiry import SocketExpiries
+from server.socket_frames import forget_handshake
 from server.socket_outage import OutageAwareWebSocket, refuse_socket_unavailable
 from telemetry.request_record import note_error_codes, note_principal
 
@@ -109,6 +110,8 @@ class CasegraphGraphQL(GraphQL[Context, None]):
         self.planner = planner
         # Live subscriptions sharing one execution per event (server.audiences).
         self.audiences = Audiences(schema, services)
+        # Sockets closed with 4403 at their token's expiry.
+        self.expiries = SocketExpiries(_close_expired)
 
     # ------------------------------------------------------------------ HTTP
 
@@ -292,6 +295,9 @@ class CasegraphGraphQL(GraphQL[Context, None]):
             refuse_socket_unavailable(context.request, self.services.outage, exc)
             raise ConnectionRejectionError({"message": "database unavailable"}) from exc
         context.principal_or_none = principal
+        # The bearer token is not kept for the connection's life: the principal is what counts.
+        context.connection_params = None
+        forget_handshake(context.request.scope)
         _note(principal)
         self._close_at_expiry(context, principal)
         return UNSET
@@ -300,26 +306,17 @@ class CasegraphGraphQL(GraphQL[Context, None]):
         websocket: WebSocket = context.request
         # A token's exp is on the real clock (JOSE's), whatever the app's clock says (server.clock).
         delay = (principal.expires_at - datetime.now(UTC)).total_seconds()
-        loop = asyncio.get_running_loop()
-
-        async def close_expired() -> None:
-            with contextlib.suppress(Exception):
-                await websocket.close(code=4403, reason="token expired")
-
-        def expired() -> None:
-            task = loop.create_task(close_expired())
-            _closing.add(task)
-            task.add_done_callback(_closing.discard)
-
-        # A timer, not a sleeping task: thousands of idle sockets each hold one until expiry.
-        # It dies with the socket: cancelled when the connection's context is dropped.
-        websocket.scope.setdefault("state", {})["expiry_task"] = loop.call_later(max(delay, 0), expired)
+        # One heap entry, not a timer of its own: thousands of idle sockets each hold one until
+        # expiry. It dies with the socket: cancelled when the connection ends.
+        websocket.scope.setdefault("state", {})["expiry_task"] = self.expiries.add(delay, websocket)
 
 
 _HTTP_CODES = {400: "BAD_REQUEST", 405: "METHOD_NOT_ALLOWED", 415: "UNSUPPORTED_MEDIA_TYPE"}
 
-# Close-at-expiry tasks while they run (the loop keeps only weak references to tasks).
-_closing: set[asyncio.Task[None]] = set()
+
+async def _close_expired(websocket: WebSocket) -> None:
+    with contextlib.suppress(Exception):
+        await websocket.close(code=4403, reason="token expired")
 
 
 def _note(principal: Principal) -> None:
