@@ -132,14 +132,14 @@ async def _client(
     url: str, token: str, count: int, query: str, concurrency: int, audiences: int, offset: int
 ) -> None:
     """Open `count` subscribed sockets, then answer the orchestrator's commands on stdin."""
-    from websockets.asyncio.client import connect
+    from bench.ws_subscriber import Subscriber, open_subscriber
 
     received: dict[int, list[float]] = {}
     complete: dict[int, asyncio.Event] = {}
     subscribers = 0
     gate = asyncio.Semaphore(concurrency)
     failures: list[str] = []
-    sockets: list[Any] = []
+    sockets: list[Subscriber] = []
     phases: dict[str, list[float]] = {"connect": [], "ack": []}
 
     def on_event(pk: int, at: float) -> None:
@@ -148,16 +148,13 @@ async def _client(
         if len(times) >= subscribers and pk in complete:
             complete[pk].set()
 
-    async def reader(ws: Any) -> None:
-        with contextlib.suppress(Exception):
-            async for raw in ws:
-                at = time.time()
-                message = json.loads(raw)
-                if message.get("type") == "next":
-                    event = message["payload"]["data"]["requestEvents"]
-                    on_event(ids.decode(event["id"])[1], at)
-                elif message.get("type") in ("error", "complete"):
-                    failures.append(str(message)[:200])
+    def on_text(raw: bytes, at: float) -> None:
+        message = json.loads(raw)
+        if message.get("type") == "next":
+            event = message["payload"]["data"]["requestEvents"]
+            on_event(ids.decode(event["id"])[1], at)
+        elif message.get("type") in ("error", "complete"):
+            failures.append(str(message)[:200])
 
     async def open_one(index: int) -> None:
         nonlocal subscribers
@@ -165,29 +162,23 @@ async def _client(
         async with gate:
             try:
                 t0 = time.perf_counter()
-                ws = await connect(
-                    url,
-                    subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
-                    open_timeout=120,
-                    ping_interval=None,
-                    max_queue=64,
-                )
+                ws = await asyncio.wait_for(open_subscriber(url), 120)
                 t1 = time.perf_counter()
-                await ws.send(
+                ws.send_text(
                     json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
                 )
-                ack = json.loads(await asyncio.wait_for(ws.recv(), 120))
+                ack = json.loads(await asyncio.wait_for(ws.next_text(), 120))
                 phases["connect"].append(t1 - t0)
                 phases["ack"].append(time.perf_counter() - t1)
                 if ack.get("type") != "connection_ack":
                     raise RuntimeError(f"no ack: {ack}")
-                await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": document}}))
+                ws.listen(on_text)
+                ws.send_text(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": document}}))
             except Exception as exc:
                 failures.append(f"{type(exc).__name__}: {exc}"[:200])
                 return
             sockets.append(ws)
             subscribers += 1
-            asyncio.get_running_loop().create_task(reader(ws))
 
     began = time.perf_counter()
     await asyncio.gather(*(open_one(i) for i in range(count)))
@@ -219,7 +210,8 @@ async def _client(
             break
     for ws in sockets:
         with contextlib.suppress(Exception):
-            await ws.close()
+            ws.close()
+    await asyncio.sleep(0.5)  # the close frames out before the process ends
 
 
 def _emit(message: dict[str, Any]) -> None:
@@ -474,6 +466,7 @@ async def _bench(url: str, args: argparse.Namespace) -> None:
             await asyncio.sleep(2)
             rss_after = sum(_rss_bytes(p.pid) for p in servers)
             cpu_before = sum(_cpu_seconds(p.pid) for p in servers)
+            clients_before = sum(_cpu_seconds(w.proc.pid) for w in workers)
 
             acked: dict[int, float] = {}
             fanout: list[float] = []
@@ -488,6 +481,7 @@ async def _bench(url: str, args: argparse.Namespace) -> None:
                     await asyncio.sleep(args.pause)
 
             cpu_used = sum(_cpu_seconds(p.pid) for p in servers) - cpu_before
+            clients_used = sum(_cpu_seconds(w.proc.pid) for w in workers) - clients_before
             latencies: list[float] = []
             for w in workers:
                 await w.send("report")
@@ -516,6 +510,10 @@ async def _bench(url: str, args: argparse.Namespace) -> None:
                 print(
                     f"server CPU: {cpu_used:.2f} s over the measured events (pauses included) -> "
                     f"{cpu_used / len(latencies) * 1e6:.0f} us per delivered event"
+                )
+                print(
+                    f"client CPU (same machine): {clients_used:.2f} s -> "
+                    f"{clients_used / len(latencies) * 1e6:.0f} us per received event"
                 )
             print(
                 f"server RSS: {rss_before / 2**20:.0f} MiB before, {rss_after / 2**20:.0f} MiB with {total} "
@@ -604,8 +602,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--query", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.client:
+        import uvloop
+
         _raise_fd_limit()
-        asyncio.run(
+        uvloop.run(
             _client(
                 args.client, args.token, args.count, args.query, args.concurrency, args.audiences, args.offset
             )
