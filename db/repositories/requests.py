@@ -118,24 +118,29 @@ class TransitionContext:
     policy: LoadedPolicy
 
 
+@functools.cache
+def _context_sql() -> Any:
+    pending = select(
+        exists().where(
+            APPROVALS.c.request_id == bindparam("request_id", type_=BigInteger),
+            APPROVALS.c.status == ApprovalStatus.PENDING.value,
+        )
+    ).scalar_subquery()
+    names, texts = rules_rows_columns()
+    return (
+        policy_select()
+        .add_columns(pending.label("pending"), names.label("rule_names"), texts.label("rule_texts"))
+        .where(POLICIES.c.id == bindparam("policy_id", type_=BigInteger))
+    )
+
+
 async def transition_context(session: AsyncSession, *, request_id: int, policy_id: int) -> TransitionContext:
     """Pending approval, business rules and the request's SLA policy in ONE round trip.
 
     Call it after `lock_request`: a statement of its own, so it sees everything committed
     before the lock was granted (as `has_pending_approval`, `load_rules`, `policy_by_id` do).
     """
-    pending = select(
-        exists().where(
-            APPROVALS.c.request_id == request_id, APPROVALS.c.status == ApprovalStatus.PENDING.value
-        )
-    ).scalar_subquery()
-    names, texts = rules_rows_columns()
-    stmt = (
-        policy_select()
-        .add_columns(pending.label("pending"), names.label("rule_names"), texts.label("rule_texts"))
-        .where(POLICIES.c.id == policy_id)
-    )
-    row = (await session.execute(stmt)).one()
+    row = (await session.execute(_context_sql(), {"request_id": request_id, "policy_id": policy_id})).one()
     return TransitionContext(
         has_pending_approval=bool(row.pending),
         rules=rules_from_rows(row.rule_names, row.rule_texts),
