@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -120,11 +120,18 @@ class UnitOfWork:
         entity_id: int | str,
         before: dict[str, Any] | None,
         after: dict[str, Any] | None,
-    ) -> None:
-        """Record an audit entry (appended to the hash chain at commit)."""
+    ) -> int:
+        """Record an audit entry (appended to the hash chain at commit); its position among this
+        unit's entries (for `name_audited_entity`)."""
         self._audit.append(
             AuditRecord(self.actor.subject, action, entity_type, str(entity_id), before, after)
         )
+        return len(self._audit) - 1
+
+    def name_audited_entity(self, position: int, entity_id: int | str) -> None:
+        """Name the entity of the entry recorded at `position` once its row is written (its id
+        known only then), keeping the entry's place in the order of the change's entries."""
+        self._audit[position] = replace(self._audit[position], entity_id=str(entity_id))
 
     def after_commit(self, hook: Callable[[], Awaitable[None]]) -> None:
         self._after_commit.append(hook)

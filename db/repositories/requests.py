@@ -29,6 +29,7 @@ from domain.sla import SlaPolicy, next_check_at
 from records.rows import CommentRow, RequestRow
 
 __all__ = [
+    "NewComment",
     "changed",
     "has_pending_approval",
     "has_posted_adjustment",
@@ -41,6 +42,7 @@ __all__ = [
     "scope_params",
     "transition_context",
     "update_request",
+    "update_request_with_comment",
 ]
 
 R = REQUESTS.c
@@ -118,24 +120,29 @@ class TransitionContext:
     policy: LoadedPolicy
 
 
+@functools.cache
+def _context_sql() -> Any:
+    pending = select(
+        exists().where(
+            APPROVALS.c.request_id == bindparam("request_id", type_=BigInteger),
+            APPROVALS.c.status == ApprovalStatus.PENDING.value,
+        )
+    ).scalar_subquery()
+    names, texts = rules_rows_columns()
+    return (
+        policy_select()
+        .add_columns(pending.label("pending"), names.label("rule_names"), texts.label("rule_texts"))
+        .where(POLICIES.c.id == bindparam("policy_id", type_=BigInteger))
+    )
+
+
 async def transition_context(session: AsyncSession, *, request_id: int, policy_id: int) -> TransitionContext:
     """Pending approval, business rules and the request's SLA policy in ONE round trip.
 
     Call it after `lock_request`: a statement of its own, so it sees everything committed
     before the lock was granted (as `has_pending_approval`, `load_rules`, `policy_by_id` do).
     """
-    pending = select(
-        exists().where(
-            APPROVALS.c.request_id == request_id, APPROVALS.c.status == ApprovalStatus.PENDING.value
-        )
-    ).scalar_subquery()
-    names, texts = rules_rows_columns()
-    stmt = (
-        policy_select()
-        .add_columns(pending.label("pending"), names.label("rule_names"), texts.label("rule_texts"))
-        .where(POLICIES.c.id == policy_id)
-    )
-    row = (await session.execute(stmt)).one()
+    row = (await session.execute(_context_sql(), {"request_id": request_id, "policy_id": policy_id})).one()
     return TransitionContext(
         has_pending_approval=bool(row.pending),
         rules=rules_from_rows(row.rule_names, row.rule_texts),
@@ -153,8 +160,8 @@ def _param(name: str) -> Any:
 
 
 @functools.lru_cache(maxsize=256)
-def _update_sql(names: tuple[str, ...]) -> Any:
-    return (
+def _update_sql(names: tuple[str, ...], with_comment: bool = False) -> Any:
+    stmt = (
         update(REQUESTS)
         .where(R.id == bindparam("request_id", type_=BigInteger))
         .values(
@@ -164,8 +171,19 @@ def _update_sql(names: tuple[str, ...]) -> Any:
                 "updated_at": bindparam("now", type_=R.updated_at.type),
             }
         )
-        .returning(*columns(REQUESTS, RequestRow))
     )
+    if not with_comment:
+        return stmt.returning(*columns(REQUESTS, RequestRow))
+    # The comment's INSERT as a CTE of the UPDATE: both in one round trip, the new id returned beside
+    # the row (the comment's parameters are named c_<column>).
+    new_comment = (
+        insert(COMMENTS)
+        .values({name: bindparam(f"c_{name}", type_=COMMENTS.c[name].type) for name in _COMMENT_COLUMNS})
+        .returning(COMMENTS.c.id)
+        .cte("new_comment")
+    )
+    comment_id = select(new_comment.c.id).scalar_subquery().label("new_comment_id")
+    return stmt.add_cte(new_comment).returning(*columns(REQUESTS, RequestRow), comment_id)
 
 
 async def update_request(
@@ -177,6 +195,24 @@ async def update_request(
     stmt = _update_sql(names)
     found = await session.execute(stmt, {**params, "request_id": request_id, "now": now})
     return RequestRow.of(found.mappings().one())
+
+
+async def update_request_with_comment(
+    session: AsyncSession,
+    *,
+    request_id: int,
+    values: Mapping[str, Any],
+    now: datetime,
+    comment: NewComment,
+) -> tuple[RequestRow, int]:
+    """`update_request` and `insert_comment` of the same request in ONE statement: the row as
+    written and the new comment's id."""
+    names = tuple(sorted(values))
+    params = {f"v_{name}": values[name] for name in names}
+    params.update({f"c_{name}": value for name, value in comment.params(request_id, now).items()})
+    found = await session.execute(_update_sql(names, True), {**params, "request_id": request_id, "now": now})
+    record = found.mappings().one()
+    return RequestRow.of(record), int(record["new_comment_id"])
 
 
 @functools.lru_cache(maxsize=64)
@@ -225,6 +261,31 @@ _INSERT_COMMENT = (
     .values({name: bindparam(name, type_=COMMENTS.c[name].type) for name in _COMMENT_COLUMNS})
     .returning(COMMENTS.c.id)
 )
+
+
+@dataclass(frozen=True, slots=True)
+class NewComment:
+    """A comment to write on a request (its id and creation time come with the write)."""
+
+    body: str
+    visibility: str
+    author_subject: str
+    author_name: str
+    author_role: str
+    channel: str = "PORTAL"
+
+    def params(self, request_id: int, now: datetime) -> dict[str, Any]:
+        """The comments row (the _COMMENT_COLUMNS)."""
+        return {
+            "request_id": request_id,
+            "body": self.body,
+            "visibility": self.visibility,
+            "author_subject": self.author_subject,
+            "author_name": self.author_name,
+            "author_role": self.author_role,
+            "channel": self.channel,
+            "created_at": now,
+        }
 
 
 async def insert_comment(

@@ -12,7 +12,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from db.repositories.policies import LoadedPolicy
-from db.repositories.requests import changed, insert_comment, merged, next_sla_check, update_request
+from db.repositories.requests import (
+    NewComment,
+    changed,
+    insert_comment,
+    merged,
+    next_sla_check,
+    update_request,
+    update_request_with_comment,
+)
 from db.uow import UnitOfWork
 from domain.enums import Channel, CommentVisibility, RequestEventKind, RequestStatus
 from domain.lifecycle import comment_effect
@@ -49,6 +57,9 @@ class RequestChange:
         self.values: dict[str, Any] = {}
         self.comment_ids: list[int] = []
         self._events: list[dict[str, Any]] = []
+        # A comment `save` writes with the request (`comment_at_save`): the row, the position of its
+        # audit entry and its COMMENTED event, both named with the id once written.
+        self._at_save: tuple[NewComment, int, dict[str, Any]] | None = None
 
     @property
     def now(self) -> datetime:
@@ -95,6 +106,28 @@ class RequestChange:
             self.set(first_responded_at=self.now)
         return comment_id
 
+    def comment_at_save(self, body: str, visibility: CommentVisibility) -> None:
+        """`comment`, written by `save` in the statement that writes the request (one round trip
+        less); its id is in `comment_ids` once saved. Its audit entry and COMMENTED event take
+        their places in the change's order now, as `comment`'s do. One per change."""
+        role = self.author.role
+        if role is None:
+            raise RuntimeError("the system writes no comments")
+        if self._at_save is not None:
+            raise RuntimeError("one comment per change is written with the request")
+        new = NewComment(
+            body, visibility.value, self.author.subject, self.author.name, role.value, self.channel.value
+        )
+        audited = {"requestId": self.before.id, "visibility": visibility.value, "body": body}
+        position = self.uow.audit("COMMENT", "Comment", "", None, audited)
+        self.event(RequestEventKind.COMMENTED, comment_id=None, details=None)
+        self._at_save = (new, position, self._events[-1])
+        effect = comment_effect(
+            status=RequestStatus(self.current.status), actor=self.author.actor, visibility=visibility
+        )
+        if effect.first_response and self.current.first_responded_at is None:
+            self.set(first_responded_at=self.now)
+
     async def copy_comment(self, source: CommentRow) -> int:
         """Copy another request's comment here, as its author wrote it (markDuplicate).
 
@@ -137,9 +170,18 @@ class RequestChange:
                 self.current, self.policy.policy, auto_close_after=self.auto_close_after
             )
         )
-        written = await update_request(
-            self.uow.session, request_id=self.before.id, values=self.values, now=self.now
-        )
+        if self._at_save is None:
+            written = await update_request(
+                self.uow.session, request_id=self.before.id, values=self.values, now=self.now
+            )
+        else:
+            comment, position, event = self._at_save
+            written, comment_id = await update_request_with_comment(
+                self.uow.session, request_id=self.before.id, values=self.values, now=self.now, comment=comment
+            )
+            self.comment_ids.append(comment_id)
+            self.uow.name_audited_entity(position, comment_id)
+            event["comment_id"] = comment_id
         before, after = changed(self.before, written)
         for name, value in self.values.items():
             if name not in after and name not in ("next_sla_check_at",) and not hasattr(self.before, name):

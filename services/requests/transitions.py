@@ -246,7 +246,7 @@ async def _talk(change: RequestChange, action: TransitionAction, message: str | 
     if message is None:
         return
     public = TRANSITIONS[action].public_message
-    await change.comment(message, CommentVisibility.PUBLIC if public else CommentVisibility.INTERNAL)
+    change.comment_at_save(message, CommentVisibility.PUBLIC if public else CommentVisibility.INTERNAL)
 
 
 async def _triage(work: _Work, change: RequestChange, message: str | None) -> None:
@@ -377,7 +377,7 @@ async def _resolve(work: _Work, change: RequestChange, message: str | None) -> N
     change.set(
         resolved_by_id=work.author.staff_id, resolution_code=spec.code.value, resolution_summary=spec.summary
     )
-    await change.comment(spec.summary, CommentVisibility.PUBLIC)
+    change.comment_at_save(spec.summary, CommentVisibility.PUBLIC)
     await _clear_dispute(work)
 
 
