@@ -182,7 +182,22 @@ class CasegraphGraphQL(GraphQL[Context, None]):
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         request_data: GraphQLRequestData = kwargs["request_data"]
         request: Request = kwargs["request"]
-        admission = await self._admit(request, request_data)
+        # Limits.admit, without a coroutine when nothing need be waited for; kept for the
+        # response's extensions (process_result).
+        state = request.scope["state"]
+        admission = self.limits.admit_now(
+            OperationRequest(
+                request_data.query,
+                request_data.variables,
+                request_data.operation_name,
+                request_data.extensions,
+            ),
+            state["principal"],
+            operation_types=_GET_TYPES if request.method == "GET" else _POST_TYPES,
+        )
+        if not isinstance(admission, Admission):
+            admission = await admission
+        state["admission"] = admission
         if admission.query != request_data.query:
             kwargs["request_data"] = GraphQLRequestData(
                 admission.query,
@@ -196,7 +211,7 @@ class CasegraphGraphQL(GraphQL[Context, None]):
                 text=admission.query,
                 operation_name=request_data.operation_name,
                 variables=request_data.variables,
-                principal=request.scope["state"]["principal"],
+                principal=state["principal"],
                 parsed=admission.document,
             )
             if data is not None:
@@ -209,23 +224,13 @@ class CasegraphGraphQL(GraphQL[Context, None]):
                 raise HTTPException(405, exc.reason) from exc
             raise
 
-    async def _admit(self, request: Request, data: GraphQLRequestData) -> Admission:
-        """Limits.admit for this request; the admission is kept for the response's extensions."""
-        principal: Principal = request.scope["state"]["principal"]
-        admission = await self.limits.admit(
-            OperationRequest(data.query, data.variables, data.operation_name, data.extensions),
-            principal,
-            operation_types=("query",) if request.method == "GET" else ("query", "mutation"),
-        )
-        request.scope["state"]["admission"] = admission
-        return admission
-
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         response = await super().process_result(request, result)
         admission: Admission | None = request.scope.get("state", {}).get("admission")
-        extensions = admission.extensions() if admission is not None else None
-        if extensions:
-            response["extensions"] = {**(response.get("extensions") or {}), **extensions}
+        if admission is not None and admission.cost is not None:
+            cost = admission.cost.as_dict()
+            extensions = response.get("extensions")
+            response["extensions"] = {**extensions, "cost": cost} if extensions else {"cost": cost}
         return response
 
     def encode_json(self, data: object) -> str:
@@ -315,6 +320,10 @@ class CasegraphGraphQL(GraphQL[Context, None]):
         # It dies with the socket: cancelled when the connection's context is dropped.
         websocket.scope.setdefault("state", {})["expiry_task"] = loop.call_later(max(delay, 0), expired)
 
+
+# The operations each method may run (a mutation over GET: 405).
+_GET_TYPES = ("query",)
+_POST_TYPES = ("query", "mutation")
 
 _HTTP_CODES = {400: "BAD_REQUEST", 405: "METHOD_NOT_ALLOWED", 415: "UNSUPPORTED_MEDIA_TYPE"}
 

@@ -113,14 +113,35 @@ class Budgets:
         *,
         points_for: Callable[[Principal], Awaitable[int]],
         clock: Callable[[], datetime],
+        points_now: Callable[[Principal], int | None] | None = None,
     ) -> None:
         if not isinstance(storage, SlidingWindowCounterSupport):
             raise TypeError(f"{type(storage).__name__} has no sliding-window counter")
         self.storage = storage
         self.limiter = SlidingWindowCounterRateLimiter(storage)
         self.points_for = points_for
+        # `points_for` when it need not wait (None: it must), for `spend_now`.
+        self.points_now = points_now
         self.clock = clock
         self._accounts: dict[str, _Account] = {}
+        # The account of each principal object `spend` has seen (authentication hands out one
+        # object per token for a while), by id: `spend_now` neither builds nor hashes its key.
+        self._known: dict[int, tuple[Principal, _Account]] = {}
+
+    def spend_now(self, principal: Principal, cost: int) -> BudgetState | None:
+        """Charge `cost` from the points this process holds for the principal, without waiting.
+
+        None, and nothing taken, when they do not cover it (or the budget itself must be looked
+        up): `spend` then asks the shared store.
+        """
+        known = self._known.get(id(principal))
+        if known is None or known[0] is not principal or self.points_now is None:
+            return None
+        points = self.points_now(principal)
+        account = known[1]
+        if points is None or not account.covers(points, cost, time.monotonic()):
+            return None
+        return self._pay(account, cost)
 
     async def spend(self, principal: Principal, cost: int) -> BudgetState | None:
         """Charge `cost` points; RateLimited when they do not fit (None: the store is unreachable)."""
@@ -131,6 +152,11 @@ class Budgets:
             if len(self._accounts) >= MAX_ACCOUNTS:
                 self._forget_idle()
             account = self._accounts[key] = _Account(asyncio.Lock())
+        known = self._known.get(id(principal))
+        if known is None or known[1] is not account:
+            if len(self._known) >= MAX_ACCOUNTS:
+                self._known.clear()
+            self._known[id(principal)] = (principal, account)
         if account.covers(points, cost, time.monotonic()):
             return self._pay(account, cost)
         async with account.lock:
