@@ -137,9 +137,10 @@ class Budgets:
         known = self._known.get(id(principal))
         if known is None or known[0] is not principal or self.points_now is None:
             return None
-        points = self.points_now(principal)
         account = known[1]
-        if points is None or not account.covers(points, cost, time.monotonic()):
+        if account.balance < cost or account.points != self.points_now(principal):
+            return None
+        if account.expires <= time.monotonic():
             return None
         return self._pay(account, cost)
 
@@ -176,12 +177,14 @@ class Budgets:
             if account.expires <= now and not account.lock.locked():
                 del self._accounts[key]
 
-    def _pay(self, account: _Account, cost: int) -> BudgetState:
+    @staticmethod
+    def _pay(account: _Account, cost: int) -> BudgetState:
         account.balance -= cost
         account.spent += cost
-        account.remaining = max(account.remaining - cost, 0)
+        remaining = account.remaining - cost
+        account.remaining = remaining = remaining if remaining > 0 else 0
         assert account.reset_at is not None
-        return BudgetState(account.remaining, account.reset_at)
+        return BudgetState(remaining, account.reset_at)
 
     @staticmethod
     def _lease(account: _Account, points: int, now: float) -> int:
