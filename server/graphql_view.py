@@ -182,8 +182,7 @@ class CasegraphGraphQL(GraphQL[Context, None]):
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         request_data: GraphQLRequestData = kwargs["request_data"]
         request: Request = kwargs["request"]
-        # Limits.admit, without a coroutine when nothing need be waited for; kept for the
-        # response's extensions (process_result).
+        # Limits.admit, without a coroutine when nothing need be waited for.
         state = request.scope["state"]
         admission = self.limits.admit_now(
             OperationRequest(
@@ -197,7 +196,6 @@ class CasegraphGraphQL(GraphQL[Context, None]):
         )
         if not isinstance(admission, Admission):
             admission = await admission
-        state["admission"] = admission
         if admission.query != request_data.query:
             kwargs["request_data"] = GraphQLRequestData(
                 admission.query,
@@ -216,22 +214,22 @@ class CasegraphGraphQL(GraphQL[Context, None]):
             )
             if data is not None:
                 # PostgreSQL wrote the `data` JSON: it goes into the response as it is.
-                return ExecutionResult(data=orjson.Fragment(data), errors=None)  # type: ignore[arg-type]
+                return ExecutionResult(
+                    data=orjson.Fragment(data),  # type: ignore[arg-type]
+                    errors=None,
+                    extensions=admission.extensions(),
+                )
         try:
-            return await super().execute_single(*args, **kwargs)
+            result = await super().execute_single(*args, **kwargs)
         except HTTPException as exc:
             if exc.status_code == 400 and "GET" in exc.reason and "mutation" in exc.reason.lower():
                 raise HTTPException(405, exc.reason) from exc
             raise
-
-    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
-        response = await super().process_result(request, result)
-        admission: Admission | None = request.scope.get("state", {}).get("admission")
-        if admission is not None and admission.cost is not None:
+        # The response's top-level extensions.cost, beside what the schema's extensions report.
+        if admission.cost is not None:
             cost = admission.cost.as_dict()
-            extensions = response.get("extensions")
-            response["extensions"] = {**extensions, "cost": cost} if extensions else {"cost": cost}
-        return response
+            result.extensions = {**result.extensions, "cost": cost} if result.extensions else {"cost": cost}
+        return result
 
     def encode_json(self, data: object) -> str:
         # A str, not bytes: WebSocket frames must be text for graphql-transport-ws clients.
