@@ -5,7 +5,10 @@ operation (the HTTP view, the WebSocket handler, any planned fast path): it reso
 a persisted query, applies trusted documents, computes the document's cost (cached
 per text, evaluated for the request's variables), refuses it above QUERY_COST_LIMIT,
 and charges the principal's budget. Its `Admission` carries the `extensions.cost` of
-the response. Documents that do not parse or validate, and operations of a type the
+the response. `Limits.admit_now` takes the same step without a coroutine when nothing
+must be waited for (a document seen before, points this process holds: most requests)
+and hands back a coroutine otherwise (a hash to look up, points to take from the
+store). Documents that do not parse or validate, and operations of a type the
 transport does not allow, are admitted uncharged: the executor reports their errors,
 and a refused operation takes no points.
 """
