@@ -7,13 +7,15 @@ DATABASE_URL is set) and runs two apps in this process on that database, one wit
 limits on (a budget no run exhausts, so acquisitions happen as in production but
 never refuse) and one with CASEGRAPH_LIMITS=false. For the nested
 `serviceRequests(first: 50)` page and `{ viewer { subject } }` it sends requests one
-at a time, alternating rounds between the two apps, and prints the median CPU per
-request (time.process_time) of the server alone, timed around the app, and of client
-and server together, with the difference: of the medians, and the median of the
-differences of the rounds run side by side. Then it sends the 30-alias document of
-issue 14 as new texts and as a text seen before and prints the server's CPU per
-refusal, timed around the app alone. Sequential in-process timing is far steadier than throughput on a busy
-machine; `bench.read_bench --limits compare` measures the same over real sockets.
+at a time, in rounds that alternate small blocks of requests between the two apps,
+and prints, with limits on and off and the difference: the server's CPU per request
+(time.process_time around the app call; the median request and the mean of the
+fastest 95 %), client and server CPU together (the median of the rounds), and the
+Python opcodes the server executes per request, a figure the machine's load does not
+change. Then it sends the 30-alias document of issue 14 as new texts and as a text
+seen before and prints the server's CPU per refusal, timed around the app alone.
+Sequential in-process timing is far steadier than throughput on a busy machine;
+`bench.read_bench --limits compare` measures the same over real sockets.
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ import argparse
 import asyncio
 import contextlib
 import statistics
+import sys
 import time
 from collections.abc import Awaitable, Callable
+from types import FrameType
+from typing import Any
 
 import httpx
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -41,6 +46,32 @@ def _fastest_mean(samples: list[float], trim_percent: int) -> float:
     """The mean of the samples without the slowest `trim_percent` %."""
     kept = sorted(samples)[: max(1, len(samples) * (100 - trim_percent) // 100)]
     return statistics.fmean(kept)
+
+
+def _counting(app: ASGIApp, counted: list[int]) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    """The app, counting the Python opcodes it executes per request (sys.settrace: slow, but the
+    same figure however busy the machine is)."""
+
+    async def counting(scope: Scope, receive: Receive, send: Send) -> None:
+        executed = 0
+
+        def opcode(frame: FrameType, event: str, arg: object) -> Any:
+            nonlocal executed
+            executed += event == "opcode"
+            return opcode
+
+        def call(frame: FrameType, event: str, arg: object) -> Any:
+            frame.f_trace_opcodes = True
+            return opcode
+
+        sys.settrace(call)
+        try:
+            await app(scope, receive, send)
+        finally:
+            sys.settrace(None)
+        counted.append(executed)
+
+    return counting
 
 
 def _timed(app: ASGIApp, spent: list[float]) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
@@ -82,8 +113,17 @@ async def _bench(args: argparse.Namespace) -> None:
                     httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", timeout=60)
                 )
 
-            async def send(on: bool, query: str) -> None:
-                response = await timed_clients[on].post("/graphql", json={"query": query}, headers=headers)
+            counted: dict[bool, list[int]] = {True: [], False: []}
+            counting_clients = {}
+            for on, app in apps.items():
+                transport = httpx.ASGITransport(app=_counting(app, counted[on]))
+                counting_clients[on] = await stack.enter_async_context(
+                    httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", timeout=60)
+                )
+
+            async def send(on: bool, query: str, *, counting: bool = False) -> None:
+                client = (counting_clients if counting else timed_clients)[on]
+                response = await client.post("/graphql", json={"query": query}, headers=headers)
                 if response.status_code != 200 or "errors" in response.json():
                     raise RuntimeError(f"{response.status_code} {response.text[:300]}")
 
@@ -92,7 +132,8 @@ async def _bench(args: argparse.Namespace) -> None:
                 "blocks of requests between the two apps:\n"
                 "  server: timed around each app call; the median request and the mean of the fastest "
                 f"{100 - TRIM_PERCENT} % (the slowest were preempted or collected garbage, in either mode)\n"
-                "  all: client (httpx) and server, the median of the rounds"
+                "  all: client (httpx) and server, the median of the rounds\n"
+                "  Python opcodes: executed by the server per request (the median of 21), whatever the load"
             )
             for label, query, per_round, block in (
                 ("nested page of 50", NESTED, 40, 2),
@@ -128,6 +169,16 @@ async def _bench(args: argparse.Namespace) -> None:
                         f"  {label:<18} {what:<14} limits on {with_limits:7.4f} ms   off {without:7.4f} ms   "
                         f"overhead {added:+7.4f} ms ({100 * added / without:+5.1f} %)"
                     )
+                for _ in range(21):
+                    for on in (True, False):
+                        await send(on, query, counting=True)
+                opcodes = {on: statistics.median(counted[on]) for on in (True, False)}
+                added = opcodes[True] - opcodes[False]
+                share = 100 * added / opcodes[False]
+                print(
+                    f"  {label:<18} {'Python opcodes':<14} limits on {opcodes[True]:7.0f}      "
+                    f"off {opcodes[False]:7.0f}      overhead {added:+7.0f}    ({share:+5.1f} %)"
+                )
 
             spent: list[float] = []
             timed = httpx.ASGITransport(app=_timed(apps[True], spent))
