@@ -11,9 +11,10 @@ at a time, in rounds that alternate small blocks of requests between the two app
 and prints, with limits on and off and the difference: the server's CPU per request
 (time.process_time around the app call; the median request and the mean of the
 fastest 95 %), client and server CPU together (the median of the rounds), and the
-Python opcodes the server executes per request, a figure the machine's load does not
-change. Then it sends the 30-alias document of issue 14 as new texts and as a text
-seen before and prints the server's CPU per refusal, timed around the app alone.
+Python opcodes executed while the app serves one request, a figure the machine's load
+does not change (the process's own background tasks running meanwhile count too).
+Then it sends the 30-alias document of issue 14 as new texts and as a text seen
+before and prints the server's CPU per refusal, timed around the app alone.
 Sequential in-process timing is far steadier than throughput on a busy machine;
 `bench.read_bench --limits compare` measures the same over real sockets.
 """
@@ -133,7 +134,8 @@ async def _bench(args: argparse.Namespace) -> None:
                 "  server: timed around each app call; the median request and the mean of the fastest "
                 f"{100 - TRIM_PERCENT} % (the slowest were preempted or collected garbage, in either mode)\n"
                 "  all: client (httpx) and server, the median of the rounds\n"
-                "  Python opcodes: executed by the server per request (the median of 21), whatever the load"
+                "  Python opcodes: executed while the app serves one request (the median of 21): the "
+                "machine's load does not change it, the process's own background tasks may"
             )
             for label, query, per_round, block in (
                 ("nested page of 50", NESTED, 40, 2),
