@@ -28,8 +28,9 @@ median of `--runs` runs per variant.
 
 Limits (LIMITS.md: cost analysis, budgets) are on, with a budget no run exhausts.
 `--limits compare` starts a second server with them off (CASEGRAPH_LIMITS=false),
-alternates the runs between the two and prints the overhead: throughput lost and
-server CPU added per request. `--incident` sends the 30-alias document of issue 14
+alternates the runs between the two (each first in turn) and prints the overhead:
+throughput lost and server CPU added per request (of the medians, and the median
+ratio of the runs made side by side). `--incident` sends the 30-alias document of issue 14
 (refused as too complex), each time as a new text and then repeated, and prints the
 server CPU per refusal. `--planner both` starts servers with READ_PLANNER on and off and
 prints, per variant, the read planner's throughput factor and server CPU per request beside the
@@ -236,7 +237,7 @@ def _line(label: str, f: RunFigures) -> str:
     return (
         f"{label:<22} {f.rps:9.1f} req/s  p50 {f.p50_ms:8.2f} ms  p99 {f.p99_ms:8.2f} ms  "
         f"errors {int(f.errors):4d}  server {f.server_cores:4.2f} cores "
-        f"({f.server_ms_per_request:6.2f} ms CPU/req)  client {f.client_cores:4.2f} cores"
+        f"({f.server_ms_per_request:6.3f} ms CPU/req)  client {f.client_cores:4.2f} cores"
     )
 
 
@@ -307,6 +308,7 @@ async def _bench(args: argparse.Namespace) -> None:
             )
             context = multiprocessing.get_context("spawn")
             medians: dict[tuple[str, Mode], RunFigures] = {}
+            every_run: dict[tuple[str, Mode], list[RunFigures]] = {}
             with concurrent.futures.ProcessPoolExecutor(args.clients, mp_context=context) as pool:
                 list(pool.map(_started, range(args.clients)))
                 for variant in variants:
@@ -318,8 +320,10 @@ async def _bench(args: argparse.Namespace) -> None:
                             flush=True,
                         )
                     for i in range(args.runs):
-                        # Alternating, so that a machine getting busier weighs on both alike.
-                        for mode, server in servers.items():
+                        # Alternating, so that a machine getting busier weighs on both alike, and in
+                        # turn first (ABBA), so that neither always runs right after the other.
+                        order = list(servers.items())
+                        for mode, server in order if i % 2 == 0 else order[::-1]:
                             request = _request_bytes(int(server.base_url.rpartition(":")[2]), token, query)
                             runs[mode].append(await _run(pool, server, request, args))
                             print(
@@ -327,6 +331,7 @@ async def _bench(args: argparse.Namespace) -> None:
                                 flush=True,
                             )
                     for mode in modes:
+                        every_run[variant, mode] = runs[mode]
                         medians[variant, mode] = RunFigures(
                             *(
                                 statistics.median(getattr(r, f) for r in runs[mode])
@@ -345,9 +350,17 @@ async def _bench(args: argparse.Namespace) -> None:
                     )
                     added = with_limits.server_ms_per_request - without.server_ms_per_request
                     ratio = with_limits.server_ms_per_request / without.server_ms_per_request
+                    # The runs were made in pairs, side by side: the median of the pairs' ratios.
+                    pairs = zip(
+                        every_run[variant, (True, planner)], every_run[variant, (False, planner)], strict=True
+                    )
+                    paired = statistics.median(
+                        a.server_ms_per_request / b.server_ms_per_request - 1 for a, b in pairs
+                    )
                     print(
                         f"{variant:<22} throughput {100 * (with_limits.rps / without.rps - 1):+6.1f} %   "
-                        f"server CPU per request {added:+7.3f} ms ({100 * (ratio - 1):+6.1f} %)"
+                        f"server CPU per request {added * 1000:+6.1f} µs ({100 * (ratio - 1):+5.1f} %; "
+                        f"paired runs {100 * paired:+5.1f} %)"
                     )
             for limits in LIMIT_MODES[args.limits] if args.planner == "both" else ():
                 print(f"\nread planner on vs off (limits {'on' if limits else 'off'}):")

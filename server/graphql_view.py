@@ -185,7 +185,20 @@ class CasegraphGraphQL(GraphQL[Context, None]):
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         request_data: GraphQLRequestData = kwargs["request_data"]
         request: Request = kwargs["request"]
-        admission = await self._admit(request, request_data)
+        # Limits.admit, without a coroutine when nothing need be waited for.
+        state = request.scope["state"]
+        admission = self.limits.admit_now(
+            OperationRequest(
+                request_data.query,
+                request_data.variables,
+                request_data.operation_name,
+                request_data.extensions,
+            ),
+            state["principal"],
+            operation_types=_GET_TYPES if request.method == "GET" else _POST_TYPES,
+        )
+        if not isinstance(admission, Admission):
+            admission = await admission
         if admission.query != request_data.query:
             kwargs["request_data"] = GraphQLRequestData(
                 admission.query,
@@ -199,37 +212,27 @@ class CasegraphGraphQL(GraphQL[Context, None]):
                 text=admission.query,
                 operation_name=request_data.operation_name,
                 variables=request_data.variables,
-                principal=request.scope["state"]["principal"],
+                principal=state["principal"],
                 parsed=admission.document,
             )
             if data is not None:
                 # PostgreSQL wrote the `data` JSON: it goes into the response as it is.
-                return ExecutionResult(data=orjson.Fragment(data), errors=None)  # type: ignore[arg-type]
+                return ExecutionResult(
+                    data=orjson.Fragment(data),  # type: ignore[arg-type]
+                    errors=None,
+                    extensions=admission.extensions(),
+                )
         try:
-            return await super().execute_single(*args, **kwargs)
+            result = await super().execute_single(*args, **kwargs)
         except HTTPException as exc:
             if exc.status_code == 400 and "GET" in exc.reason and "mutation" in exc.reason.lower():
                 raise HTTPException(405, exc.reason) from exc
             raise
-
-    async def _admit(self, request: Request, data: GraphQLRequestData) -> Admission:
-        """Limits.admit for this request; the admission is kept for the response's extensions."""
-        principal: Principal = request.scope["state"]["principal"]
-        admission = await self.limits.admit(
-            OperationRequest(data.query, data.variables, data.operation_name, data.extensions),
-            principal,
-            operation_types=("query",) if request.method == "GET" else ("query", "mutation"),
-        )
-        request.scope["state"]["admission"] = admission
-        return admission
-
-    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
-        response = await super().process_result(request, result)
-        admission: Admission | None = request.scope.get("state", {}).get("admission")
-        extensions = admission.extensions() if admission is not None else None
-        if extensions:
-            response["extensions"] = {**(response.get("extensions") or {}), **extensions}
-        return response
+        # The response's top-level extensions.cost, beside what the schema's extensions report.
+        if admission.cost is not None:
+            cost = admission.cost.as_dict()
+            result.extensions = {**result.extensions, "cost": cost} if result.extensions else {"cost": cost}
+        return result
 
     def encode_json(self, data: object) -> str:
         # A str, not bytes: WebSocket frames must be text for graphql-transport-ws clients.
@@ -310,6 +313,10 @@ class CasegraphGraphQL(GraphQL[Context, None]):
         # expiry. It dies with the socket: cancelled when the connection ends.
         websocket.scope.setdefault("state", {})["expiry_task"] = self.expiries.add(delay, websocket)
 
+
+# The operations each method may run (a mutation over GET: 405).
+_GET_TYPES = ("query",)
+_POST_TYPES = ("query", "mutation")
 
 _HTTP_CODES = {400: "BAD_REQUEST", 405: "METHOD_NOT_ALLOWED", 415: "UNSUPPORTED_MEDIA_TYPE"}
 

@@ -91,13 +91,15 @@ async def open_limits(
         storage = PostgresStorage(pool)
         leases = PostgresLeases(pool)
     slots = SubscriptionSlots(leases, per_principal=SUBSCRIPTIONS_PER_PRINCIPAL)
+    role_budgets = RoleBudgets(services.engine, default=settings.rate_limit_points)
     limits = Limits(
         schema=schema._schema,
         analyser=DocumentAnalyser(schema._schema, rules=validation_rules(), max_tokens=MAX_TOKENS),
         documents=PersistedDocuments(services.engine, mode=settings.trusted_documents),
         budgets=Budgets(
             storage,
-            points_for=RoleBudgets(services.engine, default=settings.rate_limit_points).points_for,
+            points_for=role_budgets.points_for,
+            points_now=role_budgets.points_now,
             clock=services.clock,
         ),
         slots=slots,

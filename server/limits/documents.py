@@ -36,7 +36,14 @@ from db.repositories import limits as limits_repo
 from server.limits.cost import CostPlan, plan_cost
 from server.limits.errors import PERSISTED_QUERY_NOT_FOUND, Refusal
 
-__all__ = ["AnalysedDocument", "DocumentAnalyser", "PersistedDocuments", "sha256_hex"]
+__all__ = [
+    "AnalysedDocument",
+    "DocumentAnalyser",
+    "PersistedDocuments",
+    "PreparedOperation",
+    "Unknown",
+    "sha256_hex",
+]
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -58,6 +65,8 @@ class AnalysedDocument:
     operations: Mapping[str | None, OperationDefinitionNode] = field(default_factory=dict)
     plans: Mapping[str | None, CostPlan] = field(default_factory=dict)
     valid: bool | None = None
+    # What admission needs per operation name requested (`prepare`).
+    prepared: dict[str | None, PreparedOperation] = field(default_factory=dict)
 
     def operation_named(self, name: str | None) -> tuple[OperationDefinitionNode, CostPlan] | None:
         """The operation a request selects (its name; the only one when unnamed), with its plan."""
@@ -69,6 +78,30 @@ class AnalysedDocument:
             return None
         operation = self.operations.get(key)
         return None if operation is None else (operation, self.plans[key])
+
+    def prepare(self, name: str | None) -> PreparedOperation:
+        """The operation a request naming `name` selects, as admission needs it (kept in `prepared`)."""
+        prepared = self.prepared.get(name)
+        if prepared is None:
+            selected = self.operation_named(name)
+            if selected is None:
+                prepared = PreparedOperation(None, CostPlan(0), 0, "")
+            else:
+                operation, plan = selected
+                cost = None if plan.terms else plan.constant
+                prepared = PreparedOperation(operation, plan, cost, operation.operation.value)
+            self.prepared[name] = prepared
+        return prepared
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedOperation:
+    """What admission needs of one operation of a document, found once per text and name."""
+
+    operation: OperationDefinitionNode | None  # None: the request selects no operation
+    plan: CostPlan
+    cost: int | None  # the plan's cost when no variable changes it
+    kind: str  # query, mutation or subscription
 
 
 class DocumentAnalyser:
@@ -122,6 +155,13 @@ class DocumentAnalyser:
         return AnalysedDocument(text, document, operations, plans)
 
 
+@dataclass(frozen=True, slots=True)
+class Unknown:
+    """A hash the trusted-documents registry must be asked about (`PersistedDocuments.resolve_now`)."""
+
+    sha: str
+
+
 def _not_found() -> Refusal:
     # Apollo clients look for this message (and code) to retry with the full text.
     return Refusal(PERSISTED_QUERY_NOT_FOUND, "PersistedQueryNotFound", status=400)
@@ -166,18 +206,24 @@ class PersistedDocuments:
         """May this caller run only registered documents?"""
         return self.mode == "public" and not principal.is_staff
 
-    async def resolve(
+    def resolve_now(
         self, query: str | None, extensions: Mapping[str, Any] | None, principal: Principal
-    ) -> str | None:
-        """The text to run (None: the request has none); Refusal for an unknown or untrusted document."""
+    ) -> str | Unknown | None:
+        """`resolve` from what this process holds: the text to run (None: the request has none),
+        Refusal, or `Unknown(sha)` when the registry must be asked about that hash first."""
+        if not extensions and (self.mode == "off" or principal.is_staff):
+            return query or None  # no hash, nothing to check: most requests
         sha = persisted_hash(extensions)
         restricted = self.restricted(principal)
         if query:
             if sha is not None and self._hash(query) != sha:
                 raise Refusal("BAD_REQUEST", "provided sha256Hash does not match the query", status=400)
             if restricted:
-                if await self.registered(sha or self._hash(query)) is None:
+                registered = self.registered_now(sha or self._hash(query))
+                if registered is None:
                     raise _not_found()
+                if isinstance(registered, Unknown):
+                    return registered
             elif sha is not None:
                 self._automatic[sha] = query
             return query
@@ -185,15 +231,35 @@ class PersistedDocuments:
             return None
         text = None if restricted else self._automatic.get(sha)
         if text is None:
-            text = await self.registered(sha)
+            registered = self.registered_now(sha)
+            if isinstance(registered, Unknown):
+                return registered
+            text = registered
         if text is None:
             raise _not_found()
         return text
 
-    async def registered(self, sha: str) -> str | None:
-        """The registered document with this hash, if any."""
+    async def resolve(
+        self, query: str | None, extensions: Mapping[str, Any] | None, principal: Principal
+    ) -> str | None:
+        """The text to run (None: the request has none); Refusal for an unknown or untrusted document."""
+        resolved = self.resolve_now(query, extensions, principal)
+        while isinstance(resolved, Unknown):
+            await self.registered(resolved.sha)  # now known (registered or not) for a while
+            resolved = self.resolve_now(query, extensions, principal)
+        return resolved
+
+    def registered_now(self, sha: str) -> str | Unknown | None:
+        """The registered document with this hash as far as this process knows (Unknown: ask)."""
         text = self._registered.get(sha)
         if text is not None or sha in self._unregistered:
+            return text
+        return Unknown(sha)
+
+    async def registered(self, sha: str) -> str | None:
+        """The registered document with this hash, if any."""
+        text = self.registered_now(sha)
+        if not isinstance(text, Unknown):
             return text
         async with self.engine.connect() as conn:
             text = await limits_repo.trusted_document(conn, sha256=sha)

@@ -113,14 +113,36 @@ class Budgets:
         *,
         points_for: Callable[[Principal], Awaitable[int]],
         clock: Callable[[], datetime],
+        points_now: Callable[[Principal], int | None] | None = None,
     ) -> None:
         if not isinstance(storage, SlidingWindowCounterSupport):
             raise TypeError(f"{type(storage).__name__} has no sliding-window counter")
         self.storage = storage
         self.limiter = SlidingWindowCounterRateLimiter(storage)
         self.points_for = points_for
+        # `points_for` when it need not wait (None: it must), for `spend_now`.
+        self.points_now = points_now
         self.clock = clock
         self._accounts: dict[str, _Account] = {}
+        # The account of each principal object `spend` has seen (authentication hands out one
+        # object per token for a while), by id: `spend_now` neither builds nor hashes its key.
+        self._known: dict[int, tuple[Principal, _Account]] = {}
+
+    def spend_now(self, principal: Principal, cost: int) -> BudgetState | None:
+        """Charge `cost` from the points this process holds for the principal, without waiting.
+
+        None, and nothing taken, when they do not cover it (or the budget itself must be looked
+        up): `spend` then asks the shared store.
+        """
+        known = self._known.get(id(principal))
+        if known is None or known[0] is not principal or self.points_now is None:
+            return None
+        account = known[1]
+        if account.balance < cost or account.points != self.points_now(principal):
+            return None
+        if account.expires <= time.monotonic():
+            return None
+        return self._pay(account, cost)
 
     async def spend(self, principal: Principal, cost: int) -> BudgetState | None:
         """Charge `cost` points; RateLimited when they do not fit (None: the store is unreachable)."""
@@ -131,6 +153,11 @@ class Budgets:
             if len(self._accounts) >= MAX_ACCOUNTS:
                 self._forget_idle()
             account = self._accounts[key] = _Account(asyncio.Lock())
+        known = self._known.get(id(principal))
+        if known is None or known[1] is not account:
+            if len(self._known) >= MAX_ACCOUNTS:
+                self._known.clear()
+            self._known[id(principal)] = (principal, account)
         if account.covers(points, cost, time.monotonic()):
             return self._pay(account, cost)
         async with account.lock:
@@ -150,12 +177,14 @@ class Budgets:
             if account.expires <= now and not account.lock.locked():
                 del self._accounts[key]
 
-    def _pay(self, account: _Account, cost: int) -> BudgetState:
+    @staticmethod
+    def _pay(account: _Account, cost: int) -> BudgetState:
         account.balance -= cost
         account.spent += cost
-        account.remaining = max(account.remaining - cost, 0)
+        remaining = account.remaining - cost
+        account.remaining = remaining = remaining if remaining > 0 else 0
         assert account.reset_at is not None
-        return BudgetState(account.remaining, account.reset_at)
+        return BudgetState(remaining, account.reset_at)
 
     @staticmethod
     def _lease(account: _Account, points: int, now: float) -> int:

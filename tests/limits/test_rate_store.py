@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import socket
 import uuid
 from collections.abc import AsyncIterator
@@ -16,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from auth.principal import Principal
 from domain.enums import Role
+from server.limits import admission
+from server.limits.admission import RoleBudgets
 from server.limits.pg_storage import PostgresStorage
 from server.limits.rate import Budgets, principal_key, seconds_until_available
 from server.limits.subscriptions import PostgresLeases, RedisLeases, SubscriptionLeases
@@ -171,3 +175,65 @@ async def test_a_small_budget_is_never_held_ahead_beyond_one_percent(pool: async
         RateLimitItemPerMinute(100_000).key_for(principal_key(principal)), 60
     )
     assert previous + current == 20 * 1_401 + 1_000
+
+
+async def test_held_points_are_spent_without_waiting_from_the_budget_in_force(pool: asyncpg.Pool) -> None:
+    storage = _CountingStorage(pool)
+    budget = 100_000
+
+    async def points_for(_: Principal) -> int:
+        return budget
+
+    def points_now(_: Principal) -> int:
+        return budget
+
+    budgets = Budgets(storage, points_for=points_for, points_now=points_now, clock=lambda: datetime.now(UTC))
+    principal = staff_principal(3, "quick@example.com", Role.AGENT)
+    assert budgets.spend_now(principal, 1) is None  # nothing held yet
+    first = await budgets.spend(principal, 1)  # 1 point and 1,000 ahead
+    assert first is not None and first.remaining == budget - 1
+    paid = budgets.spend_now(principal, 10)
+    assert paid is not None and paid.remaining == budget - 11
+    assert budgets.spend_now(principal, 991) is None  # 990 held: not enough, nothing taken
+    last = budgets.spend_now(principal, 990)
+    assert last is not None and last.remaining == budget - 1_001
+    assert storage.acquisitions == 1
+    key = RateLimitItemPerMinute(budget).key_for(principal_key(principal))
+    previous, _, current, _ = await storage.get_sliding_window(key, 60)
+    assert previous + current == 1_001  # what was paid locally had been taken from the window
+
+    # The same caller as another object (a new token) pays from the same held points once seen.
+    await budgets.spend(principal, 1)  # a new lease
+    twin = dataclasses.replace(principal)
+    assert budgets.spend_now(twin, 1) is None
+    assert await budgets.spend(twin, 1) is not None
+    assert storage.acquisitions == 2
+    assert budgets.spend_now(twin, 1) is not None
+
+    budget = 50_000  # its budget changed (the business rules): held points were taken from another
+    assert budgets.spend_now(principal, 1) is None
+
+
+async def test_role_budgets_answer_without_waiting_until_the_rules_are_due(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    roles = RoleBudgets(engine, default=1_000)
+    now = datetime.now(UTC)
+    customer = Principal(
+        subject="portal@c-1", roles=frozenset({Role.CUSTOMER}), scopes=frozenset(), expires_at=now
+    )
+    assert roles.points_now(customer) is None  # never read
+    assert await roles.points_for(customer) == 1_000
+    assert roles.points_now(customer) == 1_000
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE business_rules SET rules = CAST(:r AS jsonb) WHERE name = 'rate_limits'"),
+            {"r": json.dumps({"points_per_minute_by_role": {"CUSTOMER": 40}})},
+        )
+    assert roles.points_now(customer) == 1_000  # read every 30 s
+    monkeypatch.setattr(admission, "RULES_TTL_SECONDS", -1.0)  # due now
+    assert roles.points_now(customer) is None
+    another = dataclasses.replace(customer, subject="portal@c-2")
+    assert await roles.points_for(another) == 40  # the rules are read again, for another caller
+    monkeypatch.setattr(admission, "RULES_TTL_SECONDS", 30.0)
+    assert roles.points_now(customer) == 40
