@@ -50,6 +50,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import orjson
 
 from auth.keys import ensure_signing_key, load_keys
 from auth.permissions import allowed_scopes
@@ -149,7 +150,7 @@ async def _client(
             complete[pk].set()
 
     def on_text(raw: bytes, at: float) -> None:
-        message = json.loads(raw)
+        message = orjson.loads(raw)
         if message.get("type") == "next":
             event = message["payload"]["data"]["requestEvents"]
             on_event(ids.decode(event["id"])[1], at)
