@@ -6,7 +6,7 @@
 baseline measured in the same run. Also printed: the servers' CPU time per
 GraphQL transition (steadier than rates on a shared machine), and with
 `--count-sql` the SQL statements of one transition each way, counted on the
-engine of an in-process app.
+engine of an in-process app (those run for the HTTP request only).
 
 Creates a private PostgreSQL in a temporary directory (or a database of its
 own on DATABASE_URL, dropped afterwards), migrates it, imports a small
@@ -38,6 +38,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -334,15 +335,25 @@ async def _count_sql(url: str, token: str) -> None:
     from sqlalchemy import event
 
     from server.app import create_app
+    from telemetry.request_record import current_request
 
     app = create_app(Settings(DATABASE_URL=url, CASEGRAPH_ENV="test", CASEGRAPH_WORKERS=False))
     async with app.router.lifespan_context(app):
         counts: Counter[str] = Counter()
         sync_engine = app.state.services.engine.sync_engine
-        event.listen(sync_engine, "before_cursor_execute", lambda *_: counts.update(["statements"]))
-        event.listen(sync_engine, "begin", lambda *_: counts.update(["begin"]))
-        event.listen(sync_engine, "commit", lambda *_: counts.update(["commit"]))
-        event.listen(sync_engine, "rollback", lambda *_: counts.update(["rollback"]))
+
+        def counter(name: str) -> Callable[..., None]:
+            # Only what runs for the HTTP request (its request record is current): the event hub's
+            # reads after the commit's NOTIFY run in the hub's own task and are not the transition's.
+            def count(*_: Any) -> None:
+                if current_request() is not None:
+                    counts.update([name])
+
+            return count
+
+        event.listen(sync_engine, "before_cursor_execute", counter("statements"))
+        for name in ("begin", "commit", "rollback"):
+            event.listen(sync_engine, name, counter(name))
         transport = httpx.ASGITransport(app=app)
         headers = {"Authorization": f"Bearer {token}"}
         async with httpx.AsyncClient(transport=transport, base_url="http://bench", headers=headers) as client:
@@ -358,8 +369,8 @@ async def _count_sql(url: str, token: str) -> None:
                 request.version += 1
                 print(
                     f"{name}: {counts['statements']} SQL statements + BEGIN/COMMIT "
-                    f"({counts['begin']} transaction(s)) through the app's engine "
-                    f"(pool pre-ping and the limits' own pool not counted)"
+                    f"({counts['begin']} transaction(s)) through the app's engine for the request "
+                    f"(the event hub's reads, the pool's pre-ping and the limits' own pool not counted)"
                 )
 
 
