@@ -6,7 +6,9 @@ server's CPU. httpx cost about 2 ms of CPU per lifecycle transition here (as muc
 the server): its pool, h11's parser, a Request and a Response object per call. This
 one writes the request bytes itself and parses the one response it waits for in
 `data_received` (status line, `Content-Length` body; chunked bodies are decoded too),
-one request at a time per connection, as a client without pipelining does.
+one request at a time per connection, as a client without pipelining does. A
+connection the server closed while idle (uvicorn's keep-alive timeout, 5 s) is opened
+again before the next request.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["HttpConnection", "open_connection"]
+__all__ = ["HttpConnection", "LeanClient", "open_connection"]
 
 
 class HttpConnection(asyncio.Protocol):
@@ -46,6 +48,10 @@ class HttpConnection(asyncio.Protocol):
         del self._buffer[:used]
         if self._response is not None and not self._response.done():
             self._response.set_result((status, body))
+
+    @property
+    def closed(self) -> bool:
+        return self._transport is None or self._transport.is_closing()
 
     async def post_json(self, path: str, payload: Any) -> tuple[int, Any]:
         if self._transport is None or self._transport.is_closing():
@@ -96,6 +102,24 @@ def _parse(buffer: bytearray) -> tuple[int, bytes, int] | None:
             return None if trailer_end < 0 else (status, bytes(body), trailer_end + 4)
         body += buffer[chunk_start : chunk_start + size]
         at = chunk_start + size + 2
+
+
+class LeanClient:
+    """One client: its keep-alive connection to `base_url`, opened again when the server closed it."""
+
+    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
+        self._base_url = base_url
+        self._headers = headers
+        self._connection: HttpConnection | None = None
+
+    async def post_json(self, path: str, payload: Any) -> tuple[int, Any]:
+        if self._connection is None or self._connection.closed:
+            self._connection = await open_connection(self._base_url, self._headers)
+        return await self._connection.post_json(path, payload)
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
 
 
 async def open_connection(base_url: str, headers: dict[str, str]) -> HttpConnection:

@@ -54,7 +54,7 @@ from auth.keys import ensure_signing_key, load_keys
 from auth.permissions import allowed_scopes
 from auth.tokens import mint_token
 from bench.common import profiled, running_server
-from bench.http_client import HttpConnection, open_connection
+from bench.http_client import LeanClient
 from db.engine import make_engine, make_sessionmaker
 from db.events import notify_events
 from db.migrate import upgrade
@@ -186,7 +186,7 @@ async def _open_request(client: httpx.AsyncClient, customer_gid: str, n: int) ->
 
 
 async def _http_client_loop(
-    connection: HttpConnection, request: Tracked, deadline: float, latencies: list[float]
+    connection: LeanClient, request: Tracked, deadline: float, latencies: list[float]
 ) -> int:
     done = 0
     while time.perf_counter() < deadline:
@@ -210,7 +210,7 @@ async def _http_client_loop(
 
 
 async def _http_run(
-    connections: list[HttpConnection], requests: list[Tracked], seconds: float
+    connections: list[LeanClient], requests: list[Tracked], seconds: float
 ) -> tuple[float, list[float]]:
     latencies: list[float] = []
     began = time.perf_counter()
@@ -413,7 +413,7 @@ async def _measure(
             raw_requests = [await _open_request(client, customer_gid, clients + n) for n in range(clients)]
             # The measured requests go through the lean client (bench.http_client), one keep-alive
             # connection per client: httpx cost the bench as much CPU per transition as the server.
-            connections = [await open_connection(base_url, headers) for _ in range(clients)]
+            connections = [LeanClient(base_url, headers) for _ in range(clients)]
             print(f"{clients} clients, {seconds:g} s per run, {runs} runs (plus a 2 s warm-up each)")
             http_rates, raw_rates, latencies = [], [], []
             cpu, client_cpu, transitions = 0.0, 0.0, 0
