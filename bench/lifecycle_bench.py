@@ -6,7 +6,7 @@
 baseline measured in the same run. Also printed: the servers' CPU time per
 GraphQL transition (steadier than rates on a shared machine), and with
 `--count-sql` the SQL statements of one transition each way, counted on the
-engine of an in-process app.
+engine of an in-process app (those run for the HTTP request only).
 
 Creates a private PostgreSQL in a temporary directory (or a database of its
 own on DATABASE_URL, dropped afterwards), migrates it, imports a small
@@ -25,8 +25,11 @@ Raw: N asyncpg connections do the same writes on requests of their own, one
 transaction per transition, with no GraphQL, HTTP, auth or ORM in between.
 
 Prints transitions per second of both as the median over `--runs` runs, and
-their ratio. The HTTP clients (httpx) and the raw connections run in this
-process, beside the server's processes on the same machine.
+their ratio, and the latency of the GraphQL transitions as the clients see it. The
+HTTP clients (one keep-alive connection each through bench.http_client, lean
+enough not to take the server's CPU; httpx only sets the requests up) and the
+raw connections run in this process, beside the server's processes on the same
+machine.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +54,7 @@ from auth.keys import ensure_signing_key, load_keys
 from auth.permissions import allowed_scopes
 from auth.tokens import mint_token
 from bench.common import profiled, running_server
+from bench.http_client import LeanClient
 from db.engine import make_engine, make_sessionmaker
 from db.events import notify_events
 from db.migrate import upgrade
@@ -181,19 +186,21 @@ async def _open_request(client: httpx.AsyncClient, customer_gid: str, n: int) ->
 
 
 async def _http_client_loop(
-    client: httpx.AsyncClient, request: Tracked, deadline: float, latencies: list[float]
+    connection: LeanClient, request: Tracked, deadline: float, latencies: list[float]
 ) -> int:
     done = 0
     while time.perf_counter() < deadline:
         name = "requestCustomerInfo" if request.status == "IN_PROGRESS" else "provideCustomerInfo"
+        transition = {"id": request.gid, "expectedVersion": request.version, "message": f"bench {done}"}
+        variables = {"input": transition}
         began = time.perf_counter()
-        data = await _gql(
-            client,
-            MUTATION.format(name=name),
-            {"input": {"id": request.gid, "expectedVersion": request.version, "message": f"bench {done}"}},
+        status, body = await connection.post_json(
+            "/graphql", {"query": MUTATION.format(name=name), "variables": variables}
         )
         latencies.append(time.perf_counter() - began)
-        payload = data[name]
+        if status != 200 or body.get("errors"):
+            raise RuntimeError(f"{name}: HTTP {status}: {body}")
+        payload = body["data"][name]
         if payload["userErrors"]:
             raise RuntimeError(f"{name}: {payload['userErrors']}")
         request.version = payload["serviceRequest"]["version"]
@@ -203,12 +210,15 @@ async def _http_client_loop(
 
 
 async def _http_run(
-    client: httpx.AsyncClient, requests: list[Tracked], seconds: float
+    connections: list[LeanClient], requests: list[Tracked], seconds: float
 ) -> tuple[float, list[float]]:
     latencies: list[float] = []
     began = time.perf_counter()
     counts = await asyncio.gather(
-        *(_http_client_loop(client, r, began + seconds, latencies) for r in requests)
+        *(
+            _http_client_loop(connection, r, began + seconds, latencies)
+            for connection, r in zip(connections, requests, strict=True)
+        )
     )
     return sum(counts) / (time.perf_counter() - began), latencies
 
@@ -334,15 +344,25 @@ async def _count_sql(url: str, token: str) -> None:
     from sqlalchemy import event
 
     from server.app import create_app
+    from telemetry.request_record import current_request
 
     app = create_app(Settings(DATABASE_URL=url, CASEGRAPH_ENV="test", CASEGRAPH_WORKERS=False))
     async with app.router.lifespan_context(app):
         counts: Counter[str] = Counter()
         sync_engine = app.state.services.engine.sync_engine
-        event.listen(sync_engine, "before_cursor_execute", lambda *_: counts.update(["statements"]))
-        event.listen(sync_engine, "begin", lambda *_: counts.update(["begin"]))
-        event.listen(sync_engine, "commit", lambda *_: counts.update(["commit"]))
-        event.listen(sync_engine, "rollback", lambda *_: counts.update(["rollback"]))
+
+        def counter(name: str) -> Callable[..., None]:
+            # Only what runs for the HTTP request (its request record is current): the event hub's
+            # reads after the commit's NOTIFY run in the hub's own task and are not the transition's.
+            def count(*_: Any) -> None:
+                if current_request() is not None:
+                    counts.update([name])
+
+            return count
+
+        event.listen(sync_engine, "before_cursor_execute", counter("statements"))
+        for name in ("begin", "commit", "rollback"):
+            event.listen(sync_engine, name, counter(name))
         transport = httpx.ASGITransport(app=app)
         headers = {"Authorization": f"Bearer {token}"}
         async with httpx.AsyncClient(transport=transport, base_url="http://bench", headers=headers) as client:
@@ -358,8 +378,8 @@ async def _count_sql(url: str, token: str) -> None:
                 request.version += 1
                 print(
                     f"{name}: {counts['statements']} SQL statements + BEGIN/COMMIT "
-                    f"({counts['begin']} transaction(s)) through the app's engine "
-                    f"(pool pre-ping and the limits' own pool not counted)"
+                    f"({counts['begin']} transaction(s)) through the app's engine for the request "
+                    f"(the event hub's reads, the pool's pre-ping and the limits' own pool not counted)"
                 )
 
 
@@ -391,17 +411,21 @@ async def _measure(
             customer_gid = ids.encode("Customer", customer)
             http_requests = [await _open_request(client, customer_gid, n) for n in range(clients)]
             raw_requests = [await _open_request(client, customer_gid, clients + n) for n in range(clients)]
+            # The measured requests go through the lean client (bench.http_client), one keep-alive
+            # connection per client: httpx cost the bench as much CPU per transition as the server.
+            connections = [LeanClient(base_url, headers) for _ in range(clients)]
             print(f"{clients} clients, {seconds:g} s per run, {runs} runs (plus a 2 s warm-up each)")
             http_rates, raw_rates, latencies = [], [], []
-            cpu, transitions = 0.0, 0
+            cpu, client_cpu, transitions = 0.0, 0.0, 0
             for run in range(1, runs + 1):
-                await _http_run(client, http_requests, 2)
+                await _http_run(connections, http_requests, 2)
                 if run == 1 and profile is not None:  # an extra run, sampled: not counted
                     async with profiled(pids, profile):
-                        await _http_run(client, http_requests, seconds)
-                cpu_before = _cpu_seconds(pids)
-                rate, samples = await _http_run(client, http_requests, seconds)
+                        await _http_run(connections, http_requests, seconds)
+                cpu_before, client_before = _cpu_seconds(pids), time.process_time()
+                rate, samples = await _http_run(connections, http_requests, seconds)
                 cpu += _cpu_seconds(pids) - cpu_before
+                client_cpu += time.process_time() - client_before
                 transitions += len(samples)
                 http_rates.append(rate)
                 latencies.extend(samples)
@@ -410,6 +434,8 @@ async def _measure(
                 print(
                     f"run {run}: GraphQL/HTTP {rate:8.1f} transitions/s   raw asyncpg {raw_rates[-1]:8.1f} /s"
                 )
+            for connection in connections:
+                connection.close()
         cuts = statistics.quantiles(latencies, n=100, method="inclusive")
         http, raw = statistics.median(http_rates), statistics.median(raw_rates)
         print(
@@ -418,6 +444,7 @@ async def _measure(
         )
         print(f"raw asyncpg       : {raw:8.1f} transitions/s (median)")
         print(f"server CPU        : {cpu / max(transitions, 1) * 1000:.2f} ms per GraphQL transition")
+        print(f"client CPU        : {client_cpu / max(transitions, 1) * 1000:.2f} ms per GraphQL transition")
         print(f"ratio             : GraphQL reaches {http / raw:.1%} of raw ({raw / http:.2f}x slower)")
     finally:
         await pool.close()

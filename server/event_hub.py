@@ -26,6 +26,16 @@ seconds by itself (a bounded poll), logs it once, and goes back to push
 when a message arrives again (reading the table at once, as after a gap).
 `publish` (after a local commit) wakes the local pump first, so subscribers
 on the writing process never wait for the broadcaster.
+
+Idle hub: while nothing in the process listens (no subscriber, no `on_events`
+callback) the pump reads no rows. A wake-up then only moves the position to
+the stream's head (`db.events.current_head`, one small read), at most once per
+`idle_refresh_interval` however many commits are announced, and held-back
+events are not waited for (nobody here needs them). The position stays a lower
+bound of everything committed later, so a subscriber registering afterwards
+misses nothing; like any live subscriber it may also see events committed up
+to that interval before its call. The first registration ends the idle wait
+at once, and the next read fetches rows again from the position.
 """
 
 from __future__ import annotations
@@ -79,6 +89,7 @@ class HubStats:
     heartbeats: int = 0
     degradations: int = 0
     polls: int = 0
+    head_reads: int = 0  # position moves of an idle hub (no rows read)
 
 
 class _Subscriber:
@@ -179,6 +190,7 @@ class EventHub:
         silence_after: float | None = None,
         fallback_poll_interval: float = 1.0,
         publish_timeout: float = 2.0,
+        idle_refresh_interval: float = 0.1,
     ) -> None:
         self._db = db
         self._broadcast = broadcast
@@ -197,6 +209,9 @@ class EventHub:
         self._silence_after = silence_after or (3 * heartbeat_interval if heartbeat_interval else None)
         self._fallback_poll = fallback_poll_interval
         self._publish_timeout = publish_timeout
+        self._idle_refresh_interval = idle_refresh_interval
+        self._idle_refreshed_at: float | None = None
+        self._registered = asyncio.Event()  # set by every registration: ends an idle wait
         self._heartbeat_message = f'{HEARTBEAT_PREFIX}"{uuid.uuid4().hex}"}}'
         self._last_heard = 0.0
         self._degraded: str | None = None  # why, while the broadcaster is degraded
@@ -301,6 +316,7 @@ class EventHub:
         (hand work to your own task, e.g. set an asyncio.Event).
         """
         self._callbacks.append(callback)
+        self._registered.set()
         return lambda: self._callbacks.remove(callback) if callback in self._callbacks else None
 
     def subscribe(
@@ -326,6 +342,7 @@ class EventHub:
         # Registered before any read: from here on the pump buffers what it reads for it.
         sub.last = self._position if after is None else after
         self._subscribers.add(sub)
+        self._registered.set()
         return Subscription(self, sub, self._deliver(sub, accept, replay=after is not None))
 
     def _unregister(self, sub: _Subscriber) -> None:
@@ -444,8 +461,14 @@ class EventHub:
                 failing = held_back = True
             attempt = attempt + 1 if held_back else 0
 
+    @property
+    def _idle(self) -> bool:
+        return not self._subscribers and not self._callbacks
+
     async def _drain(self) -> bool:
         """Read and fan out everything deliverable; True if later events are held back."""
+        if self._idle and await self._skip_to_head():
+            return False
         async with self._reader() as conn:
             while True:
                 batch = await fetch_filtered(
@@ -459,6 +482,31 @@ class EventHub:
                     self._dispatch(batch)
                 if len(batch) < self._page_size:
                     return batch.held_back
+
+    async def _skip_to_head(self) -> bool:
+        """While idle: move the position to the head, reading no rows (coalescing wake-ups to one
+        read per `idle_refresh_interval`). False when a registration came first: read rows then."""
+        loop = asyncio.get_running_loop()
+        self._registered.clear()
+        if self._idle_refreshed_at is not None:
+            wait = self._idle_refreshed_at + self._idle_refresh_interval - loop.time()
+            if wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._registered.wait(), wait)
+        if not self._idle:
+            return False
+        async with self._reader() as conn:
+            head = await current_head(conn)
+        self.stats.head_reads += 1
+        self._idle_refreshed_at = loop.time()
+        if not self._idle:
+            # Registered during the read: its position is the old one, and so must the pump's be
+            # (events committed between that registration and the head would be skipped).
+            return False
+        if head > self._position:
+            # No await since the check: a subscriber registering later starts from here.
+            self._position = head
+        return True
 
     @traced("event_hub.fan_out")
     def _dispatch(self, batch: Sequence[EventRow]) -> None:

@@ -11,6 +11,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
 
 from server.settings import Settings
 from server.tracing import TracingConfigError, tracer_provider_from_env
@@ -49,19 +50,22 @@ def exporter() -> InMemorySpanExporter:
 
 
 @pytest.fixture
-async def traced_client(
-    settings: Settings, exporter: InMemorySpanExporter
-) -> AsyncIterator[httpx.AsyncClient]:
+async def traced_app(settings: Settings, exporter: InMemorySpanExporter) -> AsyncIterator[Starlette]:
     from server.app import create_app
 
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     app = create_app(settings, tracer_provider=provider)
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
-            yield client
+        yield app
     assert not spans.enabled()  # off again once the app stopped
+
+
+@pytest.fixture
+async def traced_client(traced_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=traced_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        yield client
 
 
 def _named(finished: tuple[ReadableSpan, ...], name: str) -> list[ReadableSpan]:
@@ -69,8 +73,14 @@ def _named(finished: tuple[ReadableSpan, ...], name: str) -> list[ReadableSpan]:
 
 
 async def test_a_mutation_is_one_trace_down_to_sql(
-    traced_client: httpx.AsyncClient, exporter: InMemorySpanExporter, engine: AsyncEngine, tokens: Tokens
+    traced_app: Starlette,
+    traced_client: httpx.AsyncClient,
+    exporter: InMemorySpanExporter,
+    engine: AsyncEngine,
+    tokens: Tokens,
 ) -> None:
+    # Something in the process listens to the event stream (a hub nobody listens to reads no rows).
+    traced_app.state.services.event_hub.on_events(lambda rows: None)
     b = Builder(engine)
     await b.staff(email="ana@example.com", role="ADMIN")
     request = await b.request(customer=await b.customer())

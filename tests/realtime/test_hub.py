@@ -84,6 +84,39 @@ async def test_live_subscription_without_cursor_gets_what_is_committed_after_the
     assert hub.subscriber_count == 0
 
 
+async def test_an_idle_hub_reads_no_rows_and_a_later_subscriber_misses_nothing(
+    engine: AsyncEngine, broadcast: Broadcast, pg: asyncpg.Connection, parent: Parent
+) -> None:
+    async with EventHub(engine, broadcast, idle_refresh_interval=30) as hub:
+        await eventually(lambda: hub.stats.head_reads == 1)  # the read at start: the position is the head
+        start = hub.position
+        old = [await write_event(pg, parent) for _ in range(10)]
+        await eventually(lambda: hub.stats.wakeups >= 10)
+        await asyncio.sleep(0.1)
+        # Nobody listens: ten announcements, no rows read, one head read per interval.
+        assert (hub.stats.reads, hub.stats.head_reads, hub.position) == (0, 1, start)
+
+        sub = Collector(hub.subscribe())  # ends the idle wait: rows are read again
+        new = [await write_event(pg, parent) for _ in range(5)]
+        received = await sub.wait_for(new)
+        await sub.close()
+    # Everything committed after the call, in order; before it, only events from the last interval.
+    assert_stream(received, old + new)
+    assert hub.stats.reads > 0
+
+
+async def test_a_hub_with_a_callback_reads_rows_on_every_wakeup(
+    engine: AsyncEngine, broadcast: Broadcast, pg: asyncpg.Connection, parent: Parent
+) -> None:
+    batches: list[Sequence[EventRow]] = []
+    async with EventHub(engine, broadcast, idle_refresh_interval=30) as hub:
+        unhook = hub.on_events(batches.append)
+        written = [await write_event(pg, parent) for _ in range(3)]
+        await eventually(lambda: sum(map(len, batches)) == 3)
+        unhook()
+    assert [row.cursor for batch in batches for row in batch] == written
+
+
 async def test_dropped_subscription_unregisters(hub: EventHub) -> None:
     hub.subscribe()
     gc.collect()
