@@ -111,6 +111,7 @@ async def open_limits(
         async with slots.renewing(), _cleaning(pool):
             yield limits
     finally:
+        await limits.budgets.close()  # top-ups under way finish before their store closes
         if redis is not None:
             await redis.aclose()
         if pool is not None:

@@ -11,6 +11,12 @@ taken in), so at most 1 % of a budget per process is held where another process
 cannot use it.
 When the top-up does not fit, the exact cost is tried alone, so a budget is spent to
 its last point. A refused operation takes nothing.
+
+A busy principal does not wait for the store at all: once its held points fall under
+half of what was last taken ahead, the next lease is taken in the background (up to
+the same size, so no more is held than before) while its operations go on spending
+what is left. Only an operation the held points cannot cover waits, behind the lock
+of that principal's account.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ LEASE_FRACTION = 100  # a process holds at most 1 % of a budget ahead ...
 LEASE_MIN_POINTS = 1_000  # ... takes at least this much (when the 1 % allows) ...
 LEASE_DEMAND_SECONDS = 1.0  # ... or what the principal spent here in this long, if more
 LEASE_SECONDS = 5.0
+REFILL_BELOW = 2  # a background top-up starts under 1/REFILL_BELOW of the last lease
 STATS_SECONDS = 1.0  # how stale the reported remaining points may be
 MAX_ACCOUNTS = 10_000  # principals remembered before idle ones are dropped
 
@@ -99,6 +106,9 @@ class _Account:
     read_at: float = -math.inf  # when the shared window was last read
     spent: int = 0  # paid since `since`, to size the next lease
     since: float = -math.inf  # time.monotonic() of the last acquisition
+    key: str = ""
+    lease: int = 0  # points last taken ahead (0: none, or the budget could not spare them)
+    refilling: bool = False  # a background top-up is under way
 
     def covers(self, points: int, cost: int, now: float) -> bool:
         return self.points == points and self.expires > now and self.balance >= cost
@@ -114,6 +124,7 @@ class Budgets:
         points_for: Callable[[Principal], Awaitable[int]],
         clock: Callable[[], datetime],
         points_now: Callable[[Principal], int | None] | None = None,
+        refill: bool = True,
     ) -> None:
         if not isinstance(storage, SlidingWindowCounterSupport):
             raise TypeError(f"{type(storage).__name__} has no sliding-window counter")
@@ -127,6 +138,9 @@ class Budgets:
         # The account of each principal object `spend` has seen (authentication hands out one
         # object per token for a while), by id: `spend_now` neither builds nor hashes its key.
         self._known: dict[int, tuple[Principal, _Account]] = {}
+        # Top up held points in the background before they run out (False: only on demand).
+        self.refill = refill
+        self._refills: set[asyncio.Task[None]] = set()
 
     def spend_now(self, principal: Principal, cost: int) -> BudgetState | None:
         """Charge `cost` from the points this process holds for the principal, without waiting.
@@ -142,7 +156,9 @@ class Budgets:
             return None
         if account.expires <= time.monotonic():
             return None
-        return self._pay(account, cost)
+        state = self._pay(account, cost)
+        self._maybe_refill(account)
+        return state
 
     async def spend(self, principal: Principal, cost: int) -> BudgetState | None:
         """Charge `cost` points; RateLimited when they do not fit (None: the store is unreachable)."""
@@ -152,23 +168,56 @@ class Budgets:
         if account is None:
             if len(self._accounts) >= MAX_ACCOUNTS:
                 self._forget_idle()
-            account = self._accounts[key] = _Account(asyncio.Lock())
+            account = self._accounts[key] = _Account(asyncio.Lock(), key=key)
         known = self._known.get(id(principal))
         if known is None or known[1] is not account:
             if len(self._known) >= MAX_ACCOUNTS:
                 self._known.clear()
             self._known[id(principal)] = (principal, account)
         if account.covers(points, cost, time.monotonic()):
-            return self._pay(account, cost)
+            state = self._pay(account, cost)
+            self._maybe_refill(account)
+            return state
         async with account.lock:
             if account.covers(points, cost, time.monotonic()):  # refilled while this one waited
-                return self._pay(account, cost)
+                state = self._pay(account, cost)
+                self._maybe_refill(account)
+                return state
             try:
                 return await self._take(account, key, points, cost)
             except StorageError:
                 # The store being down must not take the API with it: let the operation through.
                 log.warning("rate-limit store unreachable; %s not counted", key, exc_info=True)
                 return None
+
+    def _maybe_refill(self, account: _Account) -> None:
+        """Start taking the next lease in the background once the held points run low."""
+        if (
+            self.refill
+            and not account.refilling
+            and account.lease
+            and account.balance * REFILL_BELOW < account.lease
+            and not account.lock.locked()
+        ):
+            account.refilling = True
+            task = asyncio.get_running_loop().create_task(self._refill(account))
+            self._refills.add(task)
+            task.add_done_callback(self._refills.discard)
+
+    async def _refill(self, account: _Account) -> None:
+        try:
+            async with account.lock:
+                if account.expires > time.monotonic() and account.balance * REFILL_BELOW < account.lease:
+                    await self._take(account, account.key, account.points, 0, refill=True)
+        except StorageError:
+            log.warning("rate-limit store unreachable; %s not topped up", account.key, exc_info=True)
+        finally:
+            account.refilling = False
+
+    async def close(self) -> None:
+        """Wait for the background top-ups under way (their points are counted either way)."""
+        if self._refills:
+            await asyncio.gather(*self._refills, return_exceptions=True)
 
     def _forget_idle(self) -> None:
         """Drop the accounts that hold nothing usable (their leases ran out) and nobody waits on."""
@@ -194,16 +243,24 @@ class Budgets:
         account.spent, account.since = 0, now
         return min(points // LEASE_FRACTION, max(LEASE_MIN_POINTS, demand))
 
-    async def _take(self, account: _Account, key: str, points: int, cost: int) -> BudgetState:
+    async def _take(
+        self, account: _Account, key: str, points: int, cost: int, *, refill: bool = False
+    ) -> BudgetState:
         item = RateLimitItemPerMinute(points)
         held = account.balance if account.points == points and account.expires > time.monotonic() else 0
         need = max(cost - held, 0)
-        top_up = self._lease(account, points, time.monotonic())
+        lease = self._lease(account, points, time.monotonic())
+        # A background top-up brings the held points back to one lease, never beyond.
+        top_up = max(lease - held, 0) if refill else lease
         taken = 0
         if top_up and await self.limiter.hit(item, key, cost=need + top_up):
             taken = need + top_up
+            account.lease = lease
         elif need and await self.limiter.hit(item, key, cost=need):
             taken = need
+            account.lease = 0  # the budget cannot spare a lease: no top-ups until one fits again
+        else:
+            account.lease = 0
         now = time.monotonic()
         fresh = account.points == points and now - account.read_at < STATS_SECONDS and taken == need + top_up
         if fresh and account.reset_at is not None:
