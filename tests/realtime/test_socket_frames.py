@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import uvicorn
 from websockets.asyncio.client import connect
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
@@ -26,6 +24,7 @@ from server.socket_frames import (
     forget_handshake,
     text_frame,
 )
+from tests.support.live import serving_asgi
 
 SIZES = (0, 1, 125, 126, 65_535, 65_536, 200_000)
 
@@ -71,31 +70,14 @@ class _Pusher:
 
 @contextlib.asynccontextmanager
 async def _serving(app: _Pusher, *, deflate: bool) -> AsyncIterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(
-        CaptureSocketProtocol(app),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-        ws="websockets-sansio",
-        ws_ping_interval=None,
-        ws_per_message_deflate=deflate,
+    served = serving_asgi(
+        CaptureSocketProtocol(app), lifespan="off", ws="websockets-sansio", ws_per_message_deflate=deflate
     )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
     try:
-        yield f"ws://127.0.0.1:{port}/"
+        async with served as url:
+            yield url.replace("http://", "ws://") + "/"
     finally:
         app.done.set()  # the app closes its socket, so the server can stop
-        server.should_exit = True
-        await task
 
 
 async def test_pushed_frames_go_straight_to_the_socket_whole_and_in_order() -> None:

@@ -5,7 +5,6 @@ small organisation, and GraphQL over HTTP with real tokens."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -15,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -28,6 +26,7 @@ from server.settings import Settings
 from server.sla_engine import SlaEngine
 from tests.conftest import Tokens, bearer
 from tests.support.builders import Builder, gid
+from tests.support.live import serving_asgi
 
 ROUTING_TEAMS = (
     "Billing",
@@ -159,30 +158,11 @@ class Server:
         return engine
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @asynccontextmanager
 async def _serve(settings: Settings, tokens: Tokens, clock: Callable[[], datetime]) -> AsyncIterator[Server]:
-    port = _free_port()
     app = create_app(settings, clock=clock)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-            yield Server(url, app, Api(client, tokens))
-    finally:
-        server.should_exit = True
-        await task
+    async with serving_asgi(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+        yield Server(url, app, Api(client, tokens))
 
 
 StartServers = Callable[..., Awaitable[list[Server]]]
