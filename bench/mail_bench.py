@@ -61,6 +61,18 @@ def _message(sender: str, subject: str, size: int, rng: random.Random) -> bytes:
     return msg.as_bytes()
 
 
+async def verified_contacts(engine: AsyncEngine) -> list[str]:
+    """The addresses a mail may come from and open a request (active contacts of KYC-verified customers)."""
+    async with engine.connect() as conn:
+        result = await conn.execute(
+            text(
+                "SELECT c.email FROM contacts c JOIN customers k ON k.id = c.customer_id "
+                "WHERE c.active AND k.kyc_status = 'VERIFIED' ORDER BY c.email"
+            )
+        )
+        return list(result.scalars())
+
+
 async def _start_intake(url: str) -> tuple[asyncio.subprocess.Process, int]:
     casegraph = os.path.join(os.path.dirname(sys.executable), "casegraph")
     proc = await asyncio.create_subprocess_exec(
@@ -157,17 +169,7 @@ async def main() -> None:
     rng = random.Random(7)
     async with bench_database(requests=0) as url:
         engine = make_engine(sqlalchemy_url(url), pool_size=4)
-        async with engine.connect() as conn:
-            contacts = list(
-                (
-                    await conn.execute(
-                        text(
-                            "SELECT c.email FROM contacts c JOIN customers k ON k.id = c.customer_id "
-                            "WHERE c.active AND k.kyc_status = 'VERIFIED' ORDER BY c.email"
-                        )
-                    )
-                ).scalars()
-            )
+        contacts = await verified_contacts(engine)
         proc, port = await _start_intake(url)
         try:
             half = args.messages // 2

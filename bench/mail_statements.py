@@ -19,10 +19,10 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 
 from bench.common import bench_database
-from bench.mail_bench import MAILBOX, _message
+from bench.mail_bench import MAILBOX, _message, verified_contacts
 from db.engine import make_engine, make_sessionmaker
 from mail.intake import process_message
 from server.settings import sqlalchemy_url
@@ -42,17 +42,7 @@ async def main() -> None:
         def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
             statements.append(" ".join(statement.split()))
 
-        async with engine.connect() as conn:
-            contacts = list(
-                (
-                    await conn.execute(
-                        text(
-                            "SELECT c.email FROM contacts c JOIN customers k ON k.id = c.customer_id "
-                            "WHERE c.active AND k.kyc_status = 'VERIFIED' ORDER BY c.email"
-                        )
-                    )
-                ).scalars()
-            )
+        contacts = await verified_contacts(engine)
         event.listen(engine.sync_engine, "before_cursor_execute", record)
         clock = lambda: datetime.now(UTC)  # noqa: E731
         for kind in ("new request", "reply"):
