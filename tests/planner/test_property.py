@@ -10,6 +10,7 @@ examples every time in well under half a minute.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,22 +117,60 @@ class Tally:
 TALLY = Tally()
 
 
-@settings(
-    max_examples=EXAMPLES,
-    derandomize=True,
-    deadline=None,
-    database=None,
-    print_blob=False,
-    # No shrinking: a failing example is reported (and written to the findings) as generated; a
-    # shrink of requests to two servers would take minutes.
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=[
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.filter_too_much,
-    ],
-)
+def _property_settings(examples: int) -> Any:
+    return settings(
+        max_examples=examples,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        print_blob=False,
+        # No shrinking: a failing example is reported (and written to the findings) as generated; a
+        # shrink of requests to two servers would take minutes.
+        phases=[Phase.explicit, Phase.reuse, Phase.generate],
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+        ],
+    )
+
+
+async def _compare(
+    pair: Pair,
+    tally: Tally,
+    who: str,
+    query: str,
+    variables: dict[str, Any] | None,
+    same: Callable[[Any, Any], bool],
+) -> None:
+    """Ask both servers as `who` (planner on first, its counters read in between); tally and check."""
+    on = await pair.ask(pair.on, who, query, variables, None)
+    delta = await pair.since_mark()
+    off = await pair.ask(pair.off, who, query, variables, None)
+    tally.runs += 1
+    tally.planned += int(delta.planned)
+    tally.fallbacks.update({k: int(v) for k, v in delta.fallbacks.items() if v})
+    tally.outcomes.update([_outcome(off)])
+    if not same(on, off):
+        tally.failed = True
+        raise AssertionError(record_finding("property", who, query, variables, None, on, off))
+    if any(delta.fallbacks[reason] for reason in PLANNER_BUGS):  # a right answer from a failed plan
+        tally.failed = True
+        note = f"fallback {dict(delta.fallbacks)}"
+        raise AssertionError(record_finding("property", who, query, variables, None, on, off, note=note))
+    assert off.status < 500, (who, query, variables, off.body)
+
+
+def _same_bytes(on: Any, off: Any) -> bool:
+    return bool(on.same_as(off))
+
+
+def _same_canonical(on: Any, off: Any) -> bool:
+    return bool(on.canonical() == off.canonical())
+
+
+@_property_settings(EXAMPLES)
 @given(data=st.data())
 async def test_random_operations_answer_identically_for_every_role(
     pair: Pair, pool: Pool, cursors: dict[str, list[str]], data: st.DataObject
@@ -143,42 +182,14 @@ async def test_random_operations_answer_identically_for_every_role(
     TALLY.roots.update(_root_fields(query))
     await pair.mark()
     for who in [*ALWAYS, data.draw(st.sampled_from(TAKING_TURNS), label="staff role")]:
-        on = await pair.ask(pair.on, who, query, variables, None)
-        delta = await pair.since_mark()
-        off = await pair.ask(pair.off, who, query, variables, None)
-        TALLY.runs += 1
-        TALLY.planned += int(delta.planned)
-        TALLY.fallbacks.update({k: int(v) for k, v in delta.fallbacks.items() if v})
-        TALLY.outcomes.update([_outcome(off)])
-        if not on.same_as(off):
-            TALLY.failed = True
-            summary = record_finding("property", who, query, variables, None, on, off)
-            raise AssertionError(summary)
-        if any(delta.fallbacks[reason] for reason in PLANNER_BUGS):  # a right answer from a failed plan
-            TALLY.failed = True
-            note = f"fallback {dict(delta.fallbacks)}"
-            raise AssertionError(record_finding("property", who, query, variables, None, on, off, note=note))
-        assert off.status < 500, (who, query, variables, off.body)
+        await _compare(pair, TALLY, who, query, variables, _same_bytes)
 
 
 FOCUSED_EXAMPLES = 20
 FOCUSED = Tally()
 
 
-@settings(
-    max_examples=FOCUSED_EXAMPLES,
-    derandomize=True,
-    deadline=None,
-    database=None,
-    print_blob=False,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=[
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.filter_too_much,
-    ],
-)
+@_property_settings(FOCUSED_EXAMPLES)
 @given(data=st.data())
 async def test_random_metrics_and_credit_operations_answer_identically_for_every_role(
     pair: Pair, pool: Pool, cursors: dict[str, list[str]], data: st.DataObject
@@ -192,21 +203,9 @@ async def test_random_metrics_and_credit_operations_answer_identically_for_every
     FOCUSED.examples += 1
     await pair.mark()
     for who in sorted(PRINCIPALS):
-        on = await pair.ask(pair.on, who, query, variables, None)
-        delta = await pair.since_mark()
-        off = await pair.ask(pair.off, who, query, variables, None)
-        FOCUSED.runs += 1
-        FOCUSED.planned += int(delta.planned)
-        FOCUSED.fallbacks.update({k: int(v) for k, v in delta.fallbacks.items() if v})
-        FOCUSED.outcomes.update([_outcome(off)])
-        if on.canonical() != off.canonical():
-            FOCUSED.failed = True
-            raise AssertionError(record_finding("property", who, query, variables, None, on, off))
-        if any(delta.fallbacks[reason] for reason in PLANNER_BUGS):
-            FOCUSED.failed = True
-            note = f"fallback {dict(delta.fallbacks)}"
-            raise AssertionError(record_finding("property", who, query, variables, None, on, off, note=note))
-        assert off.status < 500, (who, query, variables, off.body)
+        await _compare(
+            pair, FOCUSED, who, query, variables, lambda on, off: on.canonical() == off.canonical()
+        )
 
 
 async def test_property_examples_ran_and_were_planned() -> None:
