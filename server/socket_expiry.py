@@ -21,9 +21,10 @@ __all__ = ["Expiry", "SocketExpiries"]
 class Expiry:
     """One socket's place in the heap; `cancel()` when the socket ends first."""
 
-    __slots__ = ("at", "seq", "target")
+    __slots__ = ("at", "owner", "seq", "target")
 
-    def __init__(self, at: float, seq: int, target: Any) -> None:
+    def __init__(self, owner: SocketExpiries, at: float, seq: int, target: Any) -> None:
+        self.owner = owner
         self.at = at
         self.seq = seq
         self.target: Any = target
@@ -32,7 +33,9 @@ class Expiry:
         return (self.at, self.seq) < (other.at, other.seq)
 
     def cancel(self) -> None:
-        self.target = None
+        if self.target is not None:
+            self.target = None
+            self.owner._live -= 1
 
 
 class SocketExpiries:
@@ -41,20 +44,22 @@ class SocketExpiries:
     def __init__(self, on_expiry: Callable[[Any], Coroutine[Any, Any, None]]) -> None:
         self._on_expiry = on_expiry
         self._heap: list[Expiry] = []
+        self._live = 0  # entries neither cancelled nor run
         self._seq = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._closing: set[asyncio.Task[None]] = set()
 
     def __len__(self) -> int:
-        return sum(1 for entry in self._heap if entry.target is not None)
+        return self._live
 
     def add(self, delay: float, target: Any) -> Expiry:
         """`on_expiry(target)` in `delay` seconds, unless the returned entry is cancelled first."""
         loop = asyncio.get_running_loop()
-        entry = Expiry(loop.time() + max(delay, 0.0), next(self._seq), target)
+        entry = Expiry(self, loop.time() + max(delay, 0.0), next(self._seq), target)
         heapq.heappush(self._heap, entry)
-        if len(self._heap) > 64 and len(self._heap) > 2 * len(self):
+        self._live += 1
+        if len(self._heap) > 64 and len(self._heap) > 2 * self._live:
             self._heap = [e for e in self._heap if e.target is not None]  # drop ended sockets
             heapq.heapify(self._heap)
         if self._timer is None or entry.at < self._timer_at:
@@ -79,6 +84,7 @@ class SocketExpiries:
             entry = heapq.heappop(self._heap)
             target, entry.target = entry.target, None
             if target is not None:
+                self._live -= 1
                 task = loop.create_task(self._on_expiry(target))
                 self._closing.add(task)
                 task.add_done_callback(self._closing.discard)
@@ -88,4 +94,7 @@ class SocketExpiries:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        for entry in self._heap:
+            entry.target = None
         self._heap.clear()
+        self._live = 0

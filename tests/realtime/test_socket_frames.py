@@ -152,4 +152,16 @@ async def test_one_timer_closes_every_socket_at_its_own_instant() -> None:
     for name, due in (("a", 0.05), ("b", 0.12), ("c", 0.20)):
         assert due - 0.002 <= offsets[name] < due + 0.1
     assert len(expiries) == 0
+
+    # Sockets that come and go: ended ones are forgotten, the live ones still close on time.
+    fired.clear()
+    entries = [expiries.add(0.05 if i % 10 == 0 else 3600, f"s{i}") for i in range(2_000)]
+    for i, entry in enumerate(entries):
+        if i % 10:
+            entry.cancel()
+            entry.cancel()  # twice: still one socket fewer
+    assert len(expiries) == 200
+    await asyncio.sleep(0.2)
+    assert sorted(name for name, _ in fired) == sorted(f"s{i}" for i in range(0, 2_000, 10))
+    assert len(expiries) == 0
     expiries.close()
